@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* Helpers every module of lib/ uses: visibility, branch hints, checks. */
+#ifndef WEFT_INTERNAL_H
+#define WEFT_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <errno.h>
+
+#include "config.h"
+
+#define hidden __attribute__((visibility("hidden")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uintptr_t)(a) - 1))
+
+/* Invariants stay checked in release builds: a broken one is a weft bug. */
+#define WEFT_BUG_ON(cond)                                              \
+	do {                                                           \
+		if (unlikely(cond))                                    \
+			weft__bug(__FILE__, __LINE__, #cond);          \
+	} while (0)
+
+hidden __attribute__((noreturn, cold)) void weft__bug(const char *file,
+						      int line,
+						      const char *what);
+/* Print "weft: <msg>" on stderr with one write(2); no stdio, no malloc. */
+hidden __attribute__((format(printf, 1, 2))) void weft__msg(const char *fmt,
+							    ...);
+
+static inline void weft__cpu_relax(void)
+{
+#if defined(__x86_64__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ volatile("yield" ::: "memory");
+#endif
+}
+
+/*
+ * A test-and-test-and-set spinlock for the few-instruction critical
+ * sections of the wait queues.  Holders never park or call the kernel.
+ */
+struct weft_spin {
+	atomic_uint v;
+};
+
+static inline void weft__spin_lock(struct weft_spin *s)
+{
+	for (;;) {
+		if (!atomic_exchange_explicit(&s->v, 1, memory_order_acquire))
+			return;
+		while (atomic_load_explicit(&s->v, memory_order_relaxed))
+			weft__cpu_relax();
+	}
+}
+
+static inline void weft__spin_unlock(struct weft_spin *s)
+{
+	atomic_store_explicit(&s->v, 0, memory_order_release);
+}
+
+#endif

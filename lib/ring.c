@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ring: one io_uring per carrier, created by the carrier's own kernel
+ * thread and only ever entered by it.
+ *
+ * Setup asks for SINGLE_ISSUER | DEFER_TASKRUN | COOP_TASKRUN and steps
+ * down a ladder of flag sets until the kernel takes one: with DEFER_TASKRUN
+ * completions are run only when we enter the ring to wait, in our own
+ * context, which halves the cost of a completion here.
+ *
+ * Every SQE of a parked thread carries the address of its waiter in
+ * user_data; its CQE stores the result in the waiter and makes the thread
+ * runnable on this carrier.  The one other kind of SQE is a read of the
+ * carrier's eventfd, kept in flight while the carrier may sleep, through
+ * which any other thread wakes it.  SQEs are submitted in batches: when
+ * the carrier runs out of runnable threads, and every RUN_BUDGET threads
+ * otherwise (sched.c).
+ */
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "runtime.h"
+
+#define SQ_ENTRIES 256
+#define CQ_ENTRIES 4096
+#define UD_EVENTFD 1
+
+static const unsigned setup_ladder[] = {
+	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+		IORING_SETUP_COOP_TASKRUN,
+	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+	IORING_SETUP_COOP_TASKRUN,
+	0,
+};
+
+int weft__ring_init(struct weft__carrier *c)
+{
+	unsigned workers[2] = { 2, 2 }; /* io-wq: bounded, unbounded */
+	int r = -ENOSYS;
+
+	for (size_t i = 0; i < ARRAY_SIZE(setup_ladder); i++) {
+		struct io_uring_params p;
+
+		memset(&p, 0, sizeof(p));
+		p.flags = setup_ladder[i] | IORING_SETUP_CQSIZE |
+			  IORING_SETUP_SUBMIT_ALL;
+		p.cq_entries = CQ_ENTRIES;
+		r = io_uring_queue_init_params(SQ_ENTRIES, &c->ring, &p);
+		if (r == 0) {
+			weft__rt.ring_flags = p.flags;
+			break;
+		}
+		/* Only an unknown flag is worth another rung. */
+		if (r != -EINVAL)
+			break;
+	}
+	if (r < 0)
+		return r == -ENOMEM ? -ENOMEM : -ENOSYS;
+	/* Bound io-wq: its workers are kernel threads of this process. */
+	io_uring_register_iowq_max_workers(&c->ring, workers);
+	c->efd = eventfd(0, EFD_CLOEXEC);
+	if (c->efd < 0) {
+		io_uring_queue_exit(&c->ring);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void weft__ring_exit(struct weft__carrier *c)
+{
+	io_uring_queue_exit(&c->ring);
+	close(c->efd);
+}
+
+static struct io_uring_sqe *get_sqe(struct weft__carrier *c)
+{
+	struct io_uring_sqe *sqe;
+
+	while (!(sqe = io_uring_get_sqe(&c->ring))) {
+		/* The SQ is full: push it to the kernel and try again. */
+		io_uring_submit(&c->ring);
+		c->unsubmitted = 0;
+	}
+	c->unsubmitted++;
+	return sqe;
+}
+
+/* An SQE that a parked thread will wait on; see weft__ring_wait(). */
+struct io_uring_sqe *weft__ring_sqe(struct weft__carrier *c)
+{
+	c->inflight++;
+	return get_sqe(c);
+}
+
+/*
+ * Park the current thread of carrier c until the CQE of sqe (from
+ * weft__ring_sqe(c), prepared) arrives; return its result.
+ */
+int weft__ring_wait(struct weft__carrier *c, struct io_uring_sqe *sqe)
+{
+	struct weft__waiter w;
+
+	weft__waiter_init(&w);
+	io_uring_sqe_set_data(sqe, &w);
+	weft__park();
+	return w.res;
+}
+
+static void complete(struct weft__carrier *c, struct io_uring_cqe *cqe)
+{
+	struct weft__waiter *w = io_uring_cqe_get_data(cqe);
+
+	if ((uintptr_t)w == UD_EVENTFD) {
+		c->efd_armed = false;
+		return;
+	}
+	if (!w)
+		return;
+	c->inflight--;
+	w->res = cqe->res;
+	atomic_store_explicit(&w->state, WEFT_WOKEN, memory_order_relaxed);
+	weft__enqueue_local(c, w->thread);
+}
+
+static void reap(struct weft__carrier *c)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	io_uring_for_each_cqe(&c->ring, head, cqe)
+	{
+		complete(c, cqe);
+		n++;
+	}
+	io_uring_cq_advance(&c->ring, n);
+}
+
+/*
+ * Submit what is queued and reap what completed.  With block, first wait
+ * for one completion or until the deadline (< 0: none); the eventfd read
+ * is armed so that weft__ring_kick() can end the wait.
+ */
+void weft__ring_poll(struct weft__carrier *c, bool block, int64_t deadline)
+{
+	struct io_uring_cqe *cqe;
+
+	if (!block) {
+		io_uring_submit_and_get_events(&c->ring);
+	} else {
+		if (!c->efd_armed) {
+			struct io_uring_sqe *sqe = get_sqe(c);
+
+			io_uring_prep_read(sqe, c->efd, &c->efd_buf,
+					   sizeof(c->efd_buf), 0);
+			io_uring_sqe_set_data64(sqe, UD_EVENTFD);
+			c->efd_armed = true;
+		}
+		if (deadline >= 0) {
+			int64_t rel = deadline - weft__now();
+			struct __kernel_timespec ts;
+
+			if (rel < 0)
+				rel = 0;
+			ts.tv_sec = rel / 1000000000;
+			ts.tv_nsec = rel % 1000000000;
+			io_uring_submit_and_wait_timeout(&c->ring, &cqe, 1, &ts,
+							 NULL);
+		} else {
+			io_uring_submit_and_wait(&c->ring, 1);
+		}
+	}
+	c->unsubmitted = io_uring_sq_ready(&c->ring);
+	reap(c);
+}
+
+/* Wake carrier c from its wait in the ring; any thread may call it. */
+void weft__ring_kick(struct weft__carrier *c)
+{
+	eventfd_write(c->efd, 1);
+}

@@ -1,0 +1,205 @@
+/* SPDX-License-Identifier: MIT */
+/* The runtime's structures: virtual threads, carriers, waiters, timers. */
+#ifndef WEFT_RUNTIME_H
+#define WEFT_RUNTIME_H
+
+#include <pthread.h>
+#include <liburing.h>
+
+#include "internal.h"
+#include "weft.h"
+
+struct weft__carrier;
+
+/*
+ * A waiter is the one park/wake record everything blocks on: a CQE, a
+ * timer, a mutex, a condition variable, a join.  Exactly one party moves
+ * state from WAITING to a final value and that party alone wakes the
+ * thread: this is what makes a timeout racing a wake-up safe.  A waiter
+ * lives on the stack of the thread that waits.
+ */
+enum {
+	WEFT_WAITING = 0,
+	WEFT_WOKEN,
+	WEFT_TIMEDOUT,
+};
+
+struct weft__waiter {
+	struct weft__waiter *next, *prev;	/* in a wait queue, under its lock */
+	struct weft_thread *thread;	/* NULL: a plain kernel thread (futex) */
+	atomic_uint state;		/* WEFT_WAITING until one party decides */
+	int32_t res;			/* the CQE's result for ring waits */
+	uintptr_t data;			/* what the queue's owner hands over */
+};
+
+/* A deadline in a carrier's heap; owned and touched by that carrier only. */
+struct weft__timer {
+	int64_t deadline;
+	uint32_t idx;			/* position in the heap, or TIMER_IDLE */
+	struct weft__waiter *w;		/* timed out when the deadline passes */
+};
+#define TIMER_IDLE UINT32_MAX
+
+/* join states of a thread, see thread.c */
+enum {
+	WEFT_JOIN_RUNNING = 0,
+	WEFT_JOIN_DETACHED,
+	WEFT_JOIN_WAITING,
+	WEFT_JOIN_DONE,
+};
+
+/*
+ * The control block sits at the top of the thread's own stack, so a
+ * thread costs one allocation and its first page holds both.
+ */
+struct weft_thread {
+	void *sp;			/* saved stack pointer while off-CPU */
+	struct weft_thread *next;	/* run queue or inbox link */
+	struct weft__carrier *carrier;	/* home; NULL until it first runs */
+	uint32_t flags;			/* WEFT_SPAWN_* */
+	int saved_errno;		/* errno is carrier TLS: kept here */
+	atomic_uint join;		/* WEFT_JOIN_*, see thread.c */
+	struct weft__waiter *joiner;	/* valid in WEFT_JOIN_WAITING */
+	intptr_t (*fn)(void *);
+	void *arg;
+	intptr_t result;
+	struct weft__timer timer;	/* on the heap of ->carrier */
+	void *stack_lo;			/* lowest usable byte, above the guard */
+	size_t stack_size;		/* usable bytes, control block included */
+	uint32_t stack_class;		/* see stack.c */
+	bool stack_guarded;
+	unsigned valgrind_id;
+	uint64_t id;
+	const char *name;
+	void *asan_fake;		/* AddressSanitizer's fake stack */
+	void *specific;			/* for the shim's pthread keys */
+};
+
+struct weft__queue {
+	struct weft_thread *head, *tail;
+};
+
+/*
+ * A carrier is a kernel thread with a ring, a run queue and a timer heap.
+ * Fields marked "owner" are touched by the carrier's own kernel thread only.
+ */
+struct weft__carrier {
+	struct io_uring ring;		/* owner: SINGLE_ISSUER */
+	int index;
+	bool adopted;			/* weft_main's caller, not our pthread */
+	pthread_t pthread;
+	void *sched_sp;			/* owner: the scheduler's context */
+	void *sched_fake;		/* owner: its AddressSanitizer fake stack */
+	void *sched_stack_lo;		/* owner: for sanitizer annotations */
+	size_t sched_stack_size;
+	struct weft_thread *current;	/* owner: running thread or NULL */
+	struct weft_thread *dead;	/* owner: exited, to finalise */
+	struct weft__queue runq;	/* owner: runnable pinned threads */
+	unsigned tick;			/* owner: picks, for fairness */
+	_Atomic(struct weft_thread *) inbox;	/* wake-ups from elsewhere */
+	struct weft_spin steal_lock;	/* guards stealq */
+	struct weft__queue stealq;	/* new and migratable threads */
+	atomic_uint nr_steal;
+	struct weft__timer **heap;	/* owner: min-heap on deadline */
+	uint32_t heap_len, heap_cap;
+	unsigned inflight;		/* owner: SQEs not yet completed */
+	unsigned unsubmitted;		/* owner: SQEs not yet submitted */
+	int efd;			/* eventfd others write to wake us */
+	uint64_t efd_buf;
+	bool efd_armed;			/* owner: a read on efd is in flight */
+	atomic_int sleeping;		/* in io_uring_enter, wants a write */
+	void *altstack;			/* for the stack overflow handler */
+	int setup_err;			/* result of ring setup, for the starter */
+};
+
+struct weft__runtime {
+	atomic_int state;		/* RT_STOPPED, RT_RUNNING */
+	int nr_carriers;
+	struct weft__carrier *carriers;
+	atomic_uint live;		/* virtual threads not yet finalised */
+	atomic_bool stopping;		/* carriers leave their loops */
+	atomic_uint nr_sleeping;	/* carriers asleep in the ring */
+	atomic_uint ready;		/* carriers that finished setup */
+	atomic_uint rr;			/* round robin for plain spawns */
+	atomic_ulong next_id;
+	unsigned ring_flags;		/* the setup flags the kernel took */
+	bool stop_when_idle;		/* weft_main: stop when live hits 0 */
+};
+
+hidden extern struct weft__runtime weft__rt;
+
+/* sched.c */
+hidden struct weft__carrier *weft__carrier_self(void);
+hidden struct weft_thread *weft__self(void);
+hidden void weft__park(void);
+hidden void weft__ready(struct weft_thread *t);
+hidden void weft__enqueue_new(struct weft_thread *t);
+hidden void weft__enqueue_local(struct weft__carrier *c, struct weft_thread *t);
+hidden void weft__exit_current(void) __attribute__((noreturn));
+hidden int weft__runtime_start(void);
+hidden void weft__runtime_idle(void);
+
+/* thread.c */
+hidden void weft__thread_finalise(struct weft_thread *t);
+
+/* stack.c */
+hidden struct weft_thread *weft__stack_alloc(size_t size);
+hidden void weft__stack_free(struct weft_thread *t);
+hidden int weft__stack_init(void);
+hidden void weft__stack_fini(void);
+hidden bool weft__stack_overflowed(const struct weft_thread *t, void *addr);
+hidden size_t weft__stack_default(void);
+
+/* timer.c */
+hidden void weft__timer_arm(struct weft__carrier *c, struct weft__timer *tm);
+hidden void weft__timer_disarm(struct weft__carrier *c,
+			       struct weft__timer *tm);
+hidden int64_t weft__timer_next(struct weft__carrier *c);
+hidden void weft__timer_fire(struct weft__carrier *c, int64_t now);
+
+/* ring.c */
+hidden int weft__ring_init(struct weft__carrier *c);
+hidden void weft__ring_exit(struct weft__carrier *c);
+hidden struct io_uring_sqe *weft__ring_sqe(struct weft__carrier *c);
+hidden int weft__ring_wait(struct weft__carrier *c, struct io_uring_sqe *sqe);
+hidden void weft__ring_poll(struct weft__carrier *c, bool block,
+			    int64_t deadline);
+hidden void weft__ring_kick(struct weft__carrier *c);
+
+/* wait.c */
+hidden void weft__waiter_init(struct weft__waiter *w);
+hidden int weft__waiter_wait(struct weft__waiter *w, int64_t deadline);
+hidden bool weft__waiter_claim(struct weft__waiter *w);
+hidden void weft__wake(struct weft_thread *t, atomic_uint *word);
+hidden bool weft__waiter_wake(struct weft__waiter *w);
+hidden void weft__wq_push(struct weft__waiter **head, struct weft__waiter *w);
+hidden struct weft__waiter *weft__wq_pop(struct weft__waiter **head);
+hidden void weft__wq_remove(struct weft__waiter **head,
+			    struct weft__waiter *w);
+
+/* sys.c */
+hidden int64_t weft__now(void);
+hidden int weft__futex_wait(atomic_uint *word, unsigned val,
+			    int64_t deadline);
+hidden void weft__futex_wake(atomic_uint *word, int n);
+/* Call a libc function at the system call edge: -errno, errno untouched. */
+#define WEFT_SYS(call)                                                 \
+	({                                                             \
+		int saved_ = errno;                                    \
+		long r_ = (long)(call);                                \
+		if (r_ < 0) {                                          \
+			r_ = -errno;                                   \
+			errno = saved_;                                \
+		}                                                      \
+		r_;                                                    \
+	})
+/* A futex lock for the runtime's own rare paths (never pthread's). */
+struct weft__lock {
+	atomic_uint v;
+};
+hidden void weft__lock(struct weft__lock *l);
+hidden void weft__unlock(struct weft__lock *l);
+hidden int weft__env_uint(const char *name, unsigned min, unsigned max,
+			  unsigned dflt, unsigned *ret);
+
+#endif

@@ -1,0 +1,707 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The scheduler: carriers, run queues, parking and waking.
+ *
+ * The model.  A carrier is a kernel thread that owns an io_uring ring, a
+ * run queue and a timer heap, and runs virtual threads one at a time from
+ * its scheduler context (the kernel thread's own stack).  A thread leaves
+ * the CPU only by parking (it waits for exactly one wake-up), yielding, or
+ * exiting; it switches straight back to its carrier's scheduler, which
+ * picks the next one.  The scheduler submits queued SQEs and reaps CQEs
+ * once every RUN_BUDGET threads, and whenever it runs out of work, when it
+ * also fires timers and then sleeps in io_uring_enter until a completion,
+ * the next deadline, or a wake-up written to its eventfd.
+ *
+ * Migration.  Compiled code may keep a TLS address (&errno: glibc declares
+ * __errno_location const) in a register across a call that parks, so a
+ * thread that has run must resume on the same carrier.  Threads not yet
+ * started, and threads spawned WEFT_SPAWN_MIGRATABLE, wait in a carrier's
+ * steal queue, where any idle carrier may take them; all others wait in
+ * the owner-only run queue and are pinned to the carrier they first ran
+ * on.  errno itself is carrier TLS: the party that switches a thread in
+ * sets errno from the thread's saved copy, before the switch, on the
+ * carrier it is running on.
+ *
+ * Waking.  weft__ready(t) from t's own carrier appends t to the run queue
+ * (or steal queue).  From anywhere else it pushes t onto the carrier's
+ * inbox, a lock-free stack, and if the carrier is asleep writes its
+ * eventfd.  The carrier publishes "sleeping" before its last look at the
+ * inbox and the wakers publish the inbox before they look at "sleeping"
+ * (both sequentially consistent), so one of the two always sees the other
+ * and no wake-up is lost.  A thread may be woken before it has finished
+ * parking: the wake-up waits in the inbox, which only the carrier drains,
+ * and only from its scheduler context, after the switch.
+ *
+ * Rejected: one shared run queue (every switch contends on it), ucontext
+ * (a system call per switch), an SQE per sleeping thread (a heap of
+ * deadlines costs no system call to arm or disarm), and waking carriers by
+ * signals (eventfd reads are ordinary completions).
+ */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#if WEFT_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+#include "runtime.h"
+#include "ctx.h"
+
+#define RUN_BUDGET 64	/* threads run between two looks at the ring */
+#define STEAL_EVERY 61	/* picks between two looks at the steal queue */
+#define ALTSTACK_SIZE (64 * 1024)
+
+enum { RT_STOPPED, RT_STARTING, RT_RUNNING };
+
+struct weft__runtime weft__rt;
+static struct weft__lock life_lock;
+static __thread struct weft__carrier *tls_carrier
+	__attribute__((tls_model("initial-exec")));
+
+/*
+ * Not inlined, and opaque to the optimiser: a value read before a park
+ * must not be reused after it (see Migration above).
+ */
+__attribute__((noinline)) struct weft__carrier *weft__carrier_self(void)
+{
+	struct weft__carrier *c = tls_carrier;
+
+	__asm__ volatile("" : "+r"(c));
+	return c;
+}
+
+struct weft_thread *weft__self(void)
+{
+	struct weft__carrier *c = weft__carrier_self();
+
+	return c ? c->current : NULL;
+}
+
+/* ---- sanitizer annotations of the switch ---- */
+
+static inline void asan_start(void **fake, void *lo, size_t size)
+{
+#if WEFT_ASAN
+	__sanitizer_start_switch_fiber(fake, lo, size);
+#else
+	(void)fake, (void)lo, (void)size;
+#endif
+}
+
+static inline void asan_finish(void *fake)
+{
+#if WEFT_ASAN
+	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
+#else
+	(void)fake;
+#endif
+}
+
+/* ---- queues ---- */
+
+static void q_push(struct weft__queue *q, struct weft_thread *t)
+{
+	t->next = NULL;
+	if (q->tail)
+		q->tail->next = t;
+	else
+		q->head = t;
+	q->tail = t;
+}
+
+static struct weft_thread *q_pop(struct weft__queue *q)
+{
+	struct weft_thread *t = q->head;
+
+	if (t) {
+		q->head = t->next;
+		if (!q->head)
+			q->tail = NULL;
+	}
+	return t;
+}
+
+static void steal_push(struct weft__carrier *c, struct weft_thread *t)
+{
+	weft__spin_lock(&c->steal_lock);
+	q_push(&c->stealq, t);
+	atomic_fetch_add_explicit(&c->nr_steal, 1, memory_order_relaxed);
+	weft__spin_unlock(&c->steal_lock);
+}
+
+static struct weft_thread *steal_pop(struct weft__carrier *c)
+{
+	struct weft_thread *t;
+
+	if (!atomic_load_explicit(&c->nr_steal, memory_order_relaxed))
+		return NULL;
+	weft__spin_lock(&c->steal_lock);
+	t = q_pop(&c->stealq);
+	if (t)
+		atomic_fetch_sub_explicit(&c->nr_steal, 1,
+					  memory_order_relaxed);
+	weft__spin_unlock(&c->steal_lock);
+	return t;
+}
+
+/* Take one thread, and up to half of the rest, from another carrier. */
+static struct weft_thread *steal(struct weft__carrier *c)
+{
+	int n = weft__rt.nr_carriers;
+
+	for (int i = 1; i < n; i++) {
+		struct weft__carrier *v = &weft__rt.carriers[(c->index + i) % n];
+		struct weft_thread *t = steal_pop(v), *u;
+		unsigned more;
+
+		if (!t)
+			continue;
+		more = atomic_load_explicit(&v->nr_steal,
+					    memory_order_relaxed) / 2;
+		while (more-- && (u = steal_pop(v)))
+			steal_push(c, u);
+		return t;
+	}
+	return NULL;
+}
+
+static bool work_anywhere(void)
+{
+	for (int i = 0; i < weft__rt.nr_carriers; i++)
+		if (atomic_load(&weft__rt.carriers[i].nr_steal))
+			return true;
+	return false;
+}
+
+/* ---- waking ---- */
+
+/* Wake c if it sleeps in its ring. */
+static void kick(struct weft__carrier *c)
+{
+	if (atomic_load(&c->sleeping) && atomic_exchange(&c->sleeping, 0))
+		weft__ring_kick(c);
+}
+
+/* A carrier that is not c and sleeps, to come and steal; or none. */
+static void kick_idle(struct weft__carrier *c)
+{
+	if (!atomic_load_explicit(&weft__rt.nr_sleeping, memory_order_relaxed))
+		return;
+	for (int i = 1; i < weft__rt.nr_carriers; i++) {
+		struct weft__carrier *v =
+			&weft__rt.carriers[(c->index + i) % weft__rt.nr_carriers];
+
+		if (atomic_load(&v->sleeping)) {
+			kick(v);
+			return;
+		}
+	}
+}
+
+/* Make t runnable on c, which must be the calling carrier. */
+void weft__enqueue_local(struct weft__carrier *c, struct weft_thread *t)
+{
+	weft__timer_disarm(c, &t->timer);
+	if (t->flags & WEFT_SPAWN_MIGRATABLE)
+		steal_push(c, t);
+	else
+		q_push(&c->runq, t);
+}
+
+void weft__ready(struct weft_thread *t)
+{
+	struct weft__carrier *c = t->carrier, *self = weft__carrier_self();
+	struct weft_thread *head;
+
+	if (c == self) {
+		weft__enqueue_local(c, t);
+		return;
+	}
+	head = atomic_load(&c->inbox);
+	do
+		t->next = head;
+	while (!atomic_compare_exchange_weak(&c->inbox, &head, t));
+	kick(c);
+}
+
+static void drain_inbox(struct weft__carrier *c)
+{
+	struct weft_thread *t = atomic_exchange(&c->inbox, NULL), *rev = NULL;
+
+	while (t) { /* the inbox is a stack: reverse it into arrival order */
+		struct weft_thread *next = t->next;
+
+		t->next = rev;
+		rev = t;
+		t = next;
+	}
+	while (rev) {
+		struct weft_thread *next = rev->next;
+
+		weft__enqueue_local(c, rev);
+		rev = next;
+	}
+}
+
+/* Queue a thread that has never run: any carrier may take it. */
+void weft__enqueue_new(struct weft_thread *t)
+{
+	struct weft__carrier *c = weft__carrier_self();
+
+	if (c) {
+		steal_push(c, t);
+		if (atomic_load_explicit(&c->nr_steal, memory_order_relaxed) > 1)
+			kick_idle(c);
+		return;
+	}
+	c = &weft__rt.carriers[atomic_fetch_add(&weft__rt.rr, 1) %
+			       weft__rt.nr_carriers];
+	steal_push(c, t);
+	kick(c);
+}
+
+/* ---- switching ---- */
+
+static void check_stack(struct weft_thread *t)
+{
+	char *sp = __builtin_frame_address(0);
+
+	if (unlikely(sp < (char *)t->stack_lo)) {
+		weft__msg("stack overflow in virtual thread '%s' (#%llu) "
+			  "with a stack of %zu bytes",
+			  t->name, (unsigned long long)t->id, t->stack_size);
+		abort();
+	}
+}
+
+/* From thread t, running on c, to c's scheduler. */
+static void switch_out(struct weft__carrier *c, struct weft_thread *t,
+		       bool dying)
+{
+	if (!t->stack_guarded)
+		check_stack(t);
+	t->saved_errno = errno;
+	c->current = NULL;
+	asan_start(dying ? NULL : &t->asan_fake, c->sched_stack_lo,
+		   c->sched_stack_size);
+	weft__ctx_switch(&t->sp, c->sched_sp);
+	/* Back, perhaps on another carrier: c is stale from here. */
+	asan_finish(t->asan_fake);
+}
+
+/* Park the calling virtual thread until weft__ready() is called on it. */
+void weft__park(void)
+{
+	struct weft__carrier *c = weft__carrier_self();
+
+	switch_out(c, c->current, false);
+}
+
+void weft__exit_current(void)
+{
+	struct weft__carrier *c = weft__carrier_self();
+	struct weft_thread *t = c->current;
+
+	c->dead = t;
+	switch_out(c, t, true);
+	__builtin_unreachable();
+}
+
+int weft_yield(void)
+{
+	struct weft__carrier *c = weft__carrier_self();
+	struct weft_thread *t, *n;
+
+	if (!c || !(t = c->current)) {
+		sched_yield();
+		return 0;
+	}
+	/*
+	 * With no I/O, timers or wake-ups to look after, hand the carrier
+	 * straight to the next pinned thread: one switch instead of two.
+	 */
+	if (!c->inflight && !c->unsubmitted && !c->heap_len &&
+	    ++c->tick % STEAL_EVERY && !atomic_load_explicit(
+					       &c->inbox, memory_order_relaxed) &&
+	    (n = q_pop(&c->runq))) {
+		weft__enqueue_local(c, t);
+		t->saved_errno = errno;
+		errno = n->saved_errno;
+		c->current = n;
+		asan_start(&t->asan_fake, n->stack_lo, n->stack_size);
+		weft__ctx_switch(&t->sp, n->sp);
+		asan_finish(t->asan_fake);
+		return 0;
+	}
+	weft__enqueue_local(c, t);
+	switch_out(c, t, false);
+	return 0;
+}
+
+/* From c's scheduler to thread t. */
+static void run(struct weft__carrier *c, struct weft_thread *t)
+{
+	t->carrier = c;
+	c->current = t;
+	c->tick++;
+	errno = t->saved_errno;
+	asan_start(&c->sched_fake, t->stack_lo, t->stack_size);
+	weft__ctx_switch(&c->sched_sp, t->sp);
+	asan_finish(c->sched_fake);
+	if (c->dead) {
+		struct weft_thread *d = c->dead;
+
+		c->dead = NULL;
+		weft__thread_finalise(d);
+	}
+}
+
+static struct weft_thread *pick(struct weft__carrier *c)
+{
+	struct weft_thread *t;
+
+	if (c->tick % STEAL_EVERY == 0 && (t = steal_pop(c)))
+		return t;
+	if ((t = q_pop(&c->runq)) || (t = steal_pop(c)))
+		return t;
+	return steal(c);
+}
+
+static void idle(struct weft__carrier *c)
+{
+	atomic_store(&c->sleeping, 1);
+	atomic_fetch_add(&weft__rt.nr_sleeping, 1);
+	if (atomic_load(&c->inbox) || work_anywhere() ||
+	    atomic_load(&weft__rt.stopping)) {
+		atomic_store(&c->sleeping, 0);
+	} else {
+		weft__ring_poll(c, true, weft__timer_next(c));
+		atomic_store(&c->sleeping, 0);
+	}
+	atomic_fetch_sub(&weft__rt.nr_sleeping, 1);
+	if (c->heap_len)
+		weft__timer_fire(c, weft__now());
+}
+
+static void carrier_loop(struct weft__carrier *c)
+{
+	unsigned budget = 0;
+	struct weft_thread *t;
+
+	while (!atomic_load_explicit(&weft__rt.stopping,
+				     memory_order_relaxed)) {
+		if (atomic_load_explicit(&c->inbox, memory_order_relaxed))
+			drain_inbox(c);
+		if (budget >= RUN_BUDGET) {
+			budget = 0;
+			if (c->inflight || c->unsubmitted)
+				weft__ring_poll(c, false, -1);
+			if (c->heap_len)
+				weft__timer_fire(c, weft__now());
+		}
+		if ((t = pick(c))) {
+			run(c, t);
+			budget++;
+			continue;
+		}
+		budget = 0;
+		idle(c);
+	}
+}
+
+/* ---- stack overflow ---- */
+
+static struct sigaction old_segv;
+
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+	struct weft__carrier *c = tls_carrier;
+	struct weft_thread *t = c ? c->current : NULL;
+
+	if (t && weft__stack_overflowed(t, si->si_addr)) {
+		weft__msg("stack overflow in virtual thread '%s' (#%llu) "
+			  "with a stack of %zu bytes",
+			  t->name, (unsigned long long)t->id, t->stack_size);
+		signal(SIGSEGV, SIG_DFL); /* the fault repeats, and kills */
+		return;
+	}
+	if (old_segv.sa_flags & SA_SIGINFO) {
+		old_segv.sa_sigaction(sig, si, uc);
+	} else if (old_segv.sa_handler != SIG_DFL &&
+		   old_segv.sa_handler != SIG_IGN) {
+		old_segv.sa_handler(sig);
+	} else {
+		signal(SIGSEGV, SIG_DFL);
+	}
+}
+
+static void install_segv(void)
+{
+	static bool done;
+	struct sigaction sa;
+
+	if (done)
+		return;
+	done = true;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_segv;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &old_segv);
+}
+
+/* ---- carriers ---- */
+
+static int carrier_setup(struct weft__carrier *c)
+{
+	pthread_attr_t a;
+	stack_t ss;
+	int r;
+
+	tls_carrier = c;
+	if (pthread_getattr_np(pthread_self(), &a) == 0) {
+		pthread_attr_getstack(&a, &c->sched_stack_lo,
+				      &c->sched_stack_size);
+		pthread_attr_destroy(&a);
+	}
+	c->altstack = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (c->altstack == MAP_FAILED) {
+		c->altstack = NULL;
+		return -ENOMEM;
+	}
+	ss = (stack_t){ .ss_sp = c->altstack, .ss_size = ALTSTACK_SIZE };
+	sigaltstack(&ss, NULL);
+	r = weft__ring_init(c);
+	if (r < 0) {
+		munmap(c->altstack, ALTSTACK_SIZE);
+		c->altstack = NULL;
+	}
+	return r;
+}
+
+/* Run by the carrier's own kernel thread as it leaves. */
+static void carrier_leave(struct weft__carrier *c)
+{
+	stack_t ss = { .ss_flags = SS_DISABLE };
+
+	sigaltstack(&ss, NULL);
+	tls_carrier = NULL;
+}
+
+/* Run by the stopper once the carrier has left: nobody can kick it now. */
+static void carrier_free(struct weft__carrier *c)
+{
+	weft__ring_exit(c);
+	munmap(c->altstack, ALTSTACK_SIZE);
+	free(c->heap);
+}
+
+static void report_ready(void)
+{
+	atomic_fetch_add(&weft__rt.ready, 1);
+	weft__futex_wake(&weft__rt.ready, 1);
+}
+
+static void *carrier_main(void *arg)
+{
+	struct weft__carrier *c = arg;
+
+	c->setup_err = carrier_setup(c);
+	report_ready();
+	if (c->setup_err)
+		return NULL;
+	carrier_loop(c);
+	carrier_leave(c);
+	return NULL;
+}
+
+static void stop_carriers(int started, bool adopted)
+{
+	atomic_store(&weft__rt.stopping, true);
+	for (int i = 0; i < started; i++) {
+		struct weft__carrier *c = &weft__rt.carriers[i];
+
+		/* Setup has ended for each, so its eventfd is open or unused. */
+		if (!c->setup_err)
+			weft__ring_kick(c);
+	}
+	for (int i = 0; i < started; i++) {
+		struct weft__carrier *c = &weft__rt.carriers[i];
+
+		if (i == 0 && adopted)
+			carrier_leave(c);
+		else
+			pthread_join(c->pthread, NULL);
+		if (!c->setup_err)
+			carrier_free(c);
+	}
+	free(weft__rt.carriers);
+	weft__rt.carriers = NULL;
+	weft__rt.nr_carriers = 0;
+	weft__stack_fini();
+	atomic_store(&weft__rt.stopping, false);
+	atomic_store(&weft__rt.ready, 0);
+	atomic_store(&weft__rt.state, RT_STOPPED);
+}
+
+/*
+ * Start the carriers.  With adopt, the calling kernel thread becomes
+ * carrier 0 and must run its loop itself (weft_main).
+ */
+static int start(bool adopt)
+{
+	unsigned n, r;
+	int err = 0, started = 0;
+	sigset_t all, old;
+
+	if (atomic_load(&weft__rt.state) != RT_STOPPED)
+		return -EBUSY;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	err = weft__env_uint("WEFT_CARRIERS", 1, 1024, n ? n : 1, &n);
+	if (!err)
+		err = weft__stack_init();
+	if (err)
+		return err;
+	weft__rt.carriers = calloc(n, sizeof(*weft__rt.carriers));
+	if (!weft__rt.carriers)
+		return -ENOMEM;
+	weft__rt.nr_carriers = n;
+	install_segv();
+	/* Carriers take no asynchronous signals: the program's threads do. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	for (unsigned i = 0; i < n; i++) {
+		struct weft__carrier *c = &weft__rt.carriers[i];
+
+		c->index = i;
+		if (i == 0 && adopt) {
+			c->adopted = true;
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
+			c->setup_err = carrier_setup(c);
+			pthread_sigmask(SIG_SETMASK, &all, NULL);
+			report_ready();
+		} else {
+			r = pthread_create(&c->pthread, NULL, carrier_main, c);
+			if (r) {
+				err = -(int)r;
+				break;
+			}
+		}
+		started++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	while ((r = atomic_load(&weft__rt.ready)) < (unsigned)started)
+		weft__futex_wait(&weft__rt.ready, r, -1);
+	for (int i = 0; i < started && !err; i++)
+		err = weft__rt.carriers[i].setup_err;
+	if (err) {
+		stop_carriers(started, adopt);
+		return err;
+	}
+	atomic_store(&weft__rt.state, RT_RUNNING);
+	return 0;
+}
+
+/* Start the runtime unless it runs; for spawns from plain threads. */
+int weft__runtime_start(void)
+{
+	int r = 0;
+
+	if (likely(atomic_load(&weft__rt.state) == RT_RUNNING))
+		return 0;
+	weft__lock(&life_lock);
+	if (atomic_load(&weft__rt.state) != RT_RUNNING)
+		r = start(false);
+	weft__unlock(&life_lock);
+	return r;
+}
+
+/* The last thread ended: wake weft_shutdown(), or end weft_main(). */
+void weft__runtime_idle(void)
+{
+	weft__futex_wake(&weft__rt.live, INT32_MAX);
+	if (weft__rt.stop_when_idle) {
+		atomic_store(&weft__rt.stopping, true);
+		for (int i = 0; i < weft__rt.nr_carriers; i++)
+			kick(&weft__rt.carriers[i]);
+	}
+}
+
+static void wait_idle(void)
+{
+	unsigned n;
+
+	while ((n = atomic_load(&weft__rt.live)))
+		weft__futex_wait(&weft__rt.live, n, -1);
+}
+
+int weft_shutdown(void)
+{
+	if (weft__carrier_self())
+		return -EINVAL;
+	weft__lock(&life_lock);
+	if (atomic_load(&weft__rt.state) == RT_RUNNING) {
+		wait_idle();
+		stop_carriers(weft__rt.nr_carriers, false);
+	}
+	weft__unlock(&life_lock);
+	return 0;
+}
+
+intptr_t weft_main(intptr_t (*fn)(void *), void *arg)
+{
+	struct weft_thread *t;
+	intptr_t v;
+	int r;
+
+	if (!fn)
+		return -EINVAL;
+	weft__lock(&life_lock);
+	r = start(true);
+	if (r == -EBUSY) {
+		/* Already running: an ordinary spawn and join. */
+		weft__unlock(&life_lock);
+		r = weft_thread_spawn(&t, fn, arg, NULL);
+		if (r < 0)
+			return r;
+		r = weft_thread_join(t, &v);
+		return r < 0 ? r : v;
+	}
+	if (r < 0) {
+		weft__unlock(&life_lock);
+		return r;
+	}
+	weft__rt.stop_when_idle = true;
+	r = weft_thread_spawn(&t, fn, arg,
+			      &(struct weft_spawn_attr){ .name = "main" });
+	if (r < 0) {
+		stop_carriers(weft__rt.nr_carriers, true);
+		weft__unlock(&life_lock);
+		return r;
+	}
+	carrier_loop(&weft__rt.carriers[0]);
+	/* Every thread has ended; root's value is still on its stack. */
+	v = t->result;
+	weft__stack_free(t);
+	weft__rt.stop_when_idle = false;
+	stop_carriers(weft__rt.nr_carriers, true);
+	weft__unlock(&life_lock);
+	return v;
+}
+
+int weft_carrier_count(void)
+{
+	return atomic_load(&weft__rt.state) == RT_RUNNING
+		       ? weft__rt.nr_carriers
+		       : 0;
+}
+
+int weft_carrier_index(void)
+{
+	struct weft__carrier *c = weft__carrier_self();
+
+	return c ? c->index : -1;
+}

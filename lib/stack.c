@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Stacks: mmap'd, committed lazily, guarded while the budget lasts, pooled.
+ *
+ * A thread's control block lives at the top of its stack, so a stack is
+ * the one allocation a thread makes.  Stacks come in power-of-two size
+ * classes from 16 KiB to 64 MiB and are carved from 64 MiB slabs mapped
+ * MAP_NORESERVE: only the pages a thread touches are ever committed.
+ *
+ * Guard pages cost mappings.  A PROT_NONE page below each stack splits
+ * the slab, two mappings a stack, and vm.max_map_count (65530 by default)
+ * caps a process's mappings.  So the first (max_map_count - 16384) / 2
+ * stacks get a guard page, about 24,500 on a default machine, leaving
+ * 16,384 mappings to the program; later stacks are carved unguarded from
+ * the same slabs, one mapping per slab, which is how a million threads
+ * fit.  An overflow of a guarded stack faults in its guard page and the
+ * SIGSEGV handler (sched.c) names the thread; an unguarded one is caught
+ * by the stack pointer check at every switch.
+ *
+ * Freed stacks go back to their class's pool and are reused most recent
+ * first, so their pages stay committed: a fresh page costs a fault of
+ * 10-20 us here, a reused one nothing.  Past HOT_BYTES of pooled stack in
+ * a class, a freed stack's pages are given back with MADV_DONTNEED.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#if WEFT_HAVE_VALGRIND
+#include <valgrind/valgrind.h>
+#else
+#define VALGRIND_STACK_REGISTER(lo, hi) 0
+#define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
+#endif
+
+#include "runtime.h"
+
+#define PAGE 4096
+#define MIN_SHIFT 14 /* 16 KiB */
+#define NR_CLASSES 13 /* up to 64 MiB */
+#define SLAB_BYTES ((size_t)64 << 20)
+#define HOT_BYTES ((size_t)256 << 20)
+#define MAP_RESERVE 16384
+#define DEDICATED NR_CLASSES /* a stack too big for a class */
+#define TCB_SIZE ALIGN_UP(sizeof(struct weft_thread), 64)
+
+struct pool {
+	struct weft__lock lock;
+	uintptr_t *free;	/* lo | 1 if guarded, most recent last */
+	size_t nr_free, cap;
+	char *cur, *end;	/* the part of the last slab not carved yet */
+};
+
+struct mapping {
+	void *p;
+	size_t len;
+};
+
+static struct pool pools[NR_CLASSES];
+static struct weft__lock maps_lock;
+static struct mapping *maps;	/* every slab and dedicated stack */
+static size_t nr_maps, maps_cap;
+static atomic_long guard_budget = -1;
+static size_t default_size;
+
+static long read_max_map_count(void)
+{
+	char buf[32] = "";
+	FILE *f = fopen("/proc/sys/vm/max_map_count", "re");
+	long v = 65530;
+
+	if (f) {
+		if (fgets(buf, sizeof(buf), f))
+			v = strtol(buf, NULL, 10);
+		fclose(f);
+	}
+	return v;
+}
+
+size_t weft__stack_default(void)
+{
+	return default_size ? default_size : 64 * 1024;
+}
+
+/* Called at runtime start: read the budget and WEFT_STACK_SIZE. */
+int weft__stack_init(void)
+{
+	unsigned kib;
+	int r;
+
+	r = weft__env_uint("WEFT_STACK_SIZE_KB", 16, 1 << 20, 64, &kib);
+	if (r < 0)
+		return r;
+	default_size = (size_t)kib * 1024;
+	if (atomic_load(&guard_budget) < 0) {
+		long b = (read_max_map_count() - MAP_RESERVE) / 2;
+
+		atomic_store(&guard_budget, b > 0 ? b : 0);
+	}
+	return 0;
+}
+
+static int remember(void *p, size_t len)
+{
+	weft__lock(&maps_lock);
+	if (nr_maps == maps_cap) {
+		size_t cap = maps_cap ? 2 * maps_cap : 64;
+		struct mapping *m = realloc(maps, cap * sizeof(*m));
+
+		if (!m) {
+			weft__unlock(&maps_lock);
+			return -ENOMEM;
+		}
+		maps = m;
+		maps_cap = cap;
+	}
+	maps[nr_maps++] = (struct mapping){ p, len };
+	weft__unlock(&maps_lock);
+	return 0;
+}
+
+static void forget(void *p)
+{
+	weft__lock(&maps_lock);
+	for (size_t i = 0; i < nr_maps; i++) {
+		if (maps[i].p == p) {
+			maps[i] = maps[--nr_maps];
+			break;
+		}
+	}
+	weft__unlock(&maps_lock);
+}
+
+static void *map(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+		       -1, 0);
+
+	if (p == MAP_FAILED)
+		return NULL;
+	if (remember(p, len) < 0) {
+		munmap(p, len);
+		return NULL;
+	}
+	return p;
+}
+
+/* Put a guard page below lo if the budget allows. */
+static bool guard(char *lo)
+{
+	if (atomic_fetch_sub(&guard_budget, 1) <= 0) {
+		atomic_fetch_add(&guard_budget, 1);
+		return false;
+	}
+	if (mprotect(lo - PAGE, PAGE, PROT_NONE) == 0)
+		return true;
+	atomic_fetch_add(&guard_budget, 1);
+	return false;
+}
+
+static int size_class(size_t size)
+{
+	int k = 0;
+
+	while (((size_t)1 << (k + MIN_SHIFT)) < size)
+		k++;
+	return k < NR_CLASSES ? k : DEDICATED;
+}
+
+/* A fresh stack of class k: [guard page][1 << (k + MIN_SHIFT) bytes]. */
+static uintptr_t carve(struct pool *p, int k)
+{
+	size_t stride = ((size_t)1 << (k + MIN_SHIFT)) + PAGE;
+	char *lo;
+
+	if ((size_t)(p->end - p->cur) < stride) {
+		size_t len = stride > SLAB_BYTES ? stride
+						 : SLAB_BYTES / stride * stride;
+		char *s = map(len);
+
+		if (!s)
+			return 0;
+		p->cur = s;
+		p->end = s + len;
+	}
+	lo = p->cur + PAGE;
+	p->cur += stride;
+	return (uintptr_t)lo | guard(lo);
+}
+
+static struct weft_thread *setup(uintptr_t e, size_t size, int k)
+{
+	char *lo = (char *)(e & ~(uintptr_t)1);
+	struct weft_thread *t = (struct weft_thread *)(lo + size - TCB_SIZE);
+
+	memset(t, 0, sizeof(*t));
+	t->stack_lo = lo;
+	t->stack_size = size;
+	t->stack_class = k;
+	t->stack_guarded = e & 1;
+	t->valgrind_id = VALGRIND_STACK_REGISTER(lo, lo + size);
+	return t;
+}
+
+/*
+ * A stack of at least size bytes with a zeroed control block at its top,
+ * or NULL when memory or mappings ran out.
+ */
+struct weft_thread *weft__stack_alloc(size_t size)
+{
+	int k = size_class(size);
+	struct pool *p;
+	uintptr_t e = 0;
+
+	if (k == DEDICATED) {
+		size = ALIGN_UP(size, PAGE);
+		char *m = map(size + PAGE);
+
+		if (!m)
+			return NULL;
+		return setup((uintptr_t)(m + PAGE) | guard(m + PAGE), size, k);
+	}
+	p = &pools[k];
+	weft__lock(&p->lock);
+	if (p->nr_free) {
+		e = p->free[p->nr_free - 1];
+		__atomic_store_n(&p->nr_free, p->nr_free - 1, __ATOMIC_RELAXED);
+	}
+	else
+		e = carve(p, k);
+	weft__unlock(&p->lock);
+	if (!e)
+		return NULL;
+	return setup(e, (size_t)1 << (k + MIN_SHIFT), k);
+}
+
+void weft__stack_free(struct weft_thread *t)
+{
+	uintptr_t e = (uintptr_t)t->stack_lo | t->stack_guarded;
+	char *lo = t->stack_lo;
+	size_t size = t->stack_size;
+	int k = t->stack_class;
+	struct pool *p;
+
+	VALGRIND_STACK_DEREGISTER(t->valgrind_id);
+	if (k == DEDICATED) {
+		if (t->stack_guarded)
+			atomic_fetch_add(&guard_budget, 1);
+		forget(lo - PAGE);
+		munmap(lo - PAGE, size + PAGE);
+		return;
+	}
+	p = &pools[k];
+	/* A racy look is enough to decide that the pool is big. */
+	if (__atomic_load_n(&p->nr_free, __ATOMIC_RELAXED) * size >= HOT_BYTES)
+		madvise(lo, size, MADV_DONTNEED);
+	weft__lock(&p->lock);
+	if (p->nr_free == p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 256;
+		uintptr_t *f = realloc(p->free, cap * sizeof(*f));
+
+		/* Losing a pooled stack only wastes address space. */
+		if (!f) {
+			weft__unlock(&p->lock);
+			return;
+		}
+		p->free = f;
+		p->cap = cap;
+	}
+	p->free[p->nr_free] = e;
+	__atomic_store_n(&p->nr_free, p->nr_free + 1, __ATOMIC_RELAXED);
+	weft__unlock(&p->lock);
+}
+
+/* Did a fault at addr hit t's guard page? */
+bool weft__stack_overflowed(const struct weft_thread *t, void *addr)
+{
+	char *a = addr, *lo = t->stack_lo;
+
+	return t->stack_guarded && a >= lo - PAGE && a < lo;
+}
+
+/* At shutdown: unmap every slab, whatever threads were left in them. */
+void weft__stack_fini(void)
+{
+	for (size_t i = 0; i < nr_maps; i++)
+		munmap(maps[i].p, maps[i].len);
+	free(maps);
+	maps = NULL;
+	nr_maps = maps_cap = 0;
+	for (int k = 0; k < NR_CLASSES; k++) {
+		free(pools[k].free);
+		memset(&pools[k], 0, sizeof(pools[k]));
+	}
+	atomic_store(&guard_budget, -1);
+}

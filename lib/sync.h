@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/* The real layouts behind weft.h's mutex, condition and semaphore. */
+#ifndef WEFT_SYNC_H
+#define WEFT_SYNC_H
+
+#include "runtime.h"
+
+struct mutex {
+	atomic_uint state;		/* UNLOCKED, LOCKED, CONTENDED */
+	struct weft_spin lock;		/* guards waiters */
+	struct weft__waiter *waiters;
+};
+
+struct cond {
+	struct weft_spin lock;
+	uint32_t pad;
+	struct weft__waiter *waiters;
+};
+
+struct sem {
+	atomic_uint value;		/* first: WEFT_SEM_INIT(n) sets it */
+	struct weft_spin lock;
+	struct weft__waiter *waiters;
+};
+
+_Static_assert(sizeof(struct mutex) == sizeof(struct weft_mutex), "mutex");
+_Static_assert(sizeof(struct cond) == sizeof(struct weft_cond), "cond");
+_Static_assert(sizeof(struct sem) == sizeof(struct weft_sem), "sem");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "WEFT_SEM_INIT puts the value in the low half of opaque[0]");
+
+/*
+ * A timed-out waiter that is still queued takes itself off the queue;
+ * one that was popped meanwhile was claimed by nobody (its state says
+ * TIMEDOUT) and has already been skipped.
+ */
+static inline void weft__sync_unqueue(struct weft_spin *lock,
+				      struct weft__waiter **q,
+				      struct weft__waiter *w)
+{
+	weft__spin_lock(lock);
+	weft__wq_remove(q, w);
+	weft__spin_unlock(lock);
+}
+
+/* Pop the first waiter that can still be claimed, or NULL. */
+static inline struct weft__waiter *weft__sync_claim(struct weft__waiter **q)
+{
+	struct weft__waiter *w;
+
+	while ((w = weft__wq_pop(q)))
+		if (weft__waiter_claim(w))
+			return w;
+	return NULL;
+}
+
+#endif

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Virtual threads: spawn, join, detach, and the end of a thread's life.
+ *
+ * A thread's join state moves along these transitions:
+ *
+ *   RUNNING --detach--> DETACHED --ends--> (stack freed by the scheduler)
+ *   RUNNING --join----> WAITING  --ends--> DONE, joiner woken
+ *   RUNNING --ends----> DONE     --join--> (read value, stack freed)
+ *                                --detach-> (stack freed)
+ *
+ * "Ends" is run by the scheduler after it has switched away from the
+ * thread for the last time (weft__thread_finalise), so whoever frees the
+ * stack knows nobody runs on it.
+ */
+#if WEFT_ASAN
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+#include "runtime.h"
+#include "ctx.h"
+
+#define TCB_ALIGN 16
+#define DEFAULT_NAME "thread"
+
+const char *weft_version(void)
+{
+	return WEFT_VERSION;
+}
+
+static void entry(void *arg)
+{
+	struct weft_thread *t = arg;
+
+#if WEFT_ASAN
+	__sanitizer_finish_switch_fiber(NULL, NULL, NULL);
+#endif
+	t->result = t->fn(t->arg);
+	weft__exit_current();
+}
+
+int weft_thread_spawn(struct weft_thread **ret_thread, intptr_t (*fn)(void *),
+		      void *arg, const struct weft_spawn_attr *attr)
+{
+	unsigned flags = attr ? attr->flags : 0;
+	size_t size = attr && attr->stack_size ? attr->stack_size
+					       : weft__stack_default();
+	struct weft_thread *t;
+	int r;
+
+	if (!fn || (flags & ~(WEFT_SPAWN_MIGRATABLE | WEFT_SPAWN_DETACHED)))
+		return -EINVAL;
+	if (!ret_thread && !(flags & WEFT_SPAWN_DETACHED))
+		return -EINVAL;
+	if (size < 16384 || size > ((size_t)1 << 40))
+		return -EINVAL;
+	r = weft__runtime_start();
+	if (r < 0)
+		return r;
+	t = weft__stack_alloc(size);
+	if (!t)
+		return -ENOMEM;
+	t->fn = fn;
+	t->arg = arg;
+	t->flags = flags;
+	t->name = attr && attr->name ? attr->name : DEFAULT_NAME;
+	t->id = atomic_fetch_add_explicit(&weft__rt.next_id, 1,
+					  memory_order_relaxed) + 1;
+	t->timer.idx = TIMER_IDLE;
+	atomic_init(&t->join, flags & WEFT_SPAWN_DETACHED ? WEFT_JOIN_DETACHED
+							  : WEFT_JOIN_RUNNING);
+	t->sp = weft__ctx_make((void *)((uintptr_t)t & ~(uintptr_t)(TCB_ALIGN - 1)),
+			       entry, t);
+	atomic_fetch_add_explicit(&weft__rt.live, 1, memory_order_relaxed);
+	if (ret_thread)
+		*ret_thread = t;
+	weft__enqueue_new(t);
+	return 0;
+}
+
+void weft__thread_finalise(struct weft_thread *t)
+{
+	unsigned s = atomic_load(&t->join);
+	struct weft__waiter *w;
+
+	for (;;) {
+		if (s == WEFT_JOIN_DETACHED) {
+			weft__stack_free(t);
+			break;
+		}
+		if (s == WEFT_JOIN_WAITING) {
+			/* The joiner is parked: nothing else changes t now. */
+			w = t->joiner;
+			atomic_store(&t->join, WEFT_JOIN_DONE);
+			weft__waiter_wake(w);
+			break;
+		}
+		if (atomic_compare_exchange_weak(&t->join, &s, WEFT_JOIN_DONE))
+			break;
+	}
+	if (atomic_fetch_sub(&weft__rt.live, 1) == 1)
+		weft__runtime_idle();
+}
+
+int weft_thread_join(struct weft_thread *t, intptr_t *ret_value)
+{
+	struct weft__waiter w;
+	unsigned s;
+
+	if (!t)
+		return -EINVAL;
+	if (t == weft__self())
+		return -EDEADLK;
+	s = atomic_load(&t->join);
+	if (s == WEFT_JOIN_RUNNING) {
+		weft__waiter_init(&w);
+		t->joiner = &w;
+		if (atomic_compare_exchange_strong(&t->join, &s,
+						   WEFT_JOIN_WAITING)) {
+			weft__waiter_wait(&w, -1);
+			s = atomic_load(&t->join);
+		}
+	}
+	if (s != WEFT_JOIN_DONE)
+		return -EINVAL; /* detached, or joined by another */
+	if (ret_value)
+		*ret_value = t->result;
+	weft__stack_free(t);
+	return 0;
+}
+
+int weft_thread_detach(struct weft_thread *t)
+{
+	unsigned s = WEFT_JOIN_RUNNING;
+
+	if (!t)
+		return -EINVAL;
+	if (atomic_compare_exchange_strong(&t->join, &s, WEFT_JOIN_DETACHED))
+		return 0;
+	if (s != WEFT_JOIN_DONE)
+		return -EINVAL;
+	weft__stack_free(t);
+	return 0;
+}
+
+struct weft_thread *weft_thread_self(void)
+{
+	return weft__self();
+}
+
+uint64_t weft_thread_id(const struct weft_thread *t)
+{
+	return t ? t->id : 0;
+}

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Waiters: the one way a thread blocks, virtual or plain.
+ *
+ * A waiter starts WEFT_WAITING.  Whoever moves it to a final state with a
+ * compare-and-swap (a waker to WEFT_WOKEN, a timer to WEFT_TIMEDOUT) is
+ * the only one who wakes the thread: a virtual thread is made runnable, a
+ * plain kernel thread is woken from its futex wait on the state word.
+ * A virtual thread that parks with a deadline puts its timer in its own
+ * carrier's heap; the carrier takes it out again when the thread is made
+ * runnable (sched.c), so whichever way it wakes the heap is clean.
+ *
+ * Wait queues are circular doubly linked lists of waiters, addressed by a
+ * pointer to the first; the queue's owner guards them with its lock.  A
+ * waiter is queued iff its next pointer is set.
+ */
+#include "runtime.h"
+
+void weft__waiter_init(struct weft__waiter *w)
+{
+	w->next = w->prev = NULL;
+	w->thread = weft__self();
+	atomic_init(&w->state, WEFT_WAITING);
+	w->res = 0;
+	w->data = 0;
+}
+
+/* The party that claims the waiter must then wake it; see weft__wake(). */
+bool weft__waiter_claim(struct weft__waiter *w)
+{
+	unsigned expect = WEFT_WAITING;
+
+	return atomic_compare_exchange_strong(&w->state, &expect, WEFT_WOKEN);
+}
+
+void weft__wake(struct weft_thread *t, atomic_uint *word)
+{
+	if (t)
+		weft__ready(t);
+	else
+		weft__futex_wake(word, 1);
+}
+
+bool weft__waiter_wake(struct weft__waiter *w)
+{
+	struct weft_thread *t = w->thread;
+
+	if (!weft__waiter_claim(w))
+		return false;
+	weft__wake(t, &w->state);
+	return true;
+}
+
+/*
+ * Block until the waiter is claimed or the deadline (< 0: none) passes.
+ * 0 when woken, -ETIMEDOUT when the deadline won.
+ */
+int weft__waiter_wait(struct weft__waiter *w, int64_t deadline)
+{
+	struct weft_thread *t = w->thread;
+	unsigned expect = WEFT_WAITING;
+	unsigned s;
+
+	if (t) {
+		if (deadline >= 0) {
+			if (deadline <= weft__now()) {
+				if (atomic_compare_exchange_strong(
+					    &w->state, &expect, WEFT_TIMEDOUT))
+					return -ETIMEDOUT;
+				/* Claimed already: absorb the wake-up. */
+				weft__park();
+				return 0;
+			}
+			t->timer.deadline = deadline;
+			t->timer.w = w;
+			weft__timer_arm(t->carrier, &t->timer);
+		}
+		weft__park();
+		return atomic_load(&w->state) == WEFT_TIMEDOUT ? -ETIMEDOUT : 0;
+	}
+	while ((s = atomic_load(&w->state)) == WEFT_WAITING) {
+		if (weft__futex_wait(&w->state, WEFT_WAITING, deadline) !=
+		    -ETIMEDOUT)
+			continue;
+		if (atomic_compare_exchange_strong(&w->state, &expect,
+						   WEFT_TIMEDOUT))
+			return -ETIMEDOUT;
+	}
+	return s == WEFT_TIMEDOUT ? -ETIMEDOUT : 0;
+}
+
+void weft__wq_push(struct weft__waiter **head, struct weft__waiter *w)
+{
+	struct weft__waiter *h = *head;
+
+	if (!h) {
+		w->next = w->prev = w;
+		*head = w;
+		return;
+	}
+	w->next = h;
+	w->prev = h->prev;
+	h->prev->next = w;
+	h->prev = w;
+}
+
+void weft__wq_remove(struct weft__waiter **head, struct weft__waiter *w)
+{
+	if (!w->next)
+		return;
+	if (w->next == w) {
+		*head = NULL;
+	} else {
+		w->prev->next = w->next;
+		w->next->prev = w->prev;
+		if (*head == w)
+			*head = w->next;
+	}
+	w->next = w->prev = NULL;
+}
+
+struct weft__waiter *weft__wq_pop(struct weft__waiter **head)
+{
+	struct weft__waiter *w = *head;
+
+	if (w)
+		weft__wq_remove(head, w);
+	return w;
+}
