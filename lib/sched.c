@@ -42,12 +42,11 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "runtime.h"
+#include "ctx.h"
 #if WEFT_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
-
-#include "runtime.h"
-#include "ctx.h"
 
 #define RUN_BUDGET 64	/* threads run between two looks at the ring */
 #define STEAL_EVERY 61	/* picks between two looks at the steal queue */
@@ -319,12 +318,13 @@ int weft_yield(void)
 		return 0;
 	}
 	/*
-	 * With no I/O, timers or wake-ups to look after, hand the carrier
-	 * straight to the next pinned thread: one switch instead of two.
+	 * With no I/O, timers, wake-ups or new threads to look after, hand
+	 * the carrier straight to the next pinned thread: one switch, not two.
 	 */
 	if (!c->inflight && !c->unsubmitted && !c->heap_len &&
-	    ++c->tick % STEAL_EVERY && !atomic_load_explicit(
-					       &c->inbox, memory_order_relaxed) &&
+	    ++c->tick % STEAL_EVERY &&
+	    !atomic_load_explicit(&c->inbox, memory_order_relaxed) &&
+	    !atomic_load_explicit(&c->nr_steal, memory_order_relaxed) &&
 	    (n = q_pop(&c->runq))) {
 		weft__enqueue_local(c, t);
 		t->saved_errno = errno;
@@ -358,14 +358,21 @@ static void run(struct weft__carrier *c, struct weft_thread *t)
 	}
 }
 
+/*
+ * New threads first, as Go runs a new goroutine next: a thread that yields
+ * must let the ones waiting to start run.  Every STEAL_EVERY picks the
+ * order flips, so a storm of spawns cannot starve woken threads either.
+ */
 static struct weft_thread *pick(struct weft__carrier *c)
 {
 	struct weft_thread *t;
 
-	if (c->tick % STEAL_EVERY == 0 && (t = steal_pop(c)))
+	if (c->tick % STEAL_EVERY == 0) {
+		if ((t = q_pop(&c->runq)) || (t = steal_pop(c)))
+			return t;
+	} else if ((t = steal_pop(c)) || (t = q_pop(&c->runq))) {
 		return t;
-	if ((t = q_pop(&c->runq)) || (t = steal_pop(c)))
-		return t;
+	}
 	return steal(c);
 }
 

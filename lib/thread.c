@@ -13,12 +13,11 @@
  * thread for the last time (weft__thread_finalise), so whoever frees the
  * stack knows nobody runs on it.
  */
+#include "runtime.h"
+#include "ctx.h"
 #if WEFT_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
-
-#include "runtime.h"
-#include "ctx.h"
 
 #define TCB_ALIGN 16
 #define DEFAULT_NAME "thread"

@@ -3,6 +3,7 @@
 #ifndef WEFT_TEST_HELPERS_H
 #define WEFT_TEST_HELPERS_H
 
+#include <errno.h>
 #include <stdint.h>
 #include <weft.h>
 

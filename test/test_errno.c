@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The migration rule: a thread that has run stays on its carrier, so an
+ * &errno computed before a blocking call is still this thread's errno
+ * after it; and errno itself is saved and restored across every switch.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+TestSuite(migration, .timeout = 120);
+
+#define THREADS 2000
+#define ROUNDS 20
+
+/* &errno as the carrier sees it now, not as the compiler remembers it. */
+__attribute__((noinline)) static int *fresh_errno(void)
+{
+	int *p = &errno;
+
+	__asm__ volatile("" : "+r"(p) : : "memory");
+	return p;
+}
+
+static atomic_int moved, bad_value, done;
+
+/* Keep the other carrier hungry so that stealing is always attempted. */
+static intptr_t spinner(void *arg)
+{
+	while (!atomic_load(&done))
+		weft_yield();
+	return 0;
+}
+
+static intptr_t cached(void *arg)
+{
+	int id = 1000 + (int)(intptr_t)arg;
+	int *e = &errno; /* computed once, kept across the parks */
+	int carrier = weft_carrier_index();
+
+	for (int i = 0; i < ROUNDS; i++) {
+		*e = id + i;
+		if (i % 2)
+			weft_sleep_until(weft_now() + (rand() % 1000) * 1000);
+		else
+			weft_yield();
+		if (e != fresh_errno() || weft_carrier_index() != carrier)
+			atomic_fetch_add(&moved, 1);
+		if (*fresh_errno() != id + i)
+			atomic_fetch_add(&bad_value, 1);
+	}
+	return 0;
+}
+
+static void run_all(intptr_t (*fn)(void *), unsigned flags)
+{
+	struct weft_spawn_attr a = { .flags = flags };
+	struct weft_thread *t[THREADS], *spin[4];
+
+	setenv("WEFT_CARRIERS", "2", 1);
+	for (int i = 0; i < 4; i++)
+		cr_assert_eq(weft_thread_spawn(&spin[i], spinner, NULL, NULL),
+			     0);
+	for (int i = 0; i < THREADS; i++)
+		cr_assert_eq(weft_thread_spawn(&t[i], fn, (void *)(intptr_t)i,
+					       &a),
+			     0);
+	for (int i = 0; i < THREADS; i++)
+		weft_thread_join(t[i], NULL);
+	atomic_store(&done, 1);
+	for (int i = 0; i < 4; i++)
+		weft_thread_join(spin[i], NULL);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+Test(migration, cached_errno_address_stays_valid_across_blocking_calls)
+{
+	run_all(cached, 0);
+	cr_assert_eq(atomic_load(&moved), 0, "%d resumes on another carrier",
+		     atomic_load(&moved));
+	cr_assert_eq(atomic_load(&bad_value), 0, "%d errno values lost",
+		     atomic_load(&bad_value));
+}
+
+static atomic_int carriers_seen;
+
+static intptr_t migratable(void *arg)
+{
+	int id = 1000 + (int)(intptr_t)arg;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		*fresh_errno() = id + i;
+		atomic_fetch_or(&carriers_seen, 1 << weft_carrier_index());
+		weft_yield();
+		if (*fresh_errno() != id + i)
+			atomic_fetch_add(&bad_value, 1);
+	}
+	return 0;
+}
+
+/* Migratable threads may move; errno must follow them all the same. */
+Test(migration, errno_follows_a_migratable_thread)
+{
+	run_all(migratable, WEFT_SPAWN_MIGRATABLE);
+	cr_assert_eq(atomic_load(&bad_value), 0, "%d errno values lost",
+		     atomic_load(&bad_value));
+	cr_assert_eq(atomic_load(&carriers_seen), 3);
+}
+
+static intptr_t read_errno_after_failure(void *arg)
+{
+	char c;
+
+	errno = 77;
+	/* weft returns -EBADF and leaves errno alone. */
+	if (weft_read(-1, &c, 1) != -EBADF)
+		return -1;
+	return errno;
+}
+
+Test(migration, blocking_calls_leave_errno_alone)
+{
+	cr_assert_eq(t_run(read_errno_after_failure, NULL), 77);
+	cr_assert_eq(read_errno_after_failure(NULL), 77);
+	cr_assert_eq(weft_shutdown(), 0);
+}

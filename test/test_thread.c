@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: MIT */
+/* Spawn, join, detach, weft_main and the runtime's lazy start. */
+#include <criterion/criterion.h>
+#include <criterion/redirect.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+TestSuite(thread, .timeout = 120);
+
+static intptr_t identity(void *arg)
+{
+	return (intptr_t)arg;
+}
+
+Test(thread, join_returns_the_value)
+{
+	static int object;
+	intptr_t values[] = { 0, 1, 42, INTPTR_MAX, -4096, -1, -EIO,
+			      (intptr_t)&object };
+
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		cr_assert_eq(t_run(identity, (void *)values[i]), values[i]);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static atomic_int ran;
+
+static intptr_t count_one(void *arg)
+{
+	atomic_fetch_add(&ran, 1);
+	return (intptr_t)arg * 2;
+}
+
+static intptr_t spawn_many(void *arg)
+{
+	int n = (int)(intptr_t)arg;
+	struct weft_thread **t = calloc(n, sizeof(*t));
+	intptr_t v;
+
+	for (int i = 0; i < n; i++)
+		cr_assert_eq(weft_thread_spawn(&t[i], count_one,
+					       (void *)(intptr_t)i, NULL),
+			     0);
+	for (int i = 0; i < n; i++) {
+		cr_assert_eq(weft_thread_join(t[i], &v), 0);
+		cr_assert_eq(v, 2 * i);
+	}
+	free(t);
+	return n;
+}
+
+Test(thread, ten_thousand_from_a_virtual_thread)
+{
+	cr_assert_eq(t_run(spawn_many, (void *)10000), 10000);
+	cr_assert_eq(atomic_load(&ran), 10000);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+Test(thread, spawned_and_joined_from_a_plain_thread)
+{
+	cr_assert_eq(spawn_many((void *)2000), 2000);
+	cr_assert_eq(atomic_load(&ran), 2000);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static struct weft_sem gate = WEFT_SEM_INIT(0);
+
+static intptr_t wait_gate(void *arg)
+{
+	weft_sem_wait(&gate);
+	atomic_fetch_add(&ran, 1);
+	return 0;
+}
+
+Test(thread, detached_threads_run_and_free_themselves)
+{
+	struct weft_spawn_attr a = { .flags = WEFT_SPAWN_DETACHED };
+	struct weft_thread *t;
+
+	for (int i = 0; i < 1000; i++)
+		cr_assert_eq(weft_thread_spawn(NULL, wait_gate, NULL, &a), 0);
+	cr_assert_eq(weft_thread_spawn(&t, wait_gate, NULL, NULL), 0);
+	cr_assert_eq(weft_thread_detach(t), 0);
+	for (int i = 0; i < 1001; i++)
+		weft_sem_post(&gate);
+	/* weft_shutdown waits for every thread, detached ones too. */
+	cr_assert_eq(weft_shutdown(), 0);
+	cr_assert_eq(atomic_load(&ran), 1001);
+}
+
+Test(thread, join_of_a_detached_thread_is_refused)
+{
+	struct weft_thread *t;
+
+	cr_assert_eq(weft_thread_spawn(&t, wait_gate, NULL, NULL), 0);
+	cr_assert_eq(weft_thread_detach(t), 0);
+	cr_assert_eq(weft_thread_join(t, NULL), -EINVAL);
+	cr_assert_eq(weft_thread_detach(t), -EINVAL);
+	weft_sem_post(&gate);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static intptr_t join_self(void *arg)
+{
+	return weft_thread_join(weft_thread_self(), NULL);
+}
+
+Test(thread, bad_arguments)
+{
+	struct weft_thread *t;
+	struct weft_spawn_attr tiny = { .stack_size = 1000 };
+	struct weft_spawn_attr flags = { .flags = 0x100 };
+
+	cr_assert_eq(weft_thread_spawn(&t, NULL, NULL, NULL), -EINVAL);
+	cr_assert_eq(weft_thread_spawn(NULL, identity, NULL, NULL), -EINVAL);
+	cr_assert_eq(weft_thread_spawn(&t, identity, NULL, &tiny), -EINVAL);
+	cr_assert_eq(weft_thread_spawn(&t, identity, NULL, &flags), -EINVAL);
+	cr_assert_eq(weft_thread_join(NULL, NULL), -EINVAL);
+	cr_assert_eq(weft_thread_detach(NULL), -EINVAL);
+	cr_assert_eq(t_run(join_self, NULL), -EDEADLK);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static intptr_t who(void *arg)
+{
+	struct weft_thread **ret = arg;
+
+	*ret = weft_thread_self();
+	return weft_carrier_index();
+}
+
+Test(thread, self_and_ids)
+{
+	struct weft_thread *t, *seen = NULL;
+	uint64_t last = 0;
+
+	cr_assert_null(weft_thread_self());
+	cr_assert_eq(weft_carrier_index(), -1);
+	for (int i = 0; i < 100; i++) {
+		intptr_t v;
+
+		cr_assert_eq(weft_thread_spawn(&t, who, &seen, NULL), 0);
+		cr_assert_gt(weft_thread_id(t), last);
+		last = weft_thread_id(t);
+		cr_assert_eq(weft_thread_join(t, &v), 0);
+		cr_assert_eq(seen, t);
+		cr_assert(v >= 0 && v < weft_carrier_count());
+	}
+	cr_assert_eq(weft_thread_id(NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static intptr_t main_body(void *arg)
+{
+	struct weft_spawn_attr a = { .flags = WEFT_SPAWN_DETACHED };
+
+	cr_assert_eq(weft_carrier_index(), 0);
+	/* weft_main waits for these too before it returns. */
+	for (int i = 0; i < 100; i++)
+		weft_thread_spawn(NULL, count_one, NULL, &a);
+	return (intptr_t)arg + 1;
+}
+
+Test(thread, weft_main_runs_a_program_and_stops)
+{
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(weft_main(main_body, (void *)(intptr_t)i), i + 1);
+		cr_assert_eq(weft_carrier_count(), 0);
+		cr_assert_eq(atomic_load(&ran), 100 * (i + 1));
+	}
+	cr_assert_eq(weft_main(NULL, NULL), -EINVAL);
+}
+
+Test(thread, weft_main_on_a_running_runtime)
+{
+	cr_assert_eq(t_run(identity, (void *)1), 1);
+	cr_assert_eq(weft_main(identity, (void *)9), 9);
+	cr_assert_gt(weft_carrier_count(), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+	cr_assert_eq(weft_carrier_count(), 0);
+}
+
+static intptr_t spin_a_while(void *arg)
+{
+	int64_t end = weft_now() + 2 * T_MS;
+	atomic_int *seen = arg;
+
+	atomic_fetch_or(seen, 1 << weft_carrier_index());
+	while (weft_now() < end)
+		;
+	return 0;
+}
+
+Test(thread, new_threads_spread_over_every_carrier)
+{
+	atomic_int seen = 0;
+	struct weft_thread *t[200];
+
+	setenv("WEFT_CARRIERS", "2", 1);
+	for (int i = 0; i < 200; i++)
+		cr_assert_eq(weft_thread_spawn(&t[i], spin_a_while, &seen,
+					       NULL),
+			     0);
+	for (int i = 0; i < 200; i++)
+		weft_thread_join(t[i], NULL);
+	cr_assert_eq(weft_carrier_count(), 2);
+	cr_assert_eq(atomic_load(&seen), 3, "carriers used: %#x",
+		     atomic_load(&seen));
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+Test(thread, carriers_from_the_environment)
+{
+	setenv("WEFT_CARRIERS", "3", 1);
+	cr_assert_eq(t_run(identity, NULL), 0);
+	cr_assert_eq(weft_carrier_count(), 3);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+Test(thread, garbage_in_weft_carriers, .init = cr_redirect_stderr)
+{
+	const char *bad[] = { "two", "0", "-1", "2x", "99999999999" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		setenv("WEFT_CARRIERS", bad[i], 1);
+		cr_assert_eq(t_run(identity, NULL), -EINVAL, "%s", bad[i]);
+		cr_assert_eq(weft_carrier_count(), 0);
+	}
+	fflush(stderr);
+	cr_assert_stderr_eq_str(
+		"weft: WEFT_CARRIERS=\"two\" is not a number from 1 to 1024\n"
+		"weft: WEFT_CARRIERS=\"0\" is not a number from 1 to 1024\n"
+		"weft: WEFT_CARRIERS=\"-1\" is not a number from 1 to 1024\n"
+		"weft: WEFT_CARRIERS=\"2x\" is not a number from 1 to 1024\n"
+		"weft: WEFT_CARRIERS=\"99999999999\" is not a number from 1 "
+		"to 1024\n");
+}
+
+static atomic_int turns[2], arrived;
+
+static intptr_t yielder(void *arg)
+{
+	int me = (int)(intptr_t)arg;
+
+	atomic_fetch_add(&arrived, 1);
+	while (atomic_load(&arrived) < 2)
+		weft_yield();
+	for (int i = 0; i < 10000; i++) {
+		atomic_fetch_add(&turns[me], 1);
+		/* Neither runs ahead: yield hands the carrier over. */
+		cr_assert_leq(abs(atomic_load(&turns[0]) -
+				  atomic_load(&turns[1])),
+			      2);
+		weft_yield();
+	}
+	return 0;
+}
+
+Test(thread, yield_alternates_on_one_carrier)
+{
+	struct weft_thread *a, *b;
+
+	setenv("WEFT_CARRIERS", "1", 1);
+	cr_assert_eq(weft_thread_spawn(&a, yielder, (void *)0, NULL), 0);
+	cr_assert_eq(weft_thread_spawn(&b, yielder, (void *)1, NULL), 0);
+	weft_thread_join(a, NULL);
+	weft_thread_join(b, NULL);
+	cr_assert_eq(atomic_load(&turns[0]) + atomic_load(&turns[1]), 20000);
+	cr_assert_eq(weft_yield(), 0); /* a plain thread: sched_yield */
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static intptr_t shutdown_inside(void *arg)
+{
+	return weft_shutdown();
+}
+
+Test(thread, shutdown_from_a_virtual_thread_is_refused)
+{
+	cr_assert_eq(t_run(shutdown_inside, NULL), -EINVAL);
+	cr_assert_eq(weft_shutdown(), 0);
+	cr_assert_eq(weft_shutdown(), 0); /* stopped already: nothing to do */
+}
+
+static intptr_t big_stack(void *arg)
+{
+	size_t n = (size_t)arg;
+	volatile char *p = __builtin_alloca(n);
+
+	for (size_t i = 0; i < n; i += 4096)
+		p[i] = 1;
+	return n;
+}
+
+Test(thread, stack_size_is_honoured)
+{
+	struct weft_spawn_attr a = { .stack_size = 8 << 20 };
+	struct weft_thread *t;
+	intptr_t v;
+
+	cr_assert_eq(weft_thread_spawn(&t, big_stack, (void *)(7 << 20), &a),
+		     0);
+	cr_assert_eq(weft_thread_join(t, &v), 0);
+	cr_assert_eq(v, 7 << 20);
+	/* The default stack holds its size less a control block and frames. */
+	cr_assert_eq(t_run(big_stack, (void *)(48 << 10)), 48 << 10);
+	cr_assert_eq(weft_shutdown(), 0);
+}
