@@ -63,9 +63,9 @@ struct weft_thread;
 #define WEFT_SPAWN_DETACHED 0x2u   /* nobody joins it */
 
 struct weft_spawn_attr {
-	size_t stack_size;	/* 0: the default, 64 KiB (WEFT_STACK_SIZE) */
-	unsigned flags;		/* WEFT_SPAWN_* */
-	const char *name;	/* for messages; not copied */
+	size_t stack_size; /* 0: the default, 64 KiB (WEFT_STACK_SIZE_KB) */
+	unsigned flags;	   /* WEFT_SPAWN_* */
+	const char *name;  /* for messages; not copied */
 };
 
 /*
@@ -145,9 +145,11 @@ struct weft_cond {
 struct weft_sem {
 	uint64_t opaque[2];
 };
+/* clang-format off */
 #define WEFT_MUTEX_INIT { { 0 } }
 #define WEFT_COND_INIT { { 0 } }
 #define WEFT_SEM_INIT(n) { { (uint64_t)(n) } }
+/* clang-format on */
 
 WEFT_API int weft_mutex_init(struct weft_mutex *m);
 WEFT_API int weft_mutex_lock(struct weft_mutex *m);

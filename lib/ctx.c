@@ -13,14 +13,14 @@ void *weft__ctx_make(void *stack_hi, void (*entry)(void *), void *arg)
 
 	memset(f, 0, sizeof(*f));
 #if defined(__x86_64__)
-	f->mxcsr = 0x1f80;	/* all SSE exceptions masked, round to nearest */
-	f->fpucw = 0x037f;	/* the x87 default */
+	f->mxcsr = 0x1f80; /* all SSE exceptions masked, round to nearest */
+	f->fpucw = 0x037f; /* the x87 default */
 	f->r12 = (uintptr_t)entry;
 	f->r13 = (uintptr_t)arg;
 	f->ret = (uintptr_t)weft__ctx_start;
 #elif defined(__aarch64__)
-	f->x[0] = (uintptr_t)entry;	/* x19 */
-	f->x[1] = (uintptr_t)arg;	/* x20 */
+	f->x[0] = (uintptr_t)entry; /* x19 */
+	f->x[1] = (uintptr_t)arg;   /* x20 */
 	f->lr = (uintptr_t)weft__ctx_start;
 #endif
 	return f;

@@ -58,8 +58,8 @@ _Static_assert(offsetof(struct weft_frame, rbp) == WEFT_FRAME_RBP, "rbp");
 _Static_assert(offsetof(struct weft_frame, ret) == WEFT_FRAME_RET, "ret");
 #elif defined(__aarch64__)
 struct weft_frame {
-	uint64_t d[8];		/* d8-d15 */
-	uint64_t x[10];		/* x19-x28; x19 = entry, x20 = arg at start */
+	uint64_t d[8];	/* d8-d15 */
+	uint64_t x[10]; /* x19-x28; x19 = entry, x20 = arg at start */
 	uint64_t fp, lr;
 	uint64_t fpcr, pad;
 };

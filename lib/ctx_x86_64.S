@@ -30,12 +30,25 @@
 weft__ctx_switch:
 	.cfi_startproc
 	pushq	%rbp			/* callee-saved registers ... */
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset rbp, 0
 	pushq	%rbx
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset rbx, 0
 	pushq	%r12
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset r12, 0
 	pushq	%r13
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset r13, 0
 	pushq	%r14
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset r14, 0
 	pushq	%r15
+	.cfi_adjust_cfa_offset 8
+	.cfi_rel_offset r15, 0
 	subq	$8, %rsp		/* ... then room for the FPU words */
+	.cfi_adjust_cfa_offset 8
 	stmxcsr	WEFT_FRAME_FPU(%rsp)	/* SSE rounding and exception masks */
 	fnstcw	WEFT_FRAME_FPU+4(%rsp)	/* x87 precision and rounding */
 	movq	%rsp, (%rdi)		/* the old context is now its sp */

@@ -15,20 +15,19 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define container_of(ptr, type, member) \
-	((type *)((char *)(ptr) - offsetof(type, member)))
+	((type *)((char *)(ptr)-offsetof(type, member)))
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define ALIGN_UP(x, a) (((x) + (a) - 1) & ~((uintptr_t)(a) - 1))
+#define ALIGN_UP(x, a) (((x) + (a)-1) & ~((uintptr_t)(a)-1))
 
 /* Invariants stay checked in release builds: a broken one is a weft bug. */
-#define WEFT_BUG_ON(cond)                                              \
-	do {                                                           \
-		if (unlikely(cond))                                    \
-			weft__bug(__FILE__, __LINE__, #cond);          \
+#define WEFT_BUG_ON(cond)                                     \
+	do {                                                  \
+		if (unlikely(cond))                           \
+			weft__bug(__FILE__, __LINE__, #cond); \
 	} while (0)
 
-hidden __attribute__((noreturn, cold)) void weft__bug(const char *file,
-						      int line,
-						      const char *what);
+hidden __attribute__((noreturn, cold)) void
+weft__bug(const char *file, int line, const char *what);
 /* Print "weft: <msg>" on stderr with one write(2); no stdio, no malloc. */
 hidden __attribute__((format(printf, 1, 2))) void weft__msg(const char *fmt,
 							    ...);

@@ -22,16 +22,16 @@ static inline struct weft__carrier *vthread_carrier(void)
 	return c && c->current ? c : NULL;
 }
 
-#define IO(prep, plain)                                                \
-	do {                                                           \
-		struct weft__carrier *c_ = vthread_carrier();          \
-		struct io_uring_sqe *sqe;                              \
-                                                                       \
-		if (!c_)                                               \
-			return WEFT_SYS(plain);                        \
-		sqe = weft__ring_sqe(c_);                              \
-		prep;                                                  \
-		return weft__ring_wait(c_, sqe);                       \
+#define IO(prep, plain)                                       \
+	do {                                                  \
+		struct weft__carrier *c_ = vthread_carrier(); \
+		struct io_uring_sqe *sqe;                     \
+                                                              \
+		if (!c_)                                      \
+			return WEFT_SYS(plain);               \
+		sqe = weft__ring_sqe(c_);                     \
+		prep;                                         \
+		return weft__ring_wait(c_, sqe);              \
 	} while (0)
 
 /* io_uring takes offset -1 as "the file position", like read(2). */
@@ -89,14 +89,12 @@ ssize_t weft_send(int fd, const void *buf, size_t len, int flags)
 
 ssize_t weft_recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	IO(io_uring_prep_recvmsg(sqe, fd, msg, flags),
-	   recvmsg(fd, msg, flags));
+	IO(io_uring_prep_recvmsg(sqe, fd, msg, flags), recvmsg(fd, msg, flags));
 }
 
 ssize_t weft_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	IO(io_uring_prep_sendmsg(sqe, fd, msg, flags),
-	   sendmsg(fd, msg, flags));
+	IO(io_uring_prep_sendmsg(sqe, fd, msg, flags), sendmsg(fd, msg, flags));
 }
 
 int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)

@@ -27,7 +27,8 @@ static int lock_slow(struct mutex *m, int64_t deadline)
 	s = atomic_load(&m->state);
 	for (;;) {
 		if (s == UNLOCKED) {
-			if (atomic_compare_exchange_weak(&m->state, &s, LOCKED)) {
+			if (atomic_compare_exchange_weak(&m->state, &s,
+							 LOCKED)) {
 				weft__spin_unlock(&m->lock);
 				return 0;
 			}
@@ -77,8 +78,8 @@ int weft_mutex_trylock(struct weft_mutex *wm)
 
 	if (!m)
 		return -EINVAL;
-	return atomic_compare_exchange_strong(&m->state, &s, LOCKED) ? 0
-								     : -EBUSY;
+	return atomic_compare_exchange_strong(&m->state, &s, LOCKED) ? 0 :
+								       -EBUSY;
 }
 
 int weft_mutex_unlock(struct weft_mutex *wm)

@@ -128,8 +128,7 @@ static void reap(struct weft__carrier *c)
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 
-	io_uring_for_each_cqe(&c->ring, head, cqe)
-	{
+	io_uring_for_each_cqe (&c->ring, head, cqe) {
 		complete(c, cqe);
 		n++;
 	}

@@ -25,18 +25,18 @@ enum {
 };
 
 struct weft__waiter {
-	struct weft__waiter *next, *prev;	/* in a wait queue, under its lock */
-	struct weft_thread *thread;	/* NULL: a plain kernel thread (futex) */
-	atomic_uint state;		/* WEFT_WAITING until one party decides */
-	int32_t res;			/* the CQE's result for ring waits */
-	uintptr_t data;			/* what the queue's owner hands over */
+	struct weft__waiter *next, *prev; /* in a wait queue, under its lock */
+	struct weft_thread *thread; /* NULL: a plain kernel thread (futex) */
+	atomic_uint state;	    /* WEFT_WAITING until one party decides */
+	int32_t res;		    /* the CQE's result for ring waits */
+	uintptr_t data;		    /* what the queue's owner hands over */
 };
 
 /* A deadline in a carrier's heap; owned and touched by that carrier only. */
 struct weft__timer {
 	int64_t deadline;
-	uint32_t idx;			/* position in the heap, or TIMER_IDLE */
-	struct weft__waiter *w;		/* timed out when the deadline passes */
+	uint32_t idx;		/* position in the heap, or TIMER_IDLE */
+	struct weft__waiter *w; /* timed out when the deadline passes */
 };
 #define TIMER_IDLE UINT32_MAX
 
@@ -53,26 +53,26 @@ enum {
  * thread costs one allocation and its first page holds both.
  */
 struct weft_thread {
-	void *sp;			/* saved stack pointer while off-CPU */
-	struct weft_thread *next;	/* run queue or inbox link */
-	struct weft__carrier *carrier;	/* home; NULL until it first runs */
-	uint32_t flags;			/* WEFT_SPAWN_* */
-	int saved_errno;		/* errno is carrier TLS: kept here */
-	atomic_uint join;		/* WEFT_JOIN_*, see thread.c */
-	struct weft__waiter *joiner;	/* valid in WEFT_JOIN_WAITING */
+	void *sp;		       /* saved stack pointer while off-CPU */
+	struct weft_thread *next;      /* run queue or inbox link */
+	struct weft__carrier *carrier; /* home; NULL until it first runs */
+	uint32_t flags;		       /* WEFT_SPAWN_* */
+	int saved_errno;	       /* errno is carrier TLS: kept here */
+	atomic_uint join;	       /* WEFT_JOIN_*, see thread.c */
+	struct weft__waiter *joiner;   /* valid in WEFT_JOIN_WAITING */
 	intptr_t (*fn)(void *);
 	void *arg;
 	intptr_t result;
-	struct weft__timer timer;	/* on the heap of ->carrier */
-	void *stack_lo;			/* lowest usable byte, above the guard */
-	size_t stack_size;		/* usable bytes, control block included */
-	uint32_t stack_class;		/* see stack.c */
+	struct weft__timer timer; /* on the heap of ->carrier */
+	void *stack_lo;		  /* lowest usable byte, above the guard */
+	size_t stack_size;	  /* usable bytes, control block included */
+	uint32_t stack_class;	  /* see stack.c */
 	bool stack_guarded;
 	unsigned valgrind_id;
 	uint64_t id;
 	const char *name;
-	void *asan_fake;		/* AddressSanitizer's fake stack */
-	void *specific;			/* for the shim's pthread keys */
+	void *asan_fake; /* AddressSanitizer's fake stack */
+	void *specific;	 /* for the shim's pthread keys */
 };
 
 struct weft__queue {
@@ -84,46 +84,47 @@ struct weft__queue {
  * Fields marked "owner" are touched by the carrier's own kernel thread only.
  */
 struct weft__carrier {
-	struct io_uring ring;		/* owner: SINGLE_ISSUER */
+	struct io_uring ring; /* owner: SINGLE_ISSUER */
 	int index;
-	bool adopted;			/* weft_main's caller, not our pthread */
+	bool adopted; /* weft_main's caller, not our pthread */
 	pthread_t pthread;
-	void *sched_sp;			/* owner: the scheduler's context */
-	void *sched_fake;		/* owner: its AddressSanitizer fake stack */
-	void *sched_stack_lo;		/* owner: for sanitizer annotations */
+	void *sched_sp;	      /* owner: the scheduler's context */
+	void *sched_fake;     /* owner: its AddressSanitizer fake stack */
+	void *sched_stack_lo; /* owner: for sanitizer annotations */
 	size_t sched_stack_size;
-	struct weft_thread *current;	/* owner: running thread or NULL */
-	struct weft_thread *dead;	/* owner: exited, to finalise */
-	struct weft__queue runq;	/* owner: runnable pinned threads */
-	unsigned tick;			/* owner: picks, for fairness */
-	_Atomic(struct weft_thread *) inbox;	/* wake-ups from elsewhere */
-	struct weft_spin steal_lock;	/* guards stealq */
-	struct weft__queue stealq;	/* new and migratable threads */
+	struct weft_thread *current; /* owner: running thread or NULL */
+	struct weft_thread *dead;    /* owner: exited, to finalise */
+	struct weft_thread *yielded; /* owner: yielded, to queue again */
+	struct weft__queue runq;     /* owner: runnable pinned threads */
+	unsigned tick;		     /* owner: picks, for fairness */
+	_Atomic(struct weft_thread *) inbox; /* wake-ups from elsewhere */
+	struct weft_spin steal_lock;	     /* guards stealq */
+	struct weft__queue stealq;	     /* new and migratable threads */
 	atomic_uint nr_steal;
-	struct weft__timer **heap;	/* owner: min-heap on deadline */
+	struct weft__timer **heap; /* owner: min-heap on deadline */
 	uint32_t heap_len, heap_cap;
-	unsigned inflight;		/* owner: SQEs not yet completed */
-	unsigned unsubmitted;		/* owner: SQEs not yet submitted */
-	int efd;			/* eventfd others write to wake us */
+	unsigned inflight;    /* owner: SQEs not yet completed */
+	unsigned unsubmitted; /* owner: SQEs not yet submitted */
+	int efd;	      /* eventfd others write to wake us */
 	uint64_t efd_buf;
-	bool efd_armed;			/* owner: a read on efd is in flight */
-	atomic_int sleeping;		/* in io_uring_enter, wants a write */
-	void *altstack;			/* for the stack overflow handler */
-	int setup_err;			/* result of ring setup, for the starter */
+	bool efd_armed;	     /* owner: a read on efd is in flight */
+	atomic_int sleeping; /* in io_uring_enter, wants a write */
+	void *altstack;	     /* for the stack overflow handler */
+	int setup_err;	     /* result of ring setup, for the starter */
 };
 
 struct weft__runtime {
-	atomic_int state;		/* RT_STOPPED, RT_RUNNING */
+	atomic_int state; /* RT_STOPPED, RT_RUNNING */
 	int nr_carriers;
 	struct weft__carrier *carriers;
-	atomic_uint live;		/* virtual threads not yet finalised */
-	atomic_bool stopping;		/* carriers leave their loops */
-	atomic_uint nr_sleeping;	/* carriers asleep in the ring */
-	atomic_uint ready;		/* carriers that finished setup */
-	atomic_uint rr;			/* round robin for plain spawns */
+	atomic_uint live;	 /* virtual threads not yet finalised */
+	atomic_bool stopping;	 /* carriers leave their loops */
+	atomic_uint nr_sleeping; /* carriers asleep in the ring */
+	atomic_uint ready;	 /* carriers that finished setup */
+	atomic_uint rr;		 /* round robin for plain spawns */
 	atomic_ulong next_id;
-	unsigned ring_flags;		/* the setup flags the kernel took */
-	bool stop_when_idle;		/* weft_main: stop when live hits 0 */
+	unsigned ring_flags; /* the setup flags the kernel took */
+	bool stop_when_idle; /* weft_main: stop when live hits 0 */
 };
 
 hidden extern struct weft__runtime weft__rt;
@@ -152,8 +153,7 @@ hidden size_t weft__stack_default(void);
 
 /* timer.c */
 hidden void weft__timer_arm(struct weft__carrier *c, struct weft__timer *tm);
-hidden void weft__timer_disarm(struct weft__carrier *c,
-			       struct weft__timer *tm);
+hidden void weft__timer_disarm(struct weft__carrier *c, struct weft__timer *tm);
 hidden int64_t weft__timer_next(struct weft__carrier *c);
 hidden void weft__timer_fire(struct weft__carrier *c, int64_t now);
 
@@ -174,24 +174,22 @@ hidden void weft__wake(struct weft_thread *t, atomic_uint *word);
 hidden bool weft__waiter_wake(struct weft__waiter *w);
 hidden void weft__wq_push(struct weft__waiter **head, struct weft__waiter *w);
 hidden struct weft__waiter *weft__wq_pop(struct weft__waiter **head);
-hidden void weft__wq_remove(struct weft__waiter **head,
-			    struct weft__waiter *w);
+hidden void weft__wq_remove(struct weft__waiter **head, struct weft__waiter *w);
 
 /* sys.c */
 hidden int64_t weft__now(void);
-hidden int weft__futex_wait(atomic_uint *word, unsigned val,
-			    int64_t deadline);
+hidden int weft__futex_wait(atomic_uint *word, unsigned val, int64_t deadline);
 hidden void weft__futex_wake(atomic_uint *word, int n);
 /* Call a libc function at the system call edge: -errno, errno untouched. */
-#define WEFT_SYS(call)                                                 \
-	({                                                             \
-		int saved_ = errno;                                    \
-		long r_ = (long)(call);                                \
-		if (r_ < 0) {                                          \
-			r_ = -errno;                                   \
-			errno = saved_;                                \
-		}                                                      \
-		r_;                                                    \
+#define WEFT_SYS(call)                  \
+	({                              \
+		int saved_ = errno;     \
+		long r_ = (long)(call); \
+		if (r_ < 0) {           \
+			r_ = -errno;    \
+			errno = saved_; \
+		}                       \
+		r_;                     \
 	})
 /* A futex lock for the runtime's own rare paths (never pthread's). */
 struct weft__lock {

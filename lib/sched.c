@@ -48,11 +48,11 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-#define RUN_BUDGET 64	/* threads run between two looks at the ring */
-#define STEAL_EVERY 61	/* picks between two looks at the steal queue */
+#define RUN_BUDGET 64  /* threads run between two looks at the ring */
+#define STEAL_EVERY 61 /* picks between two looks at the steal queue */
 #define ALTSTACK_SIZE (64 * 1024)
 
-enum { RT_STOPPED, RT_STARTING, RT_RUNNING };
+enum { RT_STOPPED, RT_RUNNING };
 
 struct weft__runtime weft__rt;
 static struct weft__lock life_lock;
@@ -151,14 +151,16 @@ static struct weft_thread *steal(struct weft__carrier *c)
 	int n = weft__rt.nr_carriers;
 
 	for (int i = 1; i < n; i++) {
-		struct weft__carrier *v = &weft__rt.carriers[(c->index + i) % n];
+		struct weft__carrier *v =
+			&weft__rt.carriers[(c->index + i) % n];
 		struct weft_thread *t = steal_pop(v), *u;
 		unsigned more;
 
 		if (!t)
 			continue;
 		more = atomic_load_explicit(&v->nr_steal,
-					    memory_order_relaxed) / 2;
+					    memory_order_relaxed) /
+		       2;
 		while (more-- && (u = steal_pop(v)))
 			steal_push(c, u);
 		return t;
@@ -190,7 +192,8 @@ static void kick_idle(struct weft__carrier *c)
 		return;
 	for (int i = 1; i < weft__rt.nr_carriers; i++) {
 		struct weft__carrier *v =
-			&weft__rt.carriers[(c->index + i) % weft__rt.nr_carriers];
+			&weft__rt.carriers[(c->index + i) %
+					   weft__rt.nr_carriers];
 
 		if (atomic_load(&v->sleeping)) {
 			kick(v);
@@ -251,7 +254,8 @@ void weft__enqueue_new(struct weft_thread *t)
 
 	if (c) {
 		steal_push(c, t);
-		if (atomic_load_explicit(&c->nr_steal, memory_order_relaxed) > 1)
+		if (atomic_load_explicit(&c->nr_steal, memory_order_relaxed) >
+		    1)
 			kick_idle(c);
 		return;
 	}
@@ -320,13 +324,15 @@ int weft_yield(void)
 	/*
 	 * With no I/O, timers, wake-ups or new threads to look after, hand
 	 * the carrier straight to the next pinned thread: one switch, not two.
+	 * A migratable thread goes through the scheduler instead, which
+	 * queues it only once its context is saved: queued, it may be stolen.
 	 */
-	if (!c->inflight && !c->unsubmitted && !c->heap_len &&
-	    ++c->tick % STEAL_EVERY &&
+	if (!(t->flags & WEFT_SPAWN_MIGRATABLE) && !c->inflight &&
+	    !c->unsubmitted && !c->heap_len && ++c->tick % STEAL_EVERY &&
 	    !atomic_load_explicit(&c->inbox, memory_order_relaxed) &&
 	    !atomic_load_explicit(&c->nr_steal, memory_order_relaxed) &&
 	    (n = q_pop(&c->runq))) {
-		weft__enqueue_local(c, t);
+		q_push(&c->runq, t);
 		t->saved_errno = errno;
 		errno = n->saved_errno;
 		c->current = n;
@@ -335,7 +341,7 @@ int weft_yield(void)
 		asan_finish(t->asan_fake);
 		return 0;
 	}
-	weft__enqueue_local(c, t);
+	c->yielded = t;
 	switch_out(c, t, false);
 	return 0;
 }
@@ -350,6 +356,10 @@ static void run(struct weft__carrier *c, struct weft_thread *t)
 	asan_start(&c->sched_fake, t->stack_lo, t->stack_size);
 	weft__ctx_switch(&c->sched_sp, t->sp);
 	asan_finish(c->sched_fake);
+	if (c->yielded) {
+		weft__enqueue_local(c, c->yielded);
+		c->yielded = NULL;
+	}
 	if (c->dead) {
 		struct weft_thread *d = c->dead;
 
@@ -531,7 +541,8 @@ static void stop_carriers(int started, bool adopted)
 	for (int i = 0; i < started; i++) {
 		struct weft__carrier *c = &weft__rt.carriers[i];
 
-		/* Setup has ended for each, so its eventfd is open or unused. */
+		/* Setup has ended for each, so its eventfd is open or unused.
+		 */
 		if (!c->setup_err)
 			weft__ring_kick(c);
 	}
@@ -701,9 +712,9 @@ intptr_t weft_main(intptr_t (*fn)(void *), void *arg)
 
 int weft_carrier_count(void)
 {
-	return atomic_load(&weft__rt.state) == RT_RUNNING
-		       ? weft__rt.nr_carriers
-		       : 0;
+	return atomic_load(&weft__rt.state) == RT_RUNNING ?
+		       weft__rt.nr_carriers :
+		       0;
 }
 
 int weft_carrier_index(void)

@@ -37,7 +37,7 @@
 #include "runtime.h"
 
 #define PAGE 4096
-#define MIN_SHIFT 14 /* 16 KiB */
+#define MIN_SHIFT 14  /* 16 KiB */
 #define NR_CLASSES 13 /* up to 64 MiB */
 #define SLAB_BYTES ((size_t)64 << 20)
 #define HOT_BYTES ((size_t)256 << 20)
@@ -47,9 +47,9 @@
 
 struct pool {
 	struct weft__lock lock;
-	uintptr_t *free;	/* lo | 1 if guarded, most recent last */
+	uintptr_t *free; /* lo | 1 if guarded, most recent last */
 	size_t nr_free, cap;
-	char *cur, *end;	/* the part of the last slab not carved yet */
+	char *cur, *end; /* the part of the last slab not carved yet */
 };
 
 struct mapping {
@@ -59,7 +59,7 @@ struct mapping {
 
 static struct pool pools[NR_CLASSES];
 static struct weft__lock maps_lock;
-static struct mapping *maps;	/* every slab and dedicated stack */
+static struct mapping *maps; /* every slab and dedicated stack */
 static size_t nr_maps, maps_cap;
 static atomic_long guard_budget = -1;
 static size_t default_size;
@@ -176,8 +176,8 @@ static uintptr_t carve(struct pool *p, int k)
 	char *lo;
 
 	if ((size_t)(p->end - p->cur) < stride) {
-		size_t len = stride > SLAB_BYTES ? stride
-						 : SLAB_BYTES / stride * stride;
+		size_t len = stride > SLAB_BYTES ? stride :
+						   SLAB_BYTES / stride * stride;
 		char *s = map(len);
 
 		if (!s)
@@ -227,8 +227,7 @@ struct weft_thread *weft__stack_alloc(size_t size)
 	if (p->nr_free) {
 		e = p->free[p->nr_free - 1];
 		__atomic_store_n(&p->nr_free, p->nr_free - 1, __ATOMIC_RELAXED);
-	}
-	else
+	} else
 		e = carve(p, k);
 	weft__unlock(&p->lock);
 	if (!e)

@@ -6,8 +6,8 @@
 #include "runtime.h"
 
 struct mutex {
-	atomic_uint state;		/* UNLOCKED, LOCKED, CONTENDED */
-	struct weft_spin lock;		/* guards waiters */
+	atomic_uint state;     /* UNLOCKED, LOCKED, CONTENDED */
+	struct weft_spin lock; /* guards waiters */
 	struct weft__waiter *waiters;
 };
 
@@ -18,7 +18,7 @@ struct cond {
 };
 
 struct sem {
-	atomic_uint value;		/* first: WEFT_SEM_INIT(n) sets it */
+	atomic_uint value; /* first: WEFT_SEM_INIT(n) sets it */
 	struct weft_spin lock;
 	struct weft__waiter *waiters;
 };

@@ -77,8 +77,8 @@ void weft__bug(const char *file, int line, const char *what)
  * of [min, max] gets one line naming the variable and -EINVAL; unset or
  * empty gives dflt.
  */
-int weft__env_uint(const char *name, unsigned min, unsigned max,
-		   unsigned dflt, unsigned *ret)
+int weft__env_uint(const char *name, unsigned min, unsigned max, unsigned dflt,
+		   unsigned *ret)
 {
 	const char *s = getenv(name);
 	unsigned long v;

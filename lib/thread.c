@@ -42,8 +42,8 @@ int weft_thread_spawn(struct weft_thread **ret_thread, intptr_t (*fn)(void *),
 		      void *arg, const struct weft_spawn_attr *attr)
 {
 	unsigned flags = attr ? attr->flags : 0;
-	size_t size = attr && attr->stack_size ? attr->stack_size
-					       : weft__stack_default();
+	size_t size = attr && attr->stack_size ? attr->stack_size :
+						 weft__stack_default();
 	struct weft_thread *t;
 	int r;
 
@@ -64,12 +64,13 @@ int weft_thread_spawn(struct weft_thread **ret_thread, intptr_t (*fn)(void *),
 	t->flags = flags;
 	t->name = attr && attr->name ? attr->name : DEFAULT_NAME;
 	t->id = atomic_fetch_add_explicit(&weft__rt.next_id, 1,
-					  memory_order_relaxed) + 1;
+					  memory_order_relaxed) +
+		1;
 	t->timer.idx = TIMER_IDLE;
-	atomic_init(&t->join, flags & WEFT_SPAWN_DETACHED ? WEFT_JOIN_DETACHED
-							  : WEFT_JOIN_RUNNING);
-	t->sp = weft__ctx_make((void *)((uintptr_t)t & ~(uintptr_t)(TCB_ALIGN - 1)),
-			       entry, t);
+	atomic_init(&t->join, flags & WEFT_SPAWN_DETACHED ? WEFT_JOIN_DETACHED :
+							    WEFT_JOIN_RUNNING);
+	t->sp = weft__ctx_make(
+		(void *)((uintptr_t)t & ~(uintptr_t)(TCB_ALIGN - 1)), entry, t);
 	atomic_fetch_add_explicit(&weft__rt.live, 1, memory_order_relaxed);
 	if (ret_thread)
 		*ret_thread = t;

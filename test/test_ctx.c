@@ -50,7 +50,7 @@ Test(ctx, ping_pong_passes_the_argument)
  * The asm steps over the red zone and keeps rsp 16-byte aligned.
  */
 struct pattern {
-	void *sp;		/* first: it is the save slot of the switch */
+	void *sp; /* first: it is the save slot of the switch */
 	uint64_t base;
 	uint64_t out[6];
 };
@@ -87,8 +87,9 @@ static void switch_with_patterns(struct pattern *p, void *to)
 static void check_patterns(const struct pattern *p)
 {
 	for (int i = 0; i < 6; i++)
-		cr_assert_eq(p->out[i], p->base + i, "register %d: %#lx != %#lx",
-			     i, (unsigned long)p->out[i],
+		cr_assert_eq(p->out[i], p->base + i,
+			     "register %d: %#lx != %#lx", i,
+			     (unsigned long)p->out[i],
 			     (unsigned long)(p->base + i));
 }
 

@@ -307,7 +307,8 @@ static atomic_int taken, timed_out;
 static intptr_t take_units(void *arg)
 {
 	for (int i = 0; i < 50; i++) {
-		int r = weft_sem_timedwait(&units, weft_now() + (i % 3) * 50000);
+		int r = weft_sem_timedwait(&units,
+					   weft_now() + (i % 3) * 50000);
 
 		cr_assert(r == 0 || r == -ETIMEDOUT, "r = %d", r);
 		atomic_fetch_add(r == 0 ? &taken : &timed_out, 1);

@@ -19,8 +19,8 @@ static intptr_t identity(void *arg)
 Test(thread, join_returns_the_value)
 {
 	static int object;
-	intptr_t values[] = { 0, 1, 42, INTPTR_MAX, -4096, -1, -EIO,
-			      (intptr_t)&object };
+	intptr_t values[] = { 0,     1,	 42,   INTPTR_MAX,
+			      -4096, -1, -EIO, (intptr_t)&object };
 
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
 		cr_assert_eq(t_run(identity, (void *)values[i]), values[i]);
@@ -202,9 +202,8 @@ Test(thread, new_threads_spread_over_every_carrier)
 
 	setenv("WEFT_CARRIERS", "2", 1);
 	for (int i = 0; i < 200; i++)
-		cr_assert_eq(weft_thread_spawn(&t[i], spin_a_while, &seen,
-					       NULL),
-			     0);
+		cr_assert_eq(
+			weft_thread_spawn(&t[i], spin_a_while, &seen, NULL), 0);
 	for (int i = 0; i < 200; i++)
 		weft_thread_join(t[i], NULL);
 	cr_assert_eq(weft_carrier_count(), 2);
@@ -252,9 +251,9 @@ static intptr_t yielder(void *arg)
 	for (int i = 0; i < 10000; i++) {
 		atomic_fetch_add(&turns[me], 1);
 		/* Neither runs ahead: yield hands the carrier over. */
-		cr_assert_leq(abs(atomic_load(&turns[0]) -
-				  atomic_load(&turns[1])),
-			      2);
+		cr_assert_leq(
+			abs(atomic_load(&turns[0]) - atomic_load(&turns[1])),
+			2);
 		weft_yield();
 	}
 	return 0;

@@ -73,7 +73,8 @@ static intptr_t sleep_then_record(void *arg)
 	return 0;
 }
 
-/* On one carrier, deadlines fire strictly in order, whatever the spawn order. */
+/* On one carrier, deadlines fire strictly in order, whatever the spawn order.
+ */
 Test(timer, deadlines_fire_in_order)
 {
 	struct sleeper s[ORDERED];
