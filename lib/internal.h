@@ -42,6 +42,17 @@ static inline void weft__cpu_relax(void)
 }
 
 /*
+ * Memory the kernel filled through the ring, which valgrind cannot see:
+ * mark it defined, so that memcheck runs stay meaningful.
+ */
+#if WEFT_HAVE_VALGRIND
+#include <valgrind/memcheck.h>
+#define weft__vg_defined(p, n) VALGRIND_MAKE_MEM_DEFINED(p, n)
+#else
+#define weft__vg_defined(p, n) ((void)(p), (void)(n))
+#endif
+
+/*
  * A test-and-test-and-set spinlock for the few-instruction critical
  * sections of the wait queues.  Holders never park or call the kernel.
  */

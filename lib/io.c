@@ -1,25 +1,369 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Blocking operations: on a virtual thread, one SQE and a park; on a plain
- * kernel thread, the system call itself.
+ * Blocking operations with the semantics of the system calls.
+ *
+ * On a plain kernel thread each is the system call.  On a virtual thread,
+ * reads and writes first try the call without blocking (RWF_NOWAIT,
+ * MSG_DONTWAIT): ready data costs one system call and no switch, where an
+ * io_uring round trip costs twice that.  Only a call that would block goes
+ * to the ring, and only if the fd is a blocking one: on an O_NONBLOCK fd
+ * the caller gets EAGAIN, as natively (io_uring itself would wait for
+ * readiness).  accept and connect cannot be tried without blocking, so
+ * they ask the fd's flags first.
+ *
+ * A blocking write writes everything, as write(2) does on a blocking pipe
+ * or socket, while io_uring completes a short one: writes loop, and an
+ * error after some progress reports the progress (the error comes back
+ * from the next call).  The ring takes at most MAX_RW bytes at a time,
+ * the kernel's own cap for read(2).
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "runtime.h"
 
-/*
- * The carrier of the calling virtual thread, or NULL on a plain thread.
- * IO(prep, plain) runs prep on a fresh SQE and parks, or does plain.
- */
+#define MAX_RW 0x7ffff000u
+#define CUR ((uint64_t)-1) /* io_uring's "the file position" */
+#define SMALL_IOV 16
+
+/* The carrier of the calling virtual thread, or NULL on a plain thread. */
 static inline struct weft__carrier *vthread_carrier(void)
 {
 	struct weft__carrier *c = weft__carrier_self();
 
 	return c && c->current ? c : NULL;
+}
+
+static bool nonblocking(int fd)
+{
+	long fl = WEFT_SYS(fcntl(fd, F_GETFL));
+
+	return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+static size_t clamp(size_t len)
+{
+	return len > MAX_RW ? MAX_RW : len;
+}
+
+/* ---- reads ---- */
+
+/* The first len bytes of iov were written by the kernel. */
+static void filled(const struct iovec *iov, int n, ssize_t len)
+{
+	for (int i = 0; i < n && len > 0; i++) {
+		size_t k = (size_t)len < iov[i].iov_len ? (size_t)len
+							 : iov[i].iov_len;
+
+		weft__vg_defined(iov[i].iov_base, k);
+		len -= k;
+	}
+}
+
+static ssize_t ring_readv(struct weft__carrier *c, int fd,
+			  const struct iovec *iov, int n, uint64_t off)
+{
+	struct io_uring_sqe *sqe = weft__ring_sqe(c);
+	ssize_t r;
+
+	if (n == 1)
+		io_uring_prep_read(sqe, fd, iov->iov_base, clamp(iov->iov_len),
+				   off);
+	else
+		io_uring_prep_readv(sqe, fd, iov, n, off);
+	r = weft__ring_wait(c, sqe);
+	filled(iov, n, r);
+	return r;
+}
+
+/* off < 0: the file position. */
+static ssize_t do_readv(int fd, const struct iovec *iov, int n, off_t off)
+{
+	struct weft__carrier *c = vthread_carrier();
+	ssize_t r;
+
+	r = WEFT_SYS(preadv2(fd, iov, n, off, c ? RWF_NOWAIT : 0));
+	if (!c || (r != -EAGAIN && r != -EOPNOTSUPP))
+		return r;
+	if (r == -EAGAIN && nonblocking(fd))
+		return r;
+	return ring_readv(c, fd, iov, n, off < 0 ? CUR : (uint64_t)off);
+}
+
+ssize_t weft_read(int fd, void *buf, size_t len)
+{
+	struct iovec v = { buf, len };
+
+	return do_readv(fd, &v, 1, -1);
+}
+
+ssize_t weft_readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	return do_readv(fd, iov, iovcnt, -1);
+}
+
+ssize_t weft_pread(int fd, void *buf, size_t len, off_t off)
+{
+	struct iovec v = { buf, len };
+
+	if (off < 0)
+		return -EINVAL;
+	return do_readv(fd, &v, 1, off);
+}
+
+/* ---- writes ---- */
+
+/* Step an iovec array past n bytes; the index of the first left. */
+static int advance(struct iovec *iov, int cnt, size_t n)
+{
+	int i = 0;
+
+	while (i < cnt && n >= iov[i].iov_len)
+		n -= iov[i++].iov_len;
+	if (i < cnt) {
+		iov[i].iov_base = (char *)iov[i].iov_base + n;
+		iov[i].iov_len -= n;
+	}
+	return i;
+}
+
+static size_t total(const struct iovec *iov, int cnt)
+{
+	size_t t = 0;
+
+	for (int i = 0; i < cnt; i++)
+		t += iov[i].iov_len;
+	return t;
+}
+
+/*
+ * One step of a blocking write: try without blocking, then the ring.
+ * send_flags >= 0 makes it a sendmsg with those flags.
+ */
+static ssize_t write_step(struct weft__carrier *c, int fd, struct iovec *iov,
+			  int n, off_t off, int send_flags)
+{
+	struct msghdr m = { .msg_iov = iov, .msg_iovlen = n };
+	struct io_uring_sqe *sqe;
+	ssize_t r;
+
+	if (send_flags >= 0)
+		r = WEFT_SYS(sendmsg(fd, &m, send_flags | MSG_DONTWAIT));
+	else
+		r = WEFT_SYS(pwritev2(fd, iov, n, off, RWF_NOWAIT));
+	if (r != -EAGAIN && r != -EOPNOTSUPP)
+		return r;
+	if (r == -EAGAIN && ((send_flags >= 0 && (send_flags & MSG_DONTWAIT)) ||
+			     nonblocking(fd)))
+		return r;
+	sqe = weft__ring_sqe(c);
+	if (send_flags >= 0)
+		io_uring_prep_sendmsg(sqe, fd, &m, send_flags);
+	else if (n == 1)
+		io_uring_prep_write(sqe, fd, iov->iov_base, clamp(iov->iov_len),
+				    off < 0 ? CUR : (uint64_t)off);
+	else
+		io_uring_prep_writev(sqe, fd, iov, n,
+				     off < 0 ? CUR : (uint64_t)off);
+	return weft__ring_wait(c, sqe);
+}
+
+/*
+ * Write all of iov (a copy we may change) on a virtual thread: the sum of
+ * what was written, or the error if nothing was.
+ */
+static ssize_t write_all(struct weft__carrier *c, int fd, struct iovec *iov,
+			 int n, off_t off, int send_flags)
+{
+	size_t want = total(iov, n), done = 0;
+	int first = 0;
+
+	do {
+		ssize_t r = write_step(c, fd, iov + first, n - first,
+				       off < 0 ? off : off + (off_t)done,
+				       send_flags);
+
+		if (r < 0)
+			return done ? (ssize_t)done : r;
+		done += r;
+		/* MSG_DONTWAIT asks for one try, as a non-blocking fd does. */
+		if (r == 0 || done >= want ||
+		    (send_flags >= 0 && (send_flags & MSG_DONTWAIT)))
+			break;
+		first += advance(iov + first, n - first, r);
+	} while (first < n);
+	return done;
+}
+
+static ssize_t do_writev(int fd, const struct iovec *iov, int n, off_t off,
+			 int send_flags)
+{
+	struct weft__carrier *c = vthread_carrier();
+	struct iovec small[SMALL_IOV], *copy = small;
+	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = n };
+	ssize_t r;
+
+	/* A bad count fails at once, with the system call's own errno. */
+	if (!c || n < 0 || n > IOV_MAX) {
+		if (send_flags >= 0)
+			return WEFT_SYS(sendmsg(fd, &m, send_flags));
+		return WEFT_SYS(pwritev2(fd, iov, n, off, 0));
+	}
+	if (n > SMALL_IOV && !(copy = malloc(n * sizeof(*copy))))
+		return -ENOMEM;
+	memcpy(copy, iov, n * sizeof(*copy));
+	r = write_all(c, fd, copy, n, off, send_flags);
+	if (copy != small)
+		free(copy);
+	return r;
+}
+
+ssize_t weft_write(int fd, const void *buf, size_t len)
+{
+	struct iovec v = { (void *)buf, len };
+
+	return do_writev(fd, &v, 1, -1, -1);
+}
+
+ssize_t weft_writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	return do_writev(fd, iov, iovcnt, -1, -1);
+}
+
+ssize_t weft_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	struct iovec v = { (void *)buf, len };
+
+	if (off < 0)
+		return -EINVAL;
+	return do_writev(fd, &v, 1, off, -1);
+}
+
+/* ---- sockets ---- */
+
+static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	struct weft__carrier *c = vthread_carrier();
+	struct io_uring_sqe *sqe;
+	ssize_t r;
+
+	if (!c)
+		return WEFT_SYS(recvmsg(fd, msg, flags));
+	/* MSG_WAITALL wants all of it: the ring waits for the rest. */
+	if (!(flags & MSG_WAITALL) || nonblocking(fd)) {
+		r = WEFT_SYS(recvmsg(fd, msg, flags | MSG_DONTWAIT));
+		if (r != -EAGAIN || (flags & MSG_DONTWAIT) || nonblocking(fd))
+			return r;
+	}
+	sqe = weft__ring_sqe(c);
+	io_uring_prep_recvmsg(sqe, fd, msg, flags);
+	r = weft__ring_wait(c, sqe);
+	if (r >= 0) {
+		filled(msg->msg_iov, msg->msg_iovlen, r);
+		weft__vg_defined(msg->msg_name, msg->msg_namelen);
+		weft__vg_defined(msg->msg_control, msg->msg_controllen);
+	}
+	return r;
+}
+
+ssize_t weft_recv(int fd, void *buf, size_t len, int flags)
+{
+	struct iovec v = { buf, len };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+
+	return do_recvmsg(fd, &m, flags);
+}
+
+ssize_t weft_recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	return do_recvmsg(fd, msg, flags);
+}
+
+ssize_t weft_send(int fd, const void *buf, size_t len, int flags)
+{
+	struct iovec v = { (void *)buf, len };
+
+	return do_writev(fd, &v, 1, -1, flags & ~MSG_WAITALL);
+}
+
+ssize_t weft_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	struct weft__carrier *c = vthread_carrier();
+	struct io_uring_sqe *sqe;
+	ssize_t r;
+
+	if (!c)
+		return WEFT_SYS(sendmsg(fd, msg, flags));
+	/* With a name or control data, one message: no partial retries. */
+	if (msg->msg_name || msg->msg_controllen) {
+		r = WEFT_SYS(sendmsg(fd, msg, flags | MSG_DONTWAIT));
+		if (r != -EAGAIN || (flags & MSG_DONTWAIT) || nonblocking(fd))
+			return r;
+		sqe = weft__ring_sqe(c);
+		io_uring_prep_sendmsg(sqe, fd, msg, flags);
+		return weft__ring_wait(c, sqe);
+	}
+	return do_writev(fd, msg->msg_iov, msg->msg_iovlen, -1, flags);
+}
+
+int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
+{
+	struct weft__carrier *c = vthread_carrier();
+	struct io_uring_sqe *sqe;
+	int r;
+
+	if (!c || nonblocking(fd))
+		return WEFT_SYS(accept4(fd, addr, addrlen, flags));
+	sqe = weft__ring_sqe(c);
+	io_uring_prep_accept(sqe, fd, addr, addrlen, flags);
+	r = weft__ring_wait(c, sqe);
+	if (r >= 0 && addr && addrlen) {
+		weft__vg_defined(addrlen, sizeof(*addrlen));
+		weft__vg_defined(addr, *addrlen);
+	}
+	return r;
+}
+
+int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct weft__carrier *c = vthread_carrier();
+	struct io_uring_sqe *sqe;
+
+	if (!c || nonblocking(fd))
+		return WEFT_SYS(connect(fd, addr, addrlen));
+	sqe = weft__ring_sqe(c);
+	io_uring_prep_connect(sqe, fd, addr, addrlen);
+	return weft__ring_wait(c, sqe);
+}
+
+/* ---- the rest ---- */
+
+int weft_poll(int fd, short events)
+{
+	struct weft__carrier *c = vthread_carrier();
+	struct pollfd p = { .fd = fd, .events = events };
+	struct io_uring_sqe *sqe;
+	int r;
+
+	if (fd < 0)
+		return -EBADF; /* poll(2) would ignore it and wait forever */
+	r = WEFT_SYS(poll(&p, 1, 0));
+	if (r != 0 || !c) {
+		if (r == 0)
+			r = WEFT_SYS(poll(&p, 1, -1));
+		return r < 0 ? r : p.revents;
+	}
+	sqe = weft__ring_sqe(c);
+	io_uring_prep_poll_add(sqe, fd, (unsigned short)events);
+	r = weft__ring_wait(c, sqe);
+	return r == -EBADF ? POLLNVAL : r;
 }
 
 #define IO(prep, plain)                                       \
@@ -33,96 +377,6 @@ static inline struct weft__carrier *vthread_carrier(void)
 		prep;                                         \
 		return weft__ring_wait(c_, sqe);              \
 	} while (0)
-
-/* io_uring takes offset -1 as "the file position", like read(2). */
-#define CUR ((uint64_t)-1)
-
-ssize_t weft_read(int fd, void *buf, size_t len)
-{
-	IO(io_uring_prep_read(sqe, fd, buf, len, CUR), read(fd, buf, len));
-}
-
-ssize_t weft_write(int fd, const void *buf, size_t len)
-{
-	IO(io_uring_prep_write(sqe, fd, buf, len, CUR), write(fd, buf, len));
-}
-
-ssize_t weft_readv(int fd, const struct iovec *iov, int iovcnt)
-{
-	IO(io_uring_prep_readv(sqe, fd, iov, iovcnt, CUR),
-	   readv(fd, iov, iovcnt));
-}
-
-ssize_t weft_writev(int fd, const struct iovec *iov, int iovcnt)
-{
-	IO(io_uring_prep_writev(sqe, fd, iov, iovcnt, CUR),
-	   writev(fd, iov, iovcnt));
-}
-
-ssize_t weft_pread(int fd, void *buf, size_t len, off_t off)
-{
-	if (off < 0)
-		return -EINVAL;
-	IO(io_uring_prep_read(sqe, fd, buf, len, off),
-	   pread(fd, buf, len, off));
-}
-
-ssize_t weft_pwrite(int fd, const void *buf, size_t len, off_t off)
-{
-	if (off < 0)
-		return -EINVAL;
-	IO(io_uring_prep_write(sqe, fd, buf, len, off),
-	   pwrite(fd, buf, len, off));
-}
-
-ssize_t weft_recv(int fd, void *buf, size_t len, int flags)
-{
-	IO(io_uring_prep_recv(sqe, fd, buf, len, flags),
-	   recv(fd, buf, len, flags));
-}
-
-ssize_t weft_send(int fd, const void *buf, size_t len, int flags)
-{
-	IO(io_uring_prep_send(sqe, fd, buf, len, flags),
-	   send(fd, buf, len, flags));
-}
-
-ssize_t weft_recvmsg(int fd, struct msghdr *msg, int flags)
-{
-	IO(io_uring_prep_recvmsg(sqe, fd, msg, flags), recvmsg(fd, msg, flags));
-}
-
-ssize_t weft_sendmsg(int fd, const struct msghdr *msg, int flags)
-{
-	IO(io_uring_prep_sendmsg(sqe, fd, msg, flags), sendmsg(fd, msg, flags));
-}
-
-int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
-{
-	IO(io_uring_prep_accept(sqe, fd, addr, addrlen, flags),
-	   accept4(fd, addr, addrlen, flags));
-}
-
-int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
-{
-	IO(io_uring_prep_connect(sqe, fd, addr, addrlen),
-	   connect(fd, addr, addrlen));
-}
-
-static int poll_one(int fd, short events)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-	int r;
-
-	r = WEFT_SYS(poll(&p, 1, -1));
-	return r < 0 ? r : p.revents;
-}
-
-int weft_poll(int fd, short events)
-{
-	IO(io_uring_prep_poll_add(sqe, fd, (unsigned short)events),
-	   poll_one(fd, events));
-}
 
 int weft_openat(int dirfd, const char *path, int flags, mode_t mode)
 {

@@ -565,6 +565,9 @@ static void stop_carriers(int started, bool adopted)
 	atomic_store(&weft__rt.state, RT_STOPPED);
 }
 
+static const int synchronous[] = { SIGPIPE, SIGSEGV, SIGBUS, SIGFPE,
+				   SIGILL,  SIGTRAP, SIGSYS };
+
 /*
  * Start the carriers.  With adopt, the calling kernel thread becomes
  * carrier 0 and must run its loop itself (weft_main).
@@ -588,8 +591,14 @@ static int start(bool adopt)
 		return -ENOMEM;
 	weft__rt.nr_carriers = n;
 	install_segv();
-	/* Carriers take no asynchronous signals: the program's threads do. */
+	/*
+	 * Carriers take no asynchronous signals: the program's threads do.
+	 * Synchronous ones (SIGPIPE from a write, a fault) belong to the
+	 * thread that caused them, which runs on the carrier.
+	 */
 	sigfillset(&all);
+	for (size_t i = 0; i < ARRAY_SIZE(synchronous); i++)
+		sigdelset(&all, synchronous[i]);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (unsigned i = 0; i < n; i++) {
 		struct weft__carrier *c = &weft__rt.carriers[i];

@@ -27,14 +27,14 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "runtime.h"
 #if WEFT_HAVE_VALGRIND
 #include <valgrind/valgrind.h>
 #else
 #define VALGRIND_STACK_REGISTER(lo, hi) 0
 #define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
 #endif
-
-#include "runtime.h"
 
 #define PAGE 4096
 #define MIN_SHIFT 14  /* 16 KiB */

@@ -1,0 +1,276 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Build and run the runtime-core benchmarks with their peers, several times
+# each, and print a Markdown table of the medians and the targets.
+set -euo pipefail
+
+usage() {
+	cat <<EOF
+usage: bench/run.sh [-B builddir] [-S srcdir] [-r repeats] [-o outdir]
+                    [bench...]
+
+  -B builddir  meson build directory (default: SRCDIR/build-bench,
+               configured with --buildtype=release if new)
+  -S srcdir    source tree to build (default: the one holding this script)
+  -r repeats   runs of each benchmark and its Go peer (default: 5)
+  -o outdir    where results.jsonl, log.txt and summary.md go
+               (default: BUILDDIR/bench-results)
+  bench        any of: $ALL (default: all)
+
+Every figure is the median of the runs.  The C programs set WEFT_CARRIERS
+themselves where a figure needs one carrier; the Go peers set GOMAXPROCS.
+BENCH_SWITCHES, BENCH_HANDOFFS, BENCH_THREADS, BENCH_PTHREADS,
+BENCH_SLEEPERS, BENCH_PARKED and BENCH_READS scale the work down for a
+quick look (figures made so are not comparable with the targets).
+EOF
+}
+
+ALL="switch spawn sleepers parked read"
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+src=$(dirname "$here")
+build=
+out=
+repeats=5
+
+while getopts "B:S:r:o:h" opt; do
+	case $opt in
+	B) build=$OPTARG ;;
+	S) src=$(cd "$OPTARG" && pwd) ;;
+	r) repeats=$OPTARG ;;
+	o) out=$OPTARG ;;
+	h) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+benches=${*:-$ALL}
+for b in $benches; do
+	case " $ALL " in
+	*" $b "*) ;;
+	*) echo "run.sh: no benchmark '$b'" >&2; usage >&2; exit 2 ;;
+	esac
+done
+case $repeats in
+'' | *[!0-9]* | 0) echo "run.sh: -r wants a positive number" >&2; exit 2 ;;
+esac
+build=$(realpath -m "${build:-$src/build-bench}")
+out=$(realpath -m "${out:-$build/bench-results}")
+
+# ---- build ----
+
+say() {
+	echo "run.sh: $*" >&2
+}
+
+if [ ! -f "$build/build.ninja" ]; then
+	meson setup --buildtype=release "$build" "$src" >&2
+fi
+buildtype=$(meson configure "$build" 2>/dev/null |
+	awk '$1 == "buildtype" { print $2 }')
+if [ "$buildtype" != release ]; then
+	say "warning: $build is a '$buildtype' build, not a release build"
+fi
+targets=
+for b in $benches; do
+	targets="$targets bench/bench_$b"
+done
+# shellcheck disable=SC2086 # one word a target
+ninja -C "$build" $targets >&2
+
+gobin=$build/bench/go
+have_go=
+if command -v go >/dev/null; then
+	have_go=1
+	mkdir -p "$gobin"
+	for b in $benches; do
+		[ -f "$src/bench/go/$b.go" ] || continue
+		(cd "$src/bench/go" &&
+			GOCACHE=$build/go-cache GOPATH=$build/go-path \
+				GOPROXY=off GOFLAGS='' GO111MODULE=on \
+				go build -o "$gobin/$b" "$b.go" common.go) >&2
+	done
+else
+	say "go not found: the Go peers are skipped"
+fi
+
+# ---- run ----
+
+mkdir -p "$out"
+results=$out/results.jsonl
+log=$out/log.txt
+: >"$results"
+: >"$log"
+
+# Defaults for every figure: the programs choose their own settings.
+unset WEFT_CARRIERS WEFT_STACK_SIZE_KB GOMAXPROCS GOGC GODEBUG
+
+run_one() { # name program
+	local rc=0
+
+	echo "## $1" >>"$log"
+	"$2" >"$out/.stdout" 2>>"$log" || rc=$?
+	grep '^{' "$out/.stdout" >>"$results" || true
+	if [ $rc -ne 0 ]; then
+		say "$1 failed with status $rc (see $log)"
+	fi
+}
+
+start=$(date +%s)
+for b in $benches; do
+	for r in $(seq "$repeats"); do
+		say "$b, run $r of $repeats"
+		run_one "$b (C, run $r)" "$build/bench/bench_$b"
+		if [ -n "$have_go" ] && [ -x "$gobin/$b" ]; then
+			run_one "$b (Go, run $r)" "$gobin/$b"
+		fi
+	done
+done
+rm -f "$out/.stdout"
+say "ran in $(($(date +%s) - start)) s; figures in $results"
+
+# ---- report ----
+
+# "bench metric median min max runs unit", one line a figure.
+medians=$out/medians.txt
+awk -F'"' '/^\{/ {
+	key = $4 " " $8
+	v = substr($11, 2, length($11) - 2) + 0
+	n[key]++
+	val[key, n[key]] = v
+	unit[key] = $14
+	if (!(key in order)) order[key] = ++nkeys
+	names[order[key]] = key
+}
+END {
+	for (k = 1; k <= nkeys; k++) {
+		key = names[k]
+		c = n[key]
+		for (i = 1; i <= c; i++) s[i] = val[key, i]
+		for (i = 2; i <= c; i++) { # insertion sort: a handful
+			x = s[i]
+			for (j = i - 1; j >= 1 && s[j] > x; j--) s[j + 1] = s[j]
+			s[j + 1] = x
+		}
+		m = c % 2 ? s[(c + 1) / 2] : (s[c / 2] + s[c / 2 + 1]) / 2
+		print key, m, s[1], s[c], c, unit[key]
+	}
+}' "$results" >"$medians"
+
+# Three significant figures or so, never an exponent.
+num_awk='function num(v) {
+	a = v < 0 ? -v : v
+	return sprintf(a >= 100 ? "%.0f" : a >= 10 ? "%.1f" : "%.2f", v)
+}'
+
+med() { # bench metric: the median, or nothing
+	awk -v b="$1" -v m="$2" "$num_awk"'
+		$1 == b && $2 == m { print num($3) }' "$medians"
+}
+
+ratio() { # a b: a / b, or nothing if either is missing
+	[ -n "$1" ] && [ -n "$2" ] || return 0
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b != 0) printf "%.2f", a / b }'
+}
+
+verdict() { # value limit [op]: "met" when value op limit, op <= or >=
+	local op=${3:-<=}
+
+	if [ -z "$1" ] || [ -z "$2" ]; then
+		echo "no figure"
+	elif awk -v v="$1" -v l="$2" -v ge="${op#<=}" \
+		'BEGIN { exit !(ge ? v >= l : v <= l) }'; then
+		echo "met"
+	else
+		echo "not met"
+	fi
+}
+
+row() { # target figure... verdict: the figure may come in several words
+	local target=$1 figure
+
+	shift
+	figure=${*:1:$#-1}
+	echo "| $target | $figure | ${!#} |"
+}
+
+summary=$out/summary.md
+{
+	echo "Machine: $(nproc) CPUs," \
+		"$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo |
+			head -1), kernel $(uname -r)"
+	echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC'), $repeats runs of: $benches"
+	echo "Source: $(git -C "$src" describe --always --dirty 2>/dev/null ||
+		echo "not a git tree")"
+	echo
+	echo "| bench | metric | median | min | max | runs | unit |"
+	echo "| --- | --- | ---: | ---: | ---: | ---: | --- |"
+	awk "$num_awk"'{ printf "| %s | %s | %s | %s | %s | %d | %s |\n",
+		$1, $2, num($3), num($4), num($5), $6, $7 }' "$medians"
+	echo
+	echo "| target | figure | met |"
+	echo "| --- | --- | --- |"
+
+	if [ -n "$(med switch weft_yield)" ]; then
+		y=$(med switch weft_yield)
+		gc=$(med switch go_chan)
+		row "switch <= 20 ns" "weft_yield $y ns" "$(verdict "$y" 20)"
+		row "bare swap ~10 ns" \
+			"bare_swap $(med switch bare_swap) ns," \
+			"asymmetric $(med switch bare_swap_asym) ns" \
+			"(reference)"
+		row "goroutine > 100 ns" \
+			"go_chan ${gc:-?} ns: $(ratio "$gc" "$y")x weft_yield" \
+			"(reference)"
+	fi
+	if [ -n "$(med spawn weft_batch64)" ]; then
+		w=$(med spawn weft_batch64)
+		row "spawn+join <= 200 ns a thread" "weft_batch64 $w ns" \
+			"$(verdict "$w" 200)"
+		for v in batch64 batch1 batch64_1c batch1_1c; do
+			w=$(med spawn "weft_$v")
+			g=$(med spawn "go_$v")
+			r=$(ratio "$g" "$w")
+			row ">= 3x cheaper than a goroutine, $v" \
+				"weft $w ns, go ${g:-?} ns: ${r:-?}x" \
+				"$(verdict "$r" 3 '>=')"
+		done
+	fi
+	if [ -n "$(med sleepers weft_wall)" ]; then
+		w=$(med sleepers weft_wall)
+		g=$(med sleepers go_wall)
+		r=$(ratio "$w" "$g")
+		row "100,000 1-s sleepers in <= 0.7x Go's wall time" \
+			"weft $w ms, go ${g:-?} ms: ${r:-?}x" \
+			"$(verdict "$r" 0.7)"
+		w=$(med sleepers weft_over_1s)
+		g=$(med sleepers go_over_1s)
+		r=$(ratio "$w" "$g")
+		row "... counting only the time past the 1 s" \
+			"weft $w ms, go ${g:-?} ms: ${r:-?}x" \
+			"$(verdict "$r" 0.7)"
+		w=$(med sleepers weft_peak_rss)
+		g=$(med sleepers go_peak_rss)
+		row "(peak RSS)" "weft $w MiB, go ${g:-?} MiB" "(reference)"
+	fi
+	if [ -n "$(med parked weft_rss_per_thread)" ]; then
+		w=$(med parked weft_rss_per_thread)
+		g=$(med parked go_rss_per_thread)
+		row "1M parked threads at <= 8 KiB RSS each" \
+			"weft $w KiB, go ${g:-?} KiB" "$(verdict "$w" 8)"
+	fi
+	if [ -n "$(med read weft_read)" ]; then
+		w=$(med read weft_read)
+		raw=$(med read raw_read)
+		r=$(ratio "$w" "$raw")
+		row "ready weft_read <= 1.5x raw read(2)" \
+			"weft $w ns, read(2) $raw ns: ${r:-?}x" \
+			"$(verdict "$r" 1.5)"
+		u=$(med read uring_read)
+		nw=$(med read preadv2_nowait)
+		row "(floors)" "io_uring read $u ns ($(ratio "$u" "$raw")x)," \
+			"NOP $(med read uring_nop) ns;" \
+			"preadv2 RWF_NOWAIT $nw ns ($(ratio "$nw" "$raw")x)" \
+			"(reference)"
+	fi
+} >"$summary"
+cat "$summary"

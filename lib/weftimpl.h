@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What only the shim needs from the runtime, beyond weft.h: parking on a
+ * raw SQE, a per-thread slot, the kind of the caller.  Like libdill's
+ * libdillimpl.h: internal, hidden, never installed.
+ */
+#ifndef WEFT_IMPL_H
+#define WEFT_IMPL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <liburing.h>
+
+#include "weft.h"
+
+#define WEFT_IMPL __attribute__((visibility("hidden")))
+
+/* Is the caller a virtual thread (not a plain thread, not a scheduler)? */
+WEFT_IMPL bool weft__impl_in_vthread(void);
+
+/*
+ * The calling virtual thread's one pointer-sized slot for the shim (its
+ * pthread_t object, keys...); NULL on a plain thread.  Zero at spawn.
+ */
+WEFT_IMPL void **weft__impl_slot(void);
+
+/*
+ * An SQE on the calling virtual thread's ring, to prepare and pass to
+ * weft__impl_wait() before any other weft call; NULL if the caller is
+ * not a virtual thread.  Do not set user_data.
+ */
+WEFT_IMPL struct io_uring_sqe *weft__impl_sqe(void);
+
+/*
+ * Park until the SQE completes; its result.  With deadline >= 0 (absolute
+ * CLOCK_MONOTONIC ns) a linked timeout cancels the operation then, and
+ * -ETIME is returned if it had not completed; a completion that won the
+ * race is returned as it is, so no data is lost.
+ */
+WEFT_IMPL int weft__impl_wait(struct io_uring_sqe *sqe, int64_t deadline);
+
+/*
+ * End the calling virtual thread here, as if its function had returned
+ * 0 (pthread_exit).  Only on a virtual thread.
+ */
+WEFT_IMPL __attribute__((noreturn)) void weft__impl_exit(void);
+
+#endif
