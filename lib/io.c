@@ -59,8 +59,8 @@ static size_t clamp(size_t len)
 static void filled(const struct iovec *iov, int n, ssize_t len)
 {
 	for (int i = 0; i < n && len > 0; i++) {
-		size_t k = (size_t)len < iov[i].iov_len ? (size_t)len
-							 : iov[i].iov_len;
+		size_t k = (size_t)len < iov[i].iov_len ? (size_t)len :
+							  iov[i].iov_len;
 
 		weft__vg_defined(iov[i].iov_base, k);
 		len -= k;

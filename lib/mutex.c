@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Mutex: an atomic word for the uncontended path, a FIFO of waiters for
- * the rest.  Unlocking with waiters queued hands the lock to the first of
- * them without ever releasing it, so no newcomer can barge ahead of a
- * woken thread and a waiter is never starved.
+ * Mutex: Drepper's three-state word for the fast paths, a FIFO of waiters
+ * for the slow ones.
+ *
+ * Unlock releases the lock and wakes the first waiter, which then
+ * competes for it like anyone else, as glibc's mutex does.  Handing the
+ * lock over instead kept it held while the woken thread waited to be
+ * scheduled, often on another carrier: every contended unlock cost an
+ * eventfd write and a convoy formed.  A woken waiter that loses goes back
+ * to the head of the queue, so it is the next one woken.
  */
 #include "sync.h"
 
@@ -20,31 +25,29 @@ int weft_mutex_init(struct weft_mutex *m)
 static int lock_slow(struct mutex *m, int64_t deadline)
 {
 	struct weft__waiter w;
-	unsigned s;
+	bool again = false;
 	int r;
 
-	weft__spin_lock(&m->lock);
-	s = atomic_load(&m->state);
 	for (;;) {
-		if (s == UNLOCKED) {
-			if (atomic_compare_exchange_weak(&m->state, &s,
-							 LOCKED)) {
-				weft__spin_unlock(&m->lock);
-				return 0;
-			}
-		} else if (s == LOCKED) {
-			atomic_compare_exchange_weak(&m->state, &s, CONTENDED);
-		} else {
-			break;
+		weft__spin_lock(&m->lock);
+		/* CONTENDED, not LOCKED: others may be queued behind us. */
+		if (atomic_exchange(&m->state, CONTENDED) == UNLOCKED) {
+			weft__spin_unlock(&m->lock);
+			return 0;
 		}
+		weft__waiter_init(&w);
+		if (again)
+			weft__wq_push_head(&m->waiters, &w);
+		else
+			weft__wq_push(&m->waiters, &w);
+		weft__spin_unlock(&m->lock);
+		r = weft__waiter_wait(&w, deadline);
+		if (r < 0) {
+			weft__sync_unqueue(&m->lock, &m->waiters, &w);
+			return r;
+		}
+		again = true;
 	}
-	weft__waiter_init(&w);
-	weft__wq_push(&m->waiters, &w);
-	weft__spin_unlock(&m->lock);
-	r = weft__waiter_wait(&w, deadline);
-	if (r < 0)
-		weft__sync_unqueue(&m->lock, &m->waiters, &w);
-	return r; /* 0: the unlocker handed the lock over */
 }
 
 int weft_mutex_lock(struct weft_mutex *wm)
@@ -96,15 +99,12 @@ int weft_mutex_unlock(struct weft_mutex *wm)
 	if (s == UNLOCKED)
 		return -EPERM;
 	weft__spin_lock(&m->lock);
+	atomic_store(&m->state, UNLOCKED);
 	w = weft__sync_claim(&m->waiters);
-	if (!w) {
-		atomic_store(&m->state, UNLOCKED);
-		weft__spin_unlock(&m->lock);
-		return 0;
-	}
-	/* Hand over: the state stays locked, for w now. */
-	t = w->thread;
 	weft__spin_unlock(&m->lock);
-	weft__wake(t, &w->state);
+	if (w) {
+		t = w->thread;
+		weft__wake(t, &w->state);
+	}
 	return 0;
 }

@@ -75,6 +75,13 @@ struct weft_thread {
 	void *specific;	 /* for the shim's pthread keys */
 };
 
+/* A carrier's own few free stacks of one size class (stack.c). */
+#define WEFT_STACK_CLASSES 13
+struct weft__stack_cache {
+	uintptr_t e[32];
+	unsigned n;
+};
+
 struct weft__queue {
 	struct weft_thread *head, *tail;
 };
@@ -110,7 +117,8 @@ struct weft__carrier {
 	bool efd_armed;	     /* owner: a read on efd is in flight */
 	atomic_int sleeping; /* in io_uring_enter, wants a write */
 	void *altstack;	     /* for the stack overflow handler */
-	int setup_err;	     /* result of ring setup, for the starter */
+	struct weft__stack_cache stack_cache[WEFT_STACK_CLASSES]; /* owner */
+	int setup_err; /* result of ring setup, for the starter */
 };
 
 struct weft__runtime {
@@ -138,6 +146,9 @@ hidden void weft__enqueue_new(struct weft_thread *t);
 hidden void weft__enqueue_local(struct weft__carrier *c, struct weft_thread *t);
 hidden void weft__exit_current(void) __attribute__((noreturn));
 hidden int weft__runtime_start(void);
+/* weft_main() with the root thread's attributes (the shim's main). */
+hidden intptr_t weft__main(intptr_t (*fn)(void *), void *arg,
+			   const struct weft_spawn_attr *attr);
 hidden void weft__runtime_idle(void);
 
 /* thread.c */
@@ -173,6 +184,8 @@ hidden bool weft__waiter_claim(struct weft__waiter *w);
 hidden void weft__wake(struct weft_thread *t, atomic_uint *word);
 hidden bool weft__waiter_wake(struct weft__waiter *w);
 hidden void weft__wq_push(struct weft__waiter **head, struct weft__waiter *w);
+hidden void weft__wq_push_head(struct weft__waiter **head,
+			       struct weft__waiter *w);
 hidden struct weft__waiter *weft__wq_pop(struct weft__waiter **head);
 hidden void weft__wq_remove(struct weft__waiter **head, struct weft__waiter *w);
 

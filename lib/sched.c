@@ -680,6 +680,12 @@ int weft_shutdown(void)
 
 intptr_t weft_main(intptr_t (*fn)(void *), void *arg)
 {
+	return weft__main(fn, arg, &(struct weft_spawn_attr){ .name = "main" });
+}
+
+intptr_t weft__main(intptr_t (*fn)(void *), void *arg,
+		    const struct weft_spawn_attr *attr)
+{
 	struct weft_thread *t;
 	intptr_t v;
 	int r;
@@ -691,7 +697,7 @@ intptr_t weft_main(intptr_t (*fn)(void *), void *arg)
 	if (r == -EBUSY) {
 		/* Already running: an ordinary spawn and join. */
 		weft__unlock(&life_lock);
-		r = weft_thread_spawn(&t, fn, arg, NULL);
+		r = weft_thread_spawn(&t, fn, arg, attr);
 		if (r < 0)
 			return r;
 		r = weft_thread_join(t, &v);
@@ -702,8 +708,7 @@ intptr_t weft_main(intptr_t (*fn)(void *), void *arg)
 		return r;
 	}
 	weft__rt.stop_when_idle = true;
-	r = weft_thread_spawn(&t, fn, arg,
-			      &(struct weft_spawn_attr){ .name = "main" });
+	r = weft_thread_spawn(&t, fn, arg, attr);
 	if (r < 0) {
 		stop_carriers(weft__rt.nr_carriers, true);
 		weft__unlock(&life_lock);

@@ -17,10 +17,18 @@
  * SIGSEGV handler (sched.c) names the thread; an unguarded one is caught
  * by the stack pointer check at every switch.
  *
- * Freed stacks go back to their class's pool and are reused most recent
- * first, so their pages stay committed: a fresh page costs a fault of
- * 10-20 us here, a reused one nothing.  Past HOT_BYTES of pooled stack in
- * a class, a freed stack's pages are given back with MADV_DONTNEED.
+ * Freed stacks are reused most recent first, so their pages stay
+ * committed: a fresh page costs a fault of 10-20 us here, a reused one
+ * nothing.  Each carrier keeps a small cache per class that it alone
+ * touches; behind it, each class has a locked pool of three lists:
+ *
+ *   hot      committed, reused first, at most hot_limit(k) of them
+ *   pending  freed past the hot limit, committed until trimmed
+ *   cold     given back with MADV_DONTNEED, reused before carving more
+ *
+ * Pending stacks are trimmed TRIM_BATCH at a time, sorted by address so
+ * that neighbours in a slab go back in one madvise: a burst of a hundred
+ * thousand threads ending costs a few hundred system calls, not one each.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,18 +45,26 @@
 #endif
 
 #define PAGE 4096
-#define MIN_SHIFT 14  /* 16 KiB */
-#define NR_CLASSES 13 /* up to 64 MiB */
+#define MIN_SHIFT 14		      /* 16 KiB */
+#define NR_CLASSES WEFT_STACK_CLASSES /* up to 64 MiB */
 #define SLAB_BYTES ((size_t)64 << 20)
 #define HOT_BYTES ((size_t)256 << 20)
+#define TRIM_BATCH 256
 #define MAP_RESERVE 16384
 #define DEDICATED NR_CLASSES /* a stack too big for a class */
 #define TCB_SIZE ALIGN_UP(sizeof(struct weft_thread), 64)
 
+/* Stacks as their lowest usable byte, | 1 if guarded; most recent last. */
+struct list {
+	uintptr_t *e;
+	size_t n, cap;
+};
+
 struct pool {
 	struct weft__lock lock;
-	uintptr_t *free; /* lo | 1 if guarded, most recent last */
-	size_t nr_free, cap;
+	struct list hot, cold;
+	uintptr_t pending[TRIM_BATCH];
+	size_t nr_pending;
 	char *cur, *end; /* the part of the last slab not carved yet */
 };
 
@@ -204,6 +220,106 @@ static struct weft_thread *setup(uintptr_t e, size_t size, int k)
 	return t;
 }
 
+static bool push(struct list *l, uintptr_t e)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 256;
+		uintptr_t *n = realloc(l->e, cap * sizeof(*n));
+
+		if (!n)
+			return false; /* loses the stack: only address space */
+		l->e = n;
+		l->cap = cap;
+	}
+	l->e[l->n++] = e;
+	return true;
+}
+
+static size_t hot_limit(int k)
+{
+	size_t n = HOT_BYTES >> (k + MIN_SHIFT);
+
+	return n > TRIM_BATCH ? n : TRIM_BATCH;
+}
+
+/* A pooled stack of class k, or 0; called with the pool locked. */
+static uintptr_t take(struct pool *p)
+{
+	if (p->hot.n)
+		return p->hot.e[--p->hot.n];
+	if (p->nr_pending)
+		return p->pending[--p->nr_pending];
+	if (p->cold.n)
+		return p->cold.e[--p->cold.n];
+	return 0;
+}
+
+static int by_address(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Give a batch of stacks' pages back, one madvise per run of neighbours. */
+static void trim(uintptr_t *e, size_t n, size_t size)
+{
+	size_t stride = size + PAGE;
+
+	qsort(e, n, sizeof(*e), by_address);
+	for (size_t i = 0, j; i < n; i = j) {
+		char *lo = (char *)(e[i] & ~(uintptr_t)1);
+
+		for (j = i + 1;
+		     j < n && (e[j] & ~(uintptr_t)1) ==
+				      (e[j - 1] & ~(uintptr_t)1) + stride;
+		     j++)
+			;
+		/* The guard pages between are PROT_NONE: madvise skips nothing.
+		 */
+		madvise(lo, (j - i - 1) * stride + size, MADV_DONTNEED);
+	}
+}
+
+static void pool_put(struct pool *p, int k, uintptr_t e)
+{
+	uintptr_t batch[TRIM_BATCH];
+	size_t n;
+
+	weft__lock(&p->lock);
+	if (p->hot.n < hot_limit(k) && push(&p->hot, e)) {
+		weft__unlock(&p->lock);
+		return;
+	}
+	p->pending[p->nr_pending++] = e;
+	if (p->nr_pending < TRIM_BATCH) {
+		weft__unlock(&p->lock);
+		return;
+	}
+	n = p->nr_pending;
+	memcpy(batch, p->pending, n * sizeof(*batch));
+	p->nr_pending = 0;
+	weft__unlock(&p->lock);
+	/* Nobody else can reach these now: trim them unlocked. */
+	trim(batch, n, (size_t)1 << (k + MIN_SHIFT));
+	weft__lock(&p->lock);
+	for (size_t i = 0; i < n; i++)
+		push(&p->cold, batch[i]);
+	weft__unlock(&p->lock);
+}
+
+static uintptr_t pool_get(struct pool *p, int k)
+{
+	uintptr_t e;
+
+	weft__lock(&p->lock);
+	e = take(p);
+	if (!e)
+		e = carve(p, k);
+	weft__unlock(&p->lock);
+	return e;
+}
+
 /*
  * A stack of at least size bytes with a zeroed control block at its top,
  * or NULL when memory or mappings ran out.
@@ -211,8 +327,9 @@ static struct weft_thread *setup(uintptr_t e, size_t size, int k)
 struct weft_thread *weft__stack_alloc(size_t size)
 {
 	int k = size_class(size);
-	struct pool *p;
-	uintptr_t e = 0;
+	struct weft__carrier *c;
+	struct weft__stack_cache *sc;
+	uintptr_t e;
 
 	if (k == DEDICATED) {
 		size = ALIGN_UP(size, PAGE);
@@ -222,14 +339,12 @@ struct weft_thread *weft__stack_alloc(size_t size)
 			return NULL;
 		return setup((uintptr_t)(m + PAGE) | guard(m + PAGE), size, k);
 	}
-	p = &pools[k];
-	weft__lock(&p->lock);
-	if (p->nr_free) {
-		e = p->free[p->nr_free - 1];
-		__atomic_store_n(&p->nr_free, p->nr_free - 1, __ATOMIC_RELAXED);
-	} else
-		e = carve(p, k);
-	weft__unlock(&p->lock);
+	c = weft__carrier_self();
+	sc = c ? &c->stack_cache[k] : NULL;
+	if (sc && sc->n)
+		e = sc->e[--sc->n];
+	else
+		e = pool_get(&pools[k], k);
 	if (!e)
 		return NULL;
 	return setup(e, (size_t)1 << (k + MIN_SHIFT), k);
@@ -241,7 +356,8 @@ void weft__stack_free(struct weft_thread *t)
 	char *lo = t->stack_lo;
 	size_t size = t->stack_size;
 	int k = t->stack_class;
-	struct pool *p;
+	struct weft__carrier *c;
+	struct weft__stack_cache *sc;
 
 	VALGRIND_STACK_DEREGISTER(t->valgrind_id);
 	if (k == DEDICATED) {
@@ -251,26 +367,13 @@ void weft__stack_free(struct weft_thread *t)
 		munmap(lo - PAGE, size + PAGE);
 		return;
 	}
-	p = &pools[k];
-	/* A racy look is enough to decide that the pool is big. */
-	if (__atomic_load_n(&p->nr_free, __ATOMIC_RELAXED) * size >= HOT_BYTES)
-		madvise(lo, size, MADV_DONTNEED);
-	weft__lock(&p->lock);
-	if (p->nr_free == p->cap) {
-		size_t cap = p->cap ? 2 * p->cap : 256;
-		uintptr_t *f = realloc(p->free, cap * sizeof(*f));
-
-		/* Losing a pooled stack only wastes address space. */
-		if (!f) {
-			weft__unlock(&p->lock);
-			return;
-		}
-		p->free = f;
-		p->cap = cap;
+	c = weft__carrier_self();
+	sc = c ? &c->stack_cache[k] : NULL;
+	if (sc && sc->n < ARRAY_SIZE(sc->e)) {
+		sc->e[sc->n++] = e;
+		return;
 	}
-	p->free[p->nr_free] = e;
-	__atomic_store_n(&p->nr_free, p->nr_free + 1, __ATOMIC_RELAXED);
-	weft__unlock(&p->lock);
+	pool_put(&pools[k], k, e);
 }
 
 /* Did a fault at addr hit t's guard page? */
@@ -290,7 +393,8 @@ void weft__stack_fini(void)
 	maps = NULL;
 	nr_maps = maps_cap = 0;
 	for (int k = 0; k < NR_CLASSES; k++) {
-		free(pools[k].free);
+		free(pools[k].hot.e);
+		free(pools[k].cold.e);
 		memset(&pools[k], 0, sizeof(pools[k]));
 	}
 	atomic_store(&guard_budget, -1);

@@ -104,6 +104,12 @@ void weft__wq_push(struct weft__waiter **head, struct weft__waiter *w)
 	h->prev = w;
 }
 
+void weft__wq_push_head(struct weft__waiter **head, struct weft__waiter *w)
+{
+	weft__wq_push(head, w);
+	*head = w;
+}
+
 void weft__wq_remove(struct weft__waiter **head, struct weft__waiter *w)
 {
 	if (!w->next)

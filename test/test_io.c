@@ -28,9 +28,9 @@
 
 #include "helpers.h"
 
-#define T_ERRNO 12345	/* errno sentinel: weft must leave it alone */
-#define T_FD 1000000L	/* "a new fd": numbers differ from run to run */
-#define T_BADFD 4000	/* never open in these tests */
+#define T_ERRNO 12345 /* errno sentinel: weft must leave it alone */
+#define T_FD 1000000L /* "a new fd": numbers differ from run to run */
+#define T_BADFD 4000  /* never open in these tests */
 #define MIB (1024 * 1024)
 
 static void t_nosigpipe(void)
@@ -67,55 +67,54 @@ static void t_vfail(int line, const char *fmt, ...)
 	va_end(ap);
 }
 
-#define V_EQ(a, b)                                                     \
-	do {                                                           \
-		long long a_ = (long long)(a), b_ = (long long)(b);    \
-		if (a_ != b_) {                                        \
-			t_vfail(__LINE__, "%s == %s: %lld != %lld", #a, \
-				#b, a_, b_);                           \
-			return -1;                                     \
-		}                                                      \
+#define V_EQ(a, b)                                                          \
+	do {                                                                \
+		long long a_ = (long long)(a), b_ = (long long)(b);         \
+		if (a_ != b_) {                                             \
+			t_vfail(__LINE__, "%s == %s: %lld != %lld", #a, #b, \
+				a_, b_);                                    \
+			return -1;                                          \
+		}                                                           \
 	} while (0)
 
-#define V_TRUE(c)                                                      \
-	do {                                                           \
-		if (!(c)) {                                            \
-			t_vfail(__LINE__, "%s", #c);                   \
-			return -1;                                     \
-		}                                                      \
+#define V_TRUE(c)                                    \
+	do {                                         \
+		if (!(c)) {                          \
+			t_vfail(__LINE__, "%s", #c); \
+			return -1;                   \
+		}                                    \
 	} while (0)
 
 /* Setup steps that cannot fail in a sane environment. */
-#define T_OK(call)                                                     \
-	({                                                             \
-		long r_ = (long)(call);                                \
-		if (r_ < 0)                                            \
-			t_vfail(__LINE__, "%s: %s", #call,             \
-				strerror(errno));                      \
-		r_;                                                    \
+#define T_OK(call)                                                           \
+	({                                                                   \
+		long r_ = (long)(call);                                      \
+		if (r_ < 0)                                                  \
+			t_vfail(__LINE__, "%s: %s", #call, strerror(errno)); \
+		r_;                                                          \
 	})
 
-#define T_RUN(fn, arg)                                                 \
-	do {                                                           \
-		intptr_t v_ = t_run(fn, arg);                          \
-		cr_assert_eq(v_, 0, "%s returned %ld: %s", #fn,        \
-			     (long)v_, v_msg);                         \
-		cr_assert_eq(atomic_load(&v_failed), 0, "%s", v_msg);  \
+#define T_RUN(fn, arg)                                                    \
+	do {                                                              \
+		intptr_t v_ = t_run(fn, arg);                             \
+		cr_assert_eq(v_, 0, "%s returned %ld: %s", #fn, (long)v_, \
+			     v_msg);                                      \
+		cr_assert_eq(atomic_load(&v_failed), 0, "%s", v_msg);     \
 	} while (0)
 
 /* ---- the ways an operation is made ---- */
 
 enum {
-	W_NATIVE,	/* the libc call itself, -errno */
-	W_PLAIN,	/* weft, on the test's thread, runtime not started */
-	W_VTHREAD,	/* weft, in a virtual thread */
-	W_PTHREAD,	/* weft, in a pthread while the runtime runs */
-	W_RUNNING,	/* weft, on the test's thread, the runtime running */
+	W_NATIVE,  /* the libc call itself, -errno */
+	W_PLAIN,   /* weft, on the test's thread, runtime not started */
+	W_VTHREAD, /* weft, in a virtual thread */
+	W_PTHREAD, /* weft, in a pthread while the runtime runs */
+	W_RUNNING, /* weft, on the test's thread, the runtime running */
 	NR_WAYS,
 };
 
 static const char *const way_name[NR_WAYS] = {
-	"native", "plain thread before start", "virtual thread",
+	"native",  "plain thread before start",	 "virtual thread",
 	"pthread", "plain thread while running",
 };
 
@@ -123,22 +122,24 @@ static const char *const way_name[NR_WAYS] = {
  * Make one call the native way or the weft way.  A weft call must leave
  * errno alone, whatever its result.
  */
-#define DO(way, native, weft)                                          \
-	({                                                             \
-		long r_;                                               \
-		if ((way) == W_NATIVE) {                               \
-			errno = 0;                                     \
-			r_ = (long)(native);                           \
-			if (r_ < 0)                                    \
-				r_ = -errno;                           \
-		} else {                                               \
-			errno = T_ERRNO;                               \
-			r_ = (long)(weft);                             \
-			if (errno != T_ERRNO)                          \
-				t_vfail(__LINE__, "%s changed errno "  \
-					"to %d", #weft, errno);        \
-		}                                                      \
-		r_;                                                    \
+#define DO(way, native, weft)                               \
+	({                                                  \
+		long r_;                                    \
+		if ((way) == W_NATIVE) {                    \
+			errno = 0;                          \
+			r_ = (long)(native);                \
+			if (r_ < 0)                         \
+				r_ = -errno;                \
+		} else {                                    \
+			errno = T_ERRNO;                    \
+			r_ = (long)(weft);                  \
+			if (errno != T_ERRNO)               \
+				t_vfail(__LINE__,           \
+					"%s changed errno " \
+					"to %d",            \
+					#weft, errno);      \
+		}                                           \
+		r_;                                         \
 	})
 
 /*
@@ -156,7 +157,7 @@ struct t_out {
 struct t_case {
 	const char *name;
 	void (*fn)(int way, struct t_out *o);
-	long want;	/* the native result, checked first */
+	long want; /* the native result, checked first */
 };
 
 #define CASE(name) static void name(int way, struct t_out *o)
@@ -308,9 +309,9 @@ enum { R_WRITE, R_READ, R_CONNECT };
 struct t_rescue {
 	pthread_t t;
 	atomic_int done;
-	int how;	/* R_*: what unblocks the call */
-	int fd;		/* written or read, or the port to connect to */
-	int conn;	/* R_CONNECT: the socket that connected */
+	int how;  /* R_*: what unblocks the call */
+	int fd;	  /* written or read, or the port to connect to */
+	int conn; /* R_CONNECT: the socket that connected */
 };
 
 static void *t_rescuer(void *arg)
@@ -368,8 +369,8 @@ static int t_opaque_int(int v)
 	return v;
 }
 
-static unsigned char big_buf[64];		/* for the 4 GiB lengths */
-static struct iovec many_iov[IOV_MAX + 1];	/* one byte each */
+static unsigned char big_buf[64];	   /* for the 4 GiB lengths */
+static struct iovec many_iov[IOV_MAX + 1]; /* one byte each */
 static unsigned char many_buf[IOV_MAX + 1];
 
 /* ---- read ---- */
@@ -679,7 +680,9 @@ static const struct t_case write_cases[] = {
 CASE(c_readv_scatter)
 {
 	struct iovec iov[3] = {
-		{ o->d, 2 }, { o->d + 10, 3 }, { o->d + 20, 100 },
+		{ o->d, 2 },
+		{ o->d + 10, 3 },
+		{ o->d + 20, 100 },
 	};
 	int p[2];
 
@@ -773,7 +776,9 @@ CASE(c_readv_ebadf)
 CASE(c_writev_gather)
 {
 	struct iovec iov[3] = {
-		{ "ab", 2 }, { "", 0 }, { "cde", 3 },
+		{ "ab", 2 },
+		{ "", 0 },
+		{ "cde", 3 },
 	};
 	int p[2];
 
@@ -856,8 +861,7 @@ static const struct t_case vec_cases[] = {
 	{ "writev IOV_MAX vectors", c_writev_iov_max, IOV_MAX },
 	{ "writev file position", c_writev_file_pos, 4 },
 	{ "writev EINVAL iovcnt -1", c_writev_einval_negative, -EINVAL },
-	{ "writev EINVAL iovcnt > IOV_MAX", c_writev_einval_too_many,
-	  -EINVAL },
+	{ "writev EINVAL iovcnt > IOV_MAX", c_writev_einval_too_many, -EINVAL },
 	{ "writev EPIPE", c_writev_epipe, -EPIPE },
 };
 
@@ -1112,8 +1116,7 @@ CASE(c_recv_udp_trunc)
 	struct sockaddr_in a;
 	int rx = t_udp(&a), tx = t_udp(NULL);
 
-	T_OK(sendto(tx, "0123456789", 10, 0, (struct sockaddr *)&a,
-		    sizeof(a)));
+	T_OK(sendto(tx, "0123456789", 10, 0, (struct sockaddr *)&a, sizeof(a)));
 	t_wait_queued(rx, 10);
 	o->r = DO(way, recv(rx, o->d, 4, 0), weft_recv(rx, o->d, 4, 0));
 	o->x[0] = t_wait_queued(rx, 0);
@@ -1127,8 +1130,7 @@ CASE(c_recv_udp_msg_trunc)
 	struct sockaddr_in a;
 	int rx = t_udp(&a), tx = t_udp(NULL);
 
-	T_OK(sendto(tx, "0123456789", 10, 0, (struct sockaddr *)&a,
-		    sizeof(a)));
+	T_OK(sendto(tx, "0123456789", 10, 0, (struct sockaddr *)&a, sizeof(a)));
 	t_wait_queued(rx, 10);
 	o->r = DO(way, recv(rx, o->d, 4, MSG_TRUNC),
 		  weft_recv(rx, o->d, 4, MSG_TRUNC));
@@ -1284,14 +1286,15 @@ CASE(c_recvmsg_udp_name)
 	struct sockaddr_in a, from, me;
 	struct iovec iov[2] = { { o->d, 4 }, { o->d + 10, 100 } };
 	struct msghdr m = {
-		.msg_name = &from, .msg_namelen = sizeof(from) + 8,
-		.msg_iov = iov, .msg_iovlen = 2,
+		.msg_name = &from,
+		.msg_namelen = sizeof(from) + 8,
+		.msg_iov = iov,
+		.msg_iovlen = 2,
 	};
 	int rx = t_udp(&a), tx = t_udp(&me);
 
 	memset(&from, 0, sizeof(from));
-	T_OK(sendto(tx, "0123456789", 10, 0, (struct sockaddr *)&a,
-		    sizeof(a)));
+	T_OK(sendto(tx, "0123456789", 10, 0, (struct sockaddr *)&a, sizeof(a)));
 	t_wait_queued(rx, 10);
 	o->r = DO(way, recvmsg(rx, &m, 0), weft_recvmsg(rx, &m, 0));
 	o->x[0] = m.msg_namelen;
@@ -1310,8 +1313,7 @@ CASE(c_recvmsg_trunc_flag)
 	struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1 };
 	int rx = t_udp(&a), tx = t_udp(NULL);
 
-	T_OK(sendto(tx, "0123456789", 10, 0, (struct sockaddr *)&a,
-		    sizeof(a)));
+	T_OK(sendto(tx, "0123456789", 10, 0, (struct sockaddr *)&a, sizeof(a)));
 	t_wait_queued(rx, 10);
 	o->r = DO(way, recvmsg(rx, &m, 0), weft_recvmsg(rx, &m, 0));
 	o->x[0] = m.msg_flags;
@@ -1328,8 +1330,10 @@ static void t_send_fd(int s, int fd)
 	} u;
 	struct iovec iov = { "F", 1 };
 	struct msghdr m = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.b, .msg_controllen = sizeof(u.b),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = u.b,
+		.msg_controllen = sizeof(u.b),
 	};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
 
@@ -1358,8 +1362,10 @@ static void t_recvmsg_rights(int way, struct t_out *o, size_t ctl)
 	} u;
 	struct iovec iov = { o->d, 64 };
 	struct msghdr m = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.b, .msg_controllen = ctl,
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = u.b,
+		.msg_controllen = ctl,
 	};
 	struct cmsghdr *c;
 	int s[2], p[2], fd = -1;
@@ -1448,8 +1454,10 @@ CASE(c_sendmsg_udp_to)
 	struct sockaddr_in a;
 	struct iovec iov = { "dgram", 5 };
 	struct msghdr m = {
-		.msg_name = &a, .msg_namelen = sizeof(a),
-		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_name = &a,
+		.msg_namelen = sizeof(a),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
 	};
 	int rx = t_udp(&a), tx = t_udp(NULL);
 
@@ -1467,13 +1475,17 @@ CASE(c_sendmsg_rights)
 	} u, v;
 	struct iovec iov = { "F", 1 };
 	struct msghdr m = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = u.b, .msg_controllen = sizeof(u.b),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = u.b,
+		.msg_controllen = sizeof(u.b),
 	};
 	struct iovec riov = { o->d, 8 };
 	struct msghdr rm = {
-		.msg_iov = &riov, .msg_iovlen = 1,
-		.msg_control = v.b, .msg_controllen = sizeof(v.b),
+		.msg_iov = &riov,
+		.msg_iovlen = 1,
+		.msg_control = v.b,
+		.msg_controllen = sizeof(v.b),
 	};
 	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
 	int s[2], p[2], fd = -1;
@@ -1517,8 +1529,10 @@ CASE(c_sendmsg_eafnosupport)
 	struct sockaddr_in a;
 	struct iovec iov = { "x", 1 };
 	struct msghdr m = {
-		.msg_name = &a, .msg_namelen = sizeof(a),
-		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_name = &a,
+		.msg_namelen = sizeof(a),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
 	};
 	int tx = t_udp(&a);
 
@@ -1532,8 +1546,10 @@ CASE(c_sendmsg_einval_namelen)
 	struct sockaddr_in a;
 	struct iovec iov = { "x", 1 };
 	struct msghdr m = {
-		.msg_name = &a, .msg_namelen = 4,
-		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_name = &a,
+		.msg_namelen = 4,
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
 	};
 	int tx = t_udp(&a);
 
@@ -1803,8 +1819,8 @@ CASE(c_connect_einprogress)
 {
 	struct sockaddr_in a;
 	int port, l = T_OK(t_listener(&port));
-	int fd = T_OK(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC |
-					      SOCK_NONBLOCK, 0));
+	int fd = T_OK(
+		socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
 
 	a = t_loopback(port);
 	o->r = DO(way, connect(fd, SA(a), sizeof(a)),
@@ -1817,8 +1833,8 @@ CASE(c_connect_udp)
 {
 	struct sockaddr_in a, peer;
 	socklen_t pl = sizeof(peer);
-	int rx = t_udp(&a), tx = T_OK(socket(AF_INET, SOCK_DGRAM |
-							      SOCK_CLOEXEC, 0));
+	int rx = t_udp(&a),
+	    tx = T_OK(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
 
 	o->r = DO(way, connect(tx, SA(a), sizeof(a)),
 		  weft_connect(tx, SA(a), sizeof(a)));
@@ -2238,7 +2254,7 @@ static const struct t_case fs_cases[] = {
 struct t_batch {
 	const struct t_case *c;
 	size_t n;
-	struct t_out *o;	/* n * NR_WAYS */
+	struct t_out *o; /* n * NR_WAYS */
 	int way;
 };
 
@@ -2279,9 +2295,9 @@ static const char *t_diff(const struct t_out *got, const struct t_out *want,
 			  char *buf, size_t size)
 {
 	if (got->r != want->r) {
-		snprintf(buf, size, "result %ld (%s), native %ld (%s)",
-			 got->r, got->r < 0 ? strerror(-got->r) : "-",
-			 want->r, want->r < 0 ? strerror(-want->r) : "-");
+		snprintf(buf, size, "result %ld (%s), native %ld (%s)", got->r,
+			 got->r < 0 ? strerror(-got->r) : "-", want->r,
+			 want->r < 0 ? strerror(-want->r) : "-");
 		return buf;
 	}
 	for (int k = 0; k < 6; k++)
@@ -2423,11 +2439,11 @@ enum {
 
 struct t_blk {
 	int op;
-	int fd[2];		/* the blocked side reads or writes fd[0] */
-	int port;		/* B_ACCEPT: fd[0] listens here */
-	atomic_int woke;	/* the waker has made the op possible */
-	atomic_int done;	/* the blocked op has returned */
-	atomic_long progress;	/* the waker's steps while the op waits */
+	int fd[2];	      /* the blocked side reads or writes fd[0] */
+	int port;	      /* B_ACCEPT: fd[0] listens here */
+	atomic_int woke;      /* the waker has made the op possible */
+	atomic_int done;      /* the blocked op has returned */
+	atomic_long progress; /* the waker's steps while the op waits */
 	unsigned char buf[64];
 };
 
@@ -2520,8 +2536,8 @@ static intptr_t t_blocked(void *arg)
 	V_TRUE(atomic_load(&b->woke));
 	V_EQ(r, want);
 	if (b->op != B_POLL && b->op != B_WRITE_FULL && b->op != B_SEND_FULL)
-		V_TRUE(memcmp(b->buf, b->op == B_RECV_WAITALL ? "wakewake"
-							       : "wake",
+		V_TRUE(memcmp(b->buf,
+			      b->op == B_RECV_WAITALL ? "wakewake" : "wake",
 			      want) == 0);
 	return 0;
 }
@@ -2655,12 +2671,12 @@ Test(io_block, send_to_a_full_socket)
 enum { BIG_WRITE, BIG_WRITEV, BIG_SEND, BIG_SENDMSG };
 
 struct t_big {
-	int how;	/* BIG_* */
-	int fd[2];	/* written at fd[0], read at fd[1] */
+	int how;   /* BIG_* */
+	int fd[2]; /* written at fd[0], read at fd[1] */
 	unsigned char *data;
 	long wrote;
 	long got;
-	long bad_at;	/* first byte out of order, or -1 */
+	long bad_at; /* first byte out of order, or -1 */
 };
 
 static unsigned char t_pattern(size_t i)
@@ -2733,7 +2749,8 @@ static void t_big(int how, int kind, bool writer_plain)
 		cr_assert_eq(t_tcp_pair(g.fd), 0);
 	else
 		cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
-					g.fd), 0);
+					g.fd),
+			     0);
 	if (kind == 0) {
 		int t = g.fd[0];
 
@@ -2862,7 +2879,10 @@ Test(io_plain, accept_waits_for_a_virtual_client)
 static intptr_t t_accept_flags(void *arg)
 {
 	static const int flags[] = {
-		0, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_CLOEXEC | SOCK_NONBLOCK,
+		0,
+		SOCK_CLOEXEC,
+		SOCK_NONBLOCK,
+		SOCK_CLOEXEC | SOCK_NONBLOCK,
 	};
 	int port, l = T_OK(t_listener(&port));
 
@@ -2954,8 +2974,8 @@ static intptr_t t_echo(void *arg)
 	for (;;) {
 		if (c->idx % 3 == 0)
 			V_TRUE(weft_poll(c->fd, POLLIN) & POLLIN);
-		r = c->idx & 1 ? weft_recv(c->fd, buf, sizeof(buf), 0)
-			       : weft_read(c->fd, buf, sizeof(buf));
+		r = c->idx & 1 ? weft_recv(c->fd, buf, sizeof(buf), 0) :
+				 weft_read(c->fd, buf, sizeof(buf));
 		V_TRUE(r >= 0);
 		if (r == 0)
 			break;
@@ -2994,8 +3014,8 @@ static intptr_t t_client_thread(void *arg)
 		V_EQ(r, size);
 		atomic_fetch_add(&sent, r);
 		while (got < size) {
-			r = m & 1 ? weft_read(c->fd, in + got, size - got)
-				  : weft_recv(c->fd, in + got, size - got, 0);
+			r = m & 1 ? weft_read(c->fd, in + got, size - got) :
+				    weft_recv(c->fd, in + got, size - got, 0);
 			V_TRUE(r > 0);
 			got += r;
 		}
@@ -3074,8 +3094,7 @@ Test(io_stress, thousand_threads_each_on_its_own_pair)
 		cr_assert_eq(atomic_load(&sent), want);
 		cr_assert_eq(atomic_load(&echoed), want);
 		cr_assert_eq(atomic_load(&received), want);
-		cr_assert_eq(atomic_load(&carriers_seen),
-			     (1u << CARRIERS) - 1);
+		cr_assert_eq(atomic_load(&carriers_seen), (1u << CARRIERS) - 1);
 		cr_assert_eq(t_open_fds(), fds, "fds leaked in round %d",
 			     round);
 	}

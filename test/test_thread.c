@@ -200,6 +200,8 @@ Test(thread, new_threads_spread_over_every_carrier)
 	atomic_int seen = 0;
 	struct weft_thread *t[200];
 
+	if (getenv("WEFT_UNDER_VALGRIND"))
+		cr_skip_test("valgrind runs one kernel thread at a time");
 	setenv("WEFT_CARRIERS", "2", 1);
 	for (int i = 0; i < 200; i++)
 		cr_assert_eq(

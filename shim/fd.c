@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The calls that create, change and close fds: passed through (close on
+ * a virtual thread goes to the ring), and recorded in the fd table.
+ */
+#include "fdtable.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* open's mode argument is there only with O_CREAT or O_TMPFILE. */
+#define MODE_ARG(flags, mode)                                              \
+	do {                                                               \
+		va_list ap_;                                               \
+                                                                           \
+		va_start(ap_, flags);                                      \
+		if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) \
+			mode = va_arg(ap_, mode_t);                        \
+		va_end(ap_);                                               \
+	} while (0)
+
+static int opened(int fd, int flags)
+{
+	if (fd >= 0)
+		weft__fd_set(fd, flags & O_NONBLOCK);
+	return fd;
+}
+
+WEFT_EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	MODE_ARG(flags, mode);
+	return opened(REAL(openat64)(dirfd, path, flags, mode), flags);
+}
+
+WEFT_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	MODE_ARG(flags, mode);
+	return opened(REAL(openat64)(dirfd, path, flags, mode), flags);
+}
+
+WEFT_EXPORT int open(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	MODE_ARG(flags, mode);
+	return opened(REAL(open64)(path, flags, mode), flags);
+}
+
+WEFT_EXPORT int open64(const char *path, int flags, ...)
+{
+	mode_t mode = 0;
+
+	MODE_ARG(flags, mode);
+	return opened(REAL(open64)(path, flags, mode), flags);
+}
+
+WEFT_EXPORT int socket(int domain, int type, int protocol)
+{
+	return opened(REAL(socket)(domain, type, protocol),
+		      type & SOCK_NONBLOCK ? O_NONBLOCK : 0);
+}
+
+WEFT_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
+{
+	int r = REAL(socketpair)(domain, type, protocol, sv);
+
+	if (r == 0) {
+		weft__fd_set(sv[0], type & SOCK_NONBLOCK);
+		weft__fd_set(sv[1], type & SOCK_NONBLOCK);
+	}
+	return r;
+}
+
+WEFT_EXPORT int pipe2(int fds[2], int flags)
+{
+	int r = REAL(pipe2)(fds, flags);
+
+	if (r == 0) {
+		weft__fd_set(fds[0], flags & O_NONBLOCK);
+		weft__fd_set(fds[1], flags & O_NONBLOCK);
+	}
+	return r;
+}
+
+WEFT_EXPORT int pipe(int fds[2])
+{
+	return pipe2(fds, 0);
+}
+
+static int duped(int from, int to)
+{
+	if (to >= 0 && to != from)
+		weft__fd_copy(from, to);
+	return to;
+}
+
+WEFT_EXPORT int dup(int fd)
+{
+	return duped(fd, REAL(dup)(fd));
+}
+
+WEFT_EXPORT int dup2(int fd, int fd2)
+{
+	return duped(fd, REAL(dup2)(fd, fd2));
+}
+
+WEFT_EXPORT int dup3(int fd, int fd2, int flags)
+{
+	return duped(fd, REAL(dup3)(fd, fd2, flags));
+}
+
+/*
+ * fcntl's third argument is an int or a pointer: passing it on as a
+ * pointer-sized integer is what glibc's own wrapper does.
+ */
+static int do_fcntl(int fd, int cmd, va_list ap)
+{
+	void *arg = va_arg(ap, void *);
+	int r = REAL(fcntl64)(fd, cmd, arg);
+
+	if (r < 0)
+		return r;
+	if (cmd == F_SETFL)
+		weft__fd_set(fd, (int)(intptr_t)arg & O_NONBLOCK);
+	else if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		weft__fd_copy(fd, r);
+	return r;
+}
+
+WEFT_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, cmd);
+	r = do_fcntl(fd, cmd, ap);
+	va_end(ap);
+	return r;
+}
+
+WEFT_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, cmd);
+	r = do_fcntl(fd, cmd, ap);
+	va_end(ap);
+	return r;
+}
+
+WEFT_EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+	int r;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	r = REAL(ioctl)(fd, req, arg);
+	if (r == 0 && req == FIONBIO)
+		weft__fd_set(fd, *(int *)arg);
+	return r;
+}
+
+WEFT_EXPORT int close(int fd)
+{
+	long r;
+
+	if (!weft__on_vthread())
+		r = REAL(close)(fd);
+	else
+		r = weft__posix(weft_close(fd));
+	weft__fd_forget(fd);
+	return r;
+}

@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sockets: accept, connect, recv and send on a virtual thread and a
+ * blocking socket go to the ring; anything else is the real call.
+ */
+#include "fdtable.h"
+
+#include <sys/socket.h>
+
+__attribute__((noreturn)) extern void __chk_fail(void);
+
+static inline bool to_ring(int fd, int flags)
+{
+	return weft__on_vthread() && !(flags & MSG_DONTWAIT) &&
+	       !weft__fd_nonblock(fd);
+}
+
+static int accepted(int fd, int flags)
+{
+	if (fd >= 0)
+		weft__fd_set(fd, flags & SOCK_NONBLOCK);
+	return fd;
+}
+
+WEFT_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len,
+			int flags)
+{
+	if (!to_ring(fd, 0))
+		return accepted(REAL(accept4)(fd, addr, len, flags), flags);
+	return accepted(weft__posix(weft_accept(fd, addr, len, flags)), flags);
+}
+
+WEFT_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	if (!to_ring(fd, 0))
+		return accepted(REAL(accept)(fd, addr, len), 0);
+	return accepted(weft__posix(weft_accept(fd, addr, len, 0)), 0);
+}
+
+WEFT_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	if (!to_ring(fd, 0))
+		return REAL(connect)(fd, addr, len);
+	return weft__posix(weft_connect(fd, addr, len));
+}
+
+WEFT_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	if (!to_ring(fd, flags))
+		return REAL(recv)(fd, buf, len, flags);
+	return weft__posix(weft_recv(fd, buf, len, flags));
+}
+
+WEFT_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen,
+			       int flags)
+{
+	if (len > buflen)
+		__chk_fail();
+	return recv(fd, buf, len, flags);
+}
+
+WEFT_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
+			     struct sockaddr *addr, socklen_t *alen)
+{
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	ssize_t r;
+
+	if (!to_ring(fd, flags))
+		return REAL(recvfrom)(fd, buf, len, flags, addr, alen);
+	if (!addr || !alen)
+		return weft__posix(weft_recv(fd, buf, len, flags));
+	msg.msg_name = addr;
+	msg.msg_namelen = *alen;
+	r = weft_recvmsg(fd, &msg, flags);
+	if (r >= 0)
+		*alen = msg.msg_namelen;
+	return weft__posix(r);
+}
+
+WEFT_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen,
+				   int flags, struct sockaddr *addr,
+				   socklen_t *alen)
+{
+	if (len > buflen)
+		__chk_fail();
+	return recvfrom(fd, buf, len, flags, addr, alen);
+}
+
+/* weft's send, like a blocking send, queues every byte before it returns. */
+WEFT_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	if (!to_ring(fd, flags))
+		return REAL(send)(fd, buf, len, flags);
+	return weft__posix(weft_send(fd, buf, len, flags));
+}
+
+WEFT_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
+			   const struct sockaddr *addr, socklen_t alen)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_name = (void *)addr,
+			      .msg_namelen = alen,
+			      .msg_iov = &iov,
+			      .msg_iovlen = 1 };
+
+	if (!to_ring(fd, flags))
+		return REAL(sendto)(fd, buf, len, flags, addr, alen);
+	if (!addr)
+		return send(fd, buf, len, flags);
+	return weft__posix(weft_sendmsg(fd, &msg, flags));
+}

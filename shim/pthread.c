@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pthread_create and friends on virtual threads.
+ *
+ * A virtual thread's pthread_t points to a struct weft__pthread; a plain
+ * kernel thread's is glibc's own.  Calls made on a plain thread, or on a
+ * glibc pthread_t, go to glibc; that is how the runtime's own carriers
+ * are created and joined.
+ */
+#include "pt.h"
+
+#include <stdlib.h>
+
+#define NAME "pthread"
+
+static bool ours(pthread_t th)
+{
+	const struct weft__pthread *pt = (const void *)th;
+
+	return pt && pt->magic == PT_MAGIC;
+}
+
+struct weft__pthread *weft__pt_new(void *(*fn)(void *), void *arg)
+{
+	struct weft__pthread *pt = calloc(1, sizeof(*pt));
+
+	if (pt) {
+		pt->magic = PT_MAGIC;
+		pt->fn = fn;
+		pt->arg = arg;
+	}
+	return pt;
+}
+
+struct weft__pthread *weft__pt_self(void)
+{
+	void **slot = weft__forked ? NULL : weft__impl_slot();
+
+	if (!slot)
+		return NULL;
+	if (!*slot) { /* a virtual thread not made by pthread_create */
+		*slot = weft__pt_new(NULL, NULL);
+		if (!*slot)
+			abort();
+		atomic_init(&((struct weft__pthread *)*slot)->state,
+			    PT_DETACHED);
+	}
+	return *slot;
+}
+
+uintptr_t weft__shim_self(void)
+{
+	struct weft__pthread *pt = weft__pt_self();
+
+	return pt ? (uintptr_t)pt : (uintptr_t)REAL(pthread_self)();
+}
+
+/* The end of a thread, by return or pthread_exit. */
+static void end(struct weft__pthread *pt, void *ret)
+{
+	unsigned s = PT_RUNNING;
+
+	pt->ret = ret;
+	weft__keys_exit(pt);
+	if (!atomic_compare_exchange_strong(&pt->state, &s, PT_EXITED))
+		free(pt); /* detached: nobody else holds it */
+}
+
+static intptr_t entry(void *arg)
+{
+	struct weft__pthread *pt = arg;
+
+	*weft__impl_slot() = pt;
+	end(pt, pt->fn(pt->arg));
+	return 0;
+}
+
+int weft__pt_start(struct weft__pthread *pt, size_t stack_size, bool detached)
+{
+	struct weft_spawn_attr a = {
+		.stack_size = stack_size < 16384 ? 16384 : stack_size,
+		.flags = detached ? WEFT_SPAWN_DETACHED : 0,
+		.name = NAME,
+	};
+
+	atomic_init(&pt->state, detached ? PT_DETACHED : PT_RUNNING);
+	return weft_thread_spawn(&pt->t, entry, pt, &a);
+}
+
+/* glibc's default stack size: RLIMIT_STACK, or what the program set. */
+static size_t default_stack(void)
+{
+	size_t size = 0;
+	pthread_attr_t a;
+
+	if (pthread_getattr_default_np(&a) == 0) {
+		pthread_attr_getstacksize(&a, &size);
+		pthread_attr_destroy(&a);
+	}
+	return size ? size : 8 << 20;
+}
+
+WEFT_EXPORT int pthread_create(pthread_t *ret, const pthread_attr_t *attr,
+			       void *(*fn)(void *), void *arg)
+{
+	struct weft__pthread *pt;
+	size_t size = 0;
+	int detach = PTHREAD_CREATE_JOINABLE, r;
+
+	if (!weft__on_vthread())
+		return REAL(pthread_create)(ret, attr, fn, arg);
+	if (attr) {
+		pthread_attr_getstacksize(attr, &size);
+		pthread_attr_getdetachstate(attr, &detach);
+	}
+	pt = weft__pt_new(fn, arg);
+	if (!pt)
+		return EAGAIN;
+	*ret = (pthread_t)pt;
+	r = weft__pt_start(pt, size ? size : default_stack(),
+			   detach == PTHREAD_CREATE_DETACHED);
+	if (r < 0) {
+		free(pt);
+		return r == -EINVAL ? EINVAL : EAGAIN;
+	}
+	return 0;
+}
+
+WEFT_EXPORT int pthread_join(pthread_t th, void **ret)
+{
+	struct weft__pthread *pt = (void *)th;
+	int r;
+
+	if (!ours(th))
+		return REAL(pthread_join)(th, ret);
+	if (pt == weft__pt_self())
+		return EDEADLK;
+	if (atomic_load(&pt->state) == PT_DETACHED)
+		return EINVAL;
+	r = weft_thread_join(pt->t, NULL);
+	if (r < 0)
+		return -r;
+	if (ret)
+		*ret = pt->ret;
+	free(pt);
+	return 0;
+}
+
+WEFT_EXPORT int pthread_detach(pthread_t th)
+{
+	struct weft__pthread *pt = (void *)th;
+	struct weft_thread *t;
+	unsigned s = PT_RUNNING;
+
+	if (!ours(th))
+		return REAL(pthread_detach)(th);
+	t = pt->t; /* once detached, pt may be freed by the thread */
+	if (atomic_compare_exchange_strong(&pt->state, &s, PT_DETACHED))
+		return -weft_thread_detach(t);
+	if (s != PT_EXITED)
+		return EINVAL;
+	free(pt);
+	return -weft_thread_detach(t);
+}
+
+WEFT_EXPORT void pthread_exit(void *ret)
+{
+	struct weft__pthread *pt = weft__pt_self();
+
+	if (!pt) {
+		REAL(pthread_exit)(ret);
+		__builtin_unreachable();
+	}
+	end(pt, ret);
+	weft__impl_exit();
+}
+
+WEFT_EXPORT pthread_t pthread_self(void)
+{
+	return (pthread_t)weft__shim_self();
+}
+
+WEFT_EXPORT int pthread_equal(pthread_t a, pthread_t b)
+{
+	return a == b;
+}
+
+/* A thread spinning on sched_yield must let its carrier's others run. */
+WEFT_EXPORT int sched_yield(void)
+{
+	if (!weft__on_vthread())
+		return REAL(sched_yield)();
+	return weft_yield();
+}
+
+/* Old binaries still call pthread_yield; new headers rename it. */
+WEFT_EXPORT int old_pthread_yield(void) __asm__("pthread_yield");
+
+int old_pthread_yield(void)
+{
+	return sched_yield();
+}
+
+/* ---- once ---- */
+
+/*
+ * glibc's pthread_once_t values: 0 not yet, 1 running, 2 done.  The
+ * runner may park, so waiters wait on a weft condition variable, not on
+ * glibc's futex, which would block the carrier the runner needs.
+ */
+enum { ONCE_NEW = 0, ONCE_RUNNING = 1, ONCE_DONE = 2 };
+
+static struct weft_mutex once_lock = WEFT_MUTEX_INIT;
+static struct weft_cond once_done = WEFT_COND_INIT;
+
+WEFT_EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
+{
+	int v = __atomic_load_n(once, __ATOMIC_ACQUIRE);
+
+	if (v == ONCE_DONE)
+		return 0;
+	weft_mutex_lock(&once_lock);
+	while ((v = *once) == ONCE_RUNNING)
+		weft_cond_wait(&once_done, &once_lock);
+	if (v != ONCE_DONE)
+		*once = ONCE_RUNNING;
+	weft_mutex_unlock(&once_lock);
+	if (v == ONCE_DONE)
+		return 0;
+	fn();
+	weft_mutex_lock(&once_lock);
+	__atomic_store_n(once, ONCE_DONE, __ATOMIC_RELEASE);
+	weft_cond_broadcast(&once_done);
+	weft_mutex_unlock(&once_lock);
+	return 0;
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/* The real libc functions behind the shim's, found once with RTLD_NEXT. */
+#ifndef WEFT_SHIM_REAL_H
+#define WEFT_SHIM_REAL_H
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <time.h>
+
+typedef int main_fn(int, char **, char **);
+
+/* X(name, return type, parameter list) for every function the shim wraps. */
+#define WEFT_REAL_FUNCTIONS                                                 \
+	X(__libc_start_main, int,                                           \
+	  (main_fn *, int, char **, void (*)(void), void (*)(void),         \
+	   void (*)(void), void *))                                         \
+	X(pthread_create, int,                                              \
+	  (pthread_t *, const pthread_attr_t *, void *(*)(void *), void *)) \
+	X(pthread_join, int, (pthread_t, void **))                          \
+	X(pthread_detach, int, (pthread_t))                                 \
+	X(pthread_exit, void, (void *))                                     \
+	X(pthread_self, pthread_t, (void))                                  \
+	X(pthread_key_create, int, (pthread_key_t *, void (*)(void *)))     \
+	X(pthread_key_delete, int, (pthread_key_t))                         \
+	X(pthread_getspecific, void *, (pthread_key_t))                     \
+	X(pthread_setspecific, int, (pthread_key_t, const void *))          \
+	X(read, ssize_t, (int, void *, size_t))                             \
+	X(write, ssize_t, (int, const void *, size_t))                      \
+	X(readv, ssize_t, (int, const struct iovec *, int))                 \
+	X(writev, ssize_t, (int, const struct iovec *, int))                \
+	X(pread64, ssize_t, (int, void *, size_t, off_t))                   \
+	X(pwrite64, ssize_t, (int, const void *, size_t, off_t))            \
+	X(recv, ssize_t, (int, void *, size_t, int))                        \
+	X(recvfrom, ssize_t,                                                \
+	  (int, void *, size_t, int, struct sockaddr *, socklen_t *))       \
+	X(send, ssize_t, (int, const void *, size_t, int))                  \
+	X(sendto, ssize_t,                                                  \
+	  (int, const void *, size_t, int, const struct sockaddr *,         \
+	   socklen_t))                                                      \
+	X(accept, int, (int, struct sockaddr *, socklen_t *))               \
+	X(accept4, int, (int, struct sockaddr *, socklen_t *, int))         \
+	X(connect, int, (int, const struct sockaddr *, socklen_t))          \
+	X(socket, int, (int, int, int))                                     \
+	X(socketpair, int, (int, int, int, int *))                          \
+	X(close, int, (int))                                                \
+	X(open64, int, (const char *, int, ...))                            \
+	X(openat64, int, (int, const char *, int, ...))                     \
+	X(fcntl64, int, (int, int, ...))                                    \
+	X(ioctl, int, (int, unsigned long, ...))                            \
+	X(dup, int, (int))                                                  \
+	X(dup2, int, (int, int))                                            \
+	X(dup3, int, (int, int, int))                                       \
+	X(pipe, int, (int *))                                               \
+	X(pipe2, int, (int *, int))                                         \
+	X(nanosleep, int, (const struct timespec *, struct timespec *))     \
+	X(clock_nanosleep, int,                                             \
+	  (clockid_t, int, const struct timespec *, struct timespec *))     \
+	X(usleep, int, (useconds_t))                                        \
+	X(sleep, unsigned, (unsigned))                                      \
+	X(poll, int, (struct pollfd *, nfds_t, int))                        \
+	X(sched_yield, int, (void))
+
+struct weft_real {
+#define X(name, ret, params) ret(*name) params;
+	WEFT_REAL_FUNCTIONS
+#undef X
+};
+
+__attribute__((visibility("hidden"))) extern struct weft_real weft__real;
+__attribute__((visibility("hidden"))) void weft__real_load(void);
+
+/*
+ * The real function: the table is filled by a constructor, but other
+ * libraries' constructors may call into the shim before it runs.
+ */
+#define REAL(name)                                        \
+	(*(__builtin_expect(weft__real.name != NULL, 1) ? \
+		   weft__real.name :                      \
+		   (weft__real_load(), weft__real.name)))
+
+#endif

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* What every file of the shim shares: exports, the errno edge, identity. */
+#ifndef WEFT_SHIM_H
+#define WEFT_SHIM_H
+
+/*
+ * The shim defines open, pread, fcntl... under their own names: with
+ * _FILE_OFFSET_BITS=64 glibc's headers would rename them to open64 & co.
+ * On 64-bit targets both names are the same function anyway.
+ */
+#undef _FILE_OFFSET_BITS
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "weftimpl.h"
+#include "real.h"
+
+/* An interposed libc symbol: unversioned, so it binds every version. */
+#define WEFT_EXPORT __attribute__((visibility("default")))
+#define hidden __attribute__((visibility("hidden")))
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* The one POSIX edge: a negative errno becomes -1 and errno. */
+static inline long weft__posix(long r)
+{
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+/* fork.c: set in a forked child, where the runtime is not ours. */
+hidden extern bool weft__forked;
+
+/* Is the caller a virtual thread of this process's runtime? */
+static inline bool weft__on_vthread(void)
+{
+	return likely(!weft__forked) && weft__impl_in_vthread();
+}
+
+/* pthread.c: the caller's identity, as pthread_self() gives it. */
+hidden uintptr_t weft__shim_self(void);
+
+/* time.c: an absolute time on clock into weft's monotonic ns; -EINVAL. */
+hidden int64_t weft__deadline(clockid_t clock, const struct timespec *abs);
+hidden int64_t weft__ts_ns(const struct timespec *ts);
+
+#endif

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The start and the end: the program's main runs as a virtual thread.
+ *
+ * __libc_start_main is handed the program's main; the shim hands it its
+ * own instead, which starts the runtime with weft_main(), the main kernel
+ * thread becoming carrier 0.  The root thread weft_main runs only starts
+ * "main" as a pthread-like virtual thread with glibc's main-thread stack
+ * size (weft_main has no stack size of its own), and ends.  When main
+ * returns, its thread calls exit() itself, exactly where glibc would:
+ * atexit handlers and destructors run on that virtual thread, while the
+ * other threads go on running as native threads do, until _exit ends them
+ * all.  If main calls pthread_exit instead, the runtime runs until the
+ * last thread has ended, weft_main returns, and the process exits with 0,
+ * as natively.  If the runtime cannot start, the program runs natively.
+ */
+#include "pt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#define MAIN_STACK_DEFAULT (8 << 20)
+
+struct start {
+	main_fn *main;
+	int argc;
+	char **argv;
+	char **envp;
+	struct weft__pthread *pt;
+	bool started;
+};
+
+static struct start start;
+
+static void *run_main(void *arg)
+{
+	exit(start.main(start.argc, start.argv, start.envp));
+}
+
+/* As large as a native main's: RLIMIT_STACK, committed lazily. */
+static size_t main_stack(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_STACK, &rl) || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur < MAIN_STACK_DEFAULT)
+		return MAIN_STACK_DEFAULT;
+	return rl.rlim_cur;
+}
+
+static intptr_t root(void *arg)
+{
+	start.started = true;
+	if (weft__pt_start(start.pt, main_stack(), false) < 0) {
+		fputs("weft: cannot start main\n", stderr);
+		abort();
+	}
+	return 0;
+}
+
+static int shim_main(int argc, char **argv, char **envp)
+{
+	intptr_t r;
+
+	start.argc = argc;
+	start.argv = argv;
+	start.envp = envp;
+	start.pt = weft__pt_new(run_main, NULL);
+	if (start.pt) {
+		weft__keys_inherit(start.pt);
+		r = weft_main(root, NULL);
+		if (start.started)
+			return (int)r;
+		free(start.pt);
+	}
+	fputs("weft: cannot start the runtime; running natively\n", stderr);
+	return start.main(argc, argv, envp);
+}
+
+WEFT_EXPORT int __libc_start_main(main_fn *main, int argc, char **argv,
+				  void (*init)(void), void (*fini)(void),
+				  void (*rtld_fini)(void), void *stack_end)
+{
+	start.main = main;
+	return REAL(__libc_start_main)(shim_main, argc, argv, init, fini,
+				       rtld_fini, stack_end);
+}

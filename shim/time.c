@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Sleeps: on a virtual thread, a timer in the carrier's heap instead of
+ * a blocked carrier.  Also the conversion of POSIX absolute times into
+ * weft's one time, CLOCK_MONOTONIC nanoseconds.
+ */
+#include "shim.h"
+
+#include <limits.h>
+
+#define NS 1000000000LL
+
+/* A timespec as nanoseconds; -EINVAL if it is not a valid one. */
+int64_t weft__ts_ns(const struct timespec *ts)
+{
+	if (ts->tv_nsec < 0 || ts->tv_nsec >= NS || ts->tv_sec < 0)
+		return -EINVAL;
+	if (ts->tv_sec >= INT64_MAX / NS - 1)
+		return INT64_MAX / 2; /* forever, with room to add to */
+	return ts->tv_sec * NS + ts->tv_nsec;
+}
+
+static int64_t clock_ns(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return ts.tv_sec * NS + ts.tv_nsec;
+}
+
+/*
+ * An absolute time on CLOCK_REALTIME or CLOCK_MONOTONIC as a monotonic
+ * deadline (never below 0, which weft takes as "already passed").  A
+ * realtime deadline is converted once: a later step of the wall clock is
+ * not followed.
+ */
+int64_t weft__deadline(clockid_t clock, const struct timespec *abs)
+{
+	int64_t ns = weft__ts_ns(abs), d;
+
+	if (ns < 0)
+		return ns;
+	if (clock == CLOCK_MONOTONIC)
+		return ns;
+	if (clock != CLOCK_REALTIME)
+		return -EINVAL;
+	d = weft_now() + (ns - clock_ns(CLOCK_REALTIME));
+	return d < 0 ? 0 : d;
+}
+
+/* Sleep ns from now; never interrupted, so nothing remains. */
+static void sleep_ns(int64_t ns)
+{
+	weft_sleep_until(weft_now() + ns);
+}
+
+WEFT_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
+{
+	int64_t ns;
+
+	if (!weft__on_vthread())
+		return REAL(nanosleep)(req, rem);
+	ns = weft__ts_ns(req);
+	if (ns < 0)
+		return weft__posix(ns);
+	sleep_ns(ns);
+	return 0;
+}
+
+/* clock_nanosleep returns its error; it does not set errno. */
+WEFT_EXPORT int clock_nanosleep(clockid_t clock, int flags,
+				const struct timespec *req,
+				struct timespec *rem)
+{
+	int64_t ns;
+
+	if (!weft__on_vthread() ||
+	    (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC))
+		return REAL(clock_nanosleep)(clock, flags, req, rem);
+	if (flags & TIMER_ABSTIME) {
+		ns = weft__deadline(clock, req);
+		if (ns < 0)
+			return EINVAL;
+		weft_sleep_until(ns);
+		return 0;
+	}
+	ns = weft__ts_ns(req);
+	if (ns < 0)
+		return EINVAL;
+	sleep_ns(ns);
+	return 0;
+}
+
+WEFT_EXPORT int usleep(useconds_t us)
+{
+	if (!weft__on_vthread())
+		return REAL(usleep)(us);
+	sleep_ns((int64_t)us * 1000);
+	return 0;
+}
+
+WEFT_EXPORT unsigned sleep(unsigned s)
+{
+	if (!weft__on_vthread())
+		return REAL(sleep)(s);
+	sleep_ns((int64_t)s * NS);
+	return 0;
+}

@@ -1,0 +1,38 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Run a program natively and under the shim; stdout and exit status must
+# be the same.  usage: compare.sh [--bare] WEFT-RUN PRELOAD PROGRAM [ARGS...]
+# --bare preloads the library through LD_PRELOAD instead of weft-run.
+bare=
+if [ "$1" = --bare ]; then
+	bare=1
+	shift
+fi
+run=$1 preload=$2
+shift 2
+case $preload in
+/*) ;;
+*) preload=$PWD/$preload ;;
+esac
+dir=$(mktemp -d) || exit 1
+trap 'rm -rf "$dir"' EXIT
+
+"$@" >"$dir/native" 2>"$dir/native.err"
+native=$?
+if [ -n "$bare" ]; then
+	WEFT_CARRIERS=2 LD_PRELOAD="$preload" "$@" >"$dir/shim" 2>"$dir/shim.err"
+else
+	"$run" --carriers 2 -- "$@" >"$dir/shim" 2>"$dir/shim.err"
+fi
+shim=$?
+
+echo "native: exit $native; shim: exit $shim"
+cat "$dir/shim.err"
+if [ $native -ne $shim ] || ! cmp -s "$dir/native" "$dir/shim"; then
+	echo "--- native stdout / +++ shim stdout"
+	diff -u "$dir/native" "$dir/shim"
+	echo "native stderr:"
+	cat "$dir/native.err"
+	exit 1
+fi
+cat "$dir/shim"
