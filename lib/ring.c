@@ -113,6 +113,15 @@ int weft__ring_wait(struct weft__carrier *c, struct io_uring_sqe *sqe)
 	return w.res;
 }
 
+/* The first party to claim w wakes its thread; later ones do nothing. */
+static void wake_once(struct weft__carrier *c, struct weft__waiter *w)
+{
+	unsigned expect = WEFT_WAITING;
+
+	if (atomic_compare_exchange_strong(&w->state, &expect, WEFT_WOKEN))
+		weft__enqueue_local(c, w->thread);
+}
+
 static void complete(struct weft__carrier *c, struct io_uring_cqe *cqe)
 {
 	struct weft__waiter *w = io_uring_cqe_get_data(cqe);
@@ -126,7 +135,60 @@ static void complete(struct weft__carrier *c, struct io_uring_cqe *cqe)
 	c->inflight--;
 	w->res = cqe->res;
 	atomic_store_explicit(&w->state, WEFT_WOKEN, memory_order_relaxed);
+	if (w->data) {
+		struct weft__multi *m = (struct weft__multi *)w->data;
+
+		if (--m->pending == 0 || !m->all)
+			wake_once(c, &m->w);
+		return;
+	}
 	weft__enqueue_local(c, w->thread);
+}
+
+/* Ask the kernel to cancel the SQE whose user_data is w. */
+static void cancel(struct weft__carrier *c, struct weft__waiter *w)
+{
+	struct io_uring_sqe *sqe = get_sqe(c);
+
+	io_uring_prep_cancel64(sqe, (uintptr_t)w, 0);
+	io_uring_sqe_set_data64(sqe, 0); /* its own CQE is dropped */
+}
+
+/*
+ * Park the current thread of c on n prepared SQEs (each from
+ * weft__ring_sqe(c)) until the first completes or the deadline (< 0:
+ * none) passes; then cancel the others and wait for all of them.  On
+ * return ws[i].state is WEFT_WOKEN for each and ws[i].res its result
+ * (-ECANCELED for one cancelled in time).  0, or -ETIMEDOUT when the
+ * deadline came first.
+ */
+int weft__ring_wait_any(struct weft__carrier *c, struct io_uring_sqe **sqes,
+			struct weft__waiter *ws, int n, int64_t deadline)
+{
+	struct weft__multi m;
+	int r;
+
+	weft__waiter_init(&m.w);
+	m.pending = n;
+	m.all = false;
+	for (int i = 0; i < n; i++) {
+		weft__waiter_init(&ws[i]);
+		ws[i].data = (uintptr_t)&m;
+		io_uring_sqe_set_data(sqes[i], &ws[i]);
+	}
+	r = weft__waiter_wait(&m.w, deadline);
+	/* Running again, on c: no completion is reaped until we park. */
+	if (m.pending) {
+		for (int i = 0; i < n; i++)
+			if (atomic_load_explicit(&ws[i].state,
+						 memory_order_relaxed) ==
+			    WEFT_WAITING)
+				cancel(c, &ws[i]);
+		m.all = true;
+		atomic_store(&m.w.state, WEFT_WAITING);
+		weft__park();
+	}
+	return r;
 }
 
 static void reap(struct weft__carrier *c)

@@ -29,7 +29,19 @@ struct weft__waiter {
 	struct weft_thread *thread; /* NULL: a plain kernel thread (futex) */
 	atomic_uint state;	    /* WEFT_WAITING until one party decides */
 	int32_t res;		    /* the CQE's result for ring waits */
-	uintptr_t data;		    /* what the queue's owner hands over */
+	uintptr_t data;		    /* a ring wait's struct weft__multi, or 0 */
+};
+
+/*
+ * Waiting on several SQEs at once (ring.c): the first completion, or the
+ * deadline, wakes the thread; then it stays parked until every SQE it
+ * submitted has completed, because the kernel may still use its memory.
+ * Only the owning carrier touches pending and all.
+ */
+struct weft__multi {
+	struct weft__waiter w; /* the parked thread's own waiter */
+	unsigned pending;      /* SQEs not yet completed */
+	bool all;	       /* wake only when pending reaches 0 */
 };
 
 /* A deadline in a carrier's heap; owned and touched by that carrier only. */
@@ -173,6 +185,10 @@ hidden int weft__ring_init(struct weft__carrier *c);
 hidden void weft__ring_exit(struct weft__carrier *c);
 hidden struct io_uring_sqe *weft__ring_sqe(struct weft__carrier *c);
 hidden int weft__ring_wait(struct weft__carrier *c, struct io_uring_sqe *sqe);
+hidden int weft__ring_wait_any(struct weft__carrier *c,
+			       struct io_uring_sqe **sqes,
+			       struct weft__waiter *ws, int n,
+			       int64_t deadline);
 hidden void weft__ring_poll(struct weft__carrier *c, bool block,
 			    int64_t deadline);
 hidden void weft__ring_kick(struct weft__carrier *c);
