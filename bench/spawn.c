@@ -54,7 +54,7 @@ static intptr_t weft_spawn_main(void *arg)
 	return 0;
 }
 
-static double weft_spawn(const char *carriers, long total, int batch)
+static double spawn_weft(const char *carriers, long total, int batch)
 {
 	struct run r = { .total = (total + batch - 1) / batch * batch,
 			 .batch = batch };
@@ -108,10 +108,10 @@ int main(void)
 	long np = b_env("BENCH_PTHREADS", 20000);
 
 	/* Every CPU a carrier, as a program gets by default; then one. */
-	b_emit("spawn", "weft_batch64", weft_spawn(NULL, n, 64), "ns/thread");
-	b_emit("spawn", "weft_batch1", weft_spawn(NULL, n, 1), "ns/thread");
-	b_emit("spawn", "weft_batch64_1c", weft_spawn("1", n, 64), "ns/thread");
-	b_emit("spawn", "weft_batch1_1c", weft_spawn("1", n, 1), "ns/thread");
+	b_emit("spawn", "weft_batch64", spawn_weft(NULL, n, 64), "ns/thread");
+	b_emit("spawn", "weft_batch1", spawn_weft(NULL, n, 1), "ns/thread");
+	b_emit("spawn", "weft_batch64_1c", spawn_weft("1", n, 64), "ns/thread");
+	b_emit("spawn", "weft_batch1_1c", spawn_weft("1", n, 1), "ns/thread");
 	b_emit("spawn", "pthread_batch64", pthread_spawn(np, 64), "ns/thread");
 	b_emit("spawn", "pthread_batch1", pthread_spawn(np, 1), "ns/thread");
 	return 0;

@@ -176,6 +176,115 @@ WEFT_API int weft_sem_post(struct weft_sem *s);
 /* The current value. */
 WEFT_API int weft_sem_value(struct weft_sem *s);
 
+/* ---- structured concurrency: thread groups ------------------------------ */
+
+/*
+ * A group joins every thread spawned into it before its scope ends.  A
+ * thread fails by returning a negative errno (-4095..-1).  Policies:
+ */
+#define WEFT_FAIL_FAST 0     /* the first failure cancels the rest */
+#define WEFT_SUPERVISE 1     /* every thread runs to its end */
+#define WEFT_FIRST_SUCCESS 2 /* the first success cancels the rest */
+
+struct weft_group_opts {
+	int policy;		  /* WEFT_FAIL_FAST by default */
+	unsigned max_concurrency; /* 0: no limit; spawn waits at it */
+	int64_t deadline;	  /* absolute (weft_now()); 0: none */
+};
+
+/* Caller-owned storage for a group; see weft_group() below. */
+struct weft_group {
+	uint64_t opaque[24];
+};
+
+struct weft_future;
+
+/*
+ * Open a group owned by the caller, whose innermost scope it becomes.
+ * Only the owner joins; weft_group_join returns the first real failure,
+ * -ETIMEDOUT if the deadline fired, -ECANCELED if an enclosing scope was
+ * cancelled, else 0 (also when the owner cancelled it).  -EINVAL from a
+ * non-owner or with an inner scope still open.
+ */
+WEFT_API int weft_group_open(struct weft_group *g,
+			     const struct weft_group_opts *opts);
+WEFT_API int weft_group_join(struct weft_group *g);
+/* Cancel the group, its members, and the groups they opened; any thread. */
+WEFT_API int weft_group_cancel(struct weft_group *g);
+/* After the join: its result, the number of failures, the i-th of them. */
+WEFT_API int weft_group_result(const struct weft_group *g);
+WEFT_API int weft_group_failures(const struct weft_group *g);
+WEFT_API int weft_group_failure(const struct weft_group *g, unsigned i,
+				uint64_t *ret_thread_id);
+/* Free what listing the failures kept; after the join. */
+WEFT_API void weft_group_fini(struct weft_group *g);
+
+/*
+ * Start fn(arg) in g (NULL: detached, outside any group).  -ECANCELED,
+ * creating nothing, once g is cancelled; at max_concurrency weft_spawn
+ * waits (a cancellable wait) and weft_try_spawn returns -EAGAIN.
+ */
+WEFT_API int weft_spawn(struct weft_group *g, intptr_t (*fn)(void *),
+			void *arg);
+WEFT_API int weft_try_spawn(struct weft_group *g, intptr_t (*fn)(void *),
+			    void *arg);
+/* The same, with a future to read the thread's status and value from. */
+WEFT_API int weft_spawn_future(struct weft_group *g, intptr_t (*fn)(void *),
+			       void *arg, struct weft_future **ret_future);
+/*
+ * Wait for the thread of f to end (a cancellable wait); its status (0, its
+ * failure, or -ECANCELED) and, in *ret_value, what it returned.  Readable
+ * until released, the group's join notwithstanding.
+ */
+WEFT_API int weft_future_wait(struct weft_future *f, intptr_t *ret_value);
+WEFT_API int weft_future_release(struct weft_future *f);
+
+/* For the macros only. */
+WEFT_API struct weft_group *weft__group_enter(struct weft_group *g,
+					      const struct weft_group_opts *o);
+WEFT_API void weft__group_leave(struct weft_group **g);
+
+/*
+ * weft_group(&g, .max_concurrency = 8) { ... weft_spawn(&g, ...); ... }
+ * opens g; reaching the end of the block joins it; leaving the block early
+ * (return, goto, break) cancels it, then joins.  Afterwards
+ * weft_group_result(&g) is the join's result.
+ */
+#define weft_group(g, ...) \
+	weft__group_(WEFT__CAT(weft__g_, __COUNTER__), g, __VA_ARGS__)
+#define weft__group_(v, g, ...)                                              \
+	for (struct weft_group *v __attribute__((cleanup(weft__group_leave))) = \
+		     weft__group_enter((g),                                  \
+				       &(struct weft_group_opts){ __VA_ARGS__ }); \
+	     v; weft_group_join(v), v = NULL)
+#define WEFT__CAT(a, b) WEFT__CAT_(a, b)
+#define WEFT__CAT_(a, b) a##b
+
+/* ---- cancellation ------------------------------------------------------ */
+
+/*
+ * Level cancellation: while a scope of the caller is cancelled, every
+ * blocking call fails with -ECANCELED (-ETIMEDOUT once a deadline passed)
+ * until the scope is left.  A shielded scope keeps its parents'
+ * cancellation out and must have a deadline of its own.
+ */
+struct weft_cancel_scope {
+	uint64_t opaque[6];
+};
+
+WEFT_API int weft_cancel_scope_enter(struct weft_cancel_scope *s,
+				     int64_t deadline, int shield);
+WEFT_API int weft_cancel_scope_leave(struct weft_cancel_scope *s);
+/* Cancel s, from any thread. */
+WEFT_API int weft_cancel_scope_cancel(struct weft_cancel_scope *s);
+/* The earliest deadline in force for the caller, or -1. */
+WEFT_API int64_t weft_deadline(void);
+/* Why the caller is cancelled: -ECANCELED, -ETIMEDOUT, or 0. */
+WEFT_API int weft_cancelled(void);
+
+/* Edge cancellation: fail t's current or next blocking call with -EINTR. */
+WEFT_API int weft_thread_interrupt(struct weft_thread *t);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,10 +26,10 @@ int weft_cond_timedwait(struct weft_cond *wc, struct weft_mutex *m,
 	weft__wq_push(&c->waiters, &w);
 	weft__spin_unlock(&c->lock);
 	weft_mutex_unlock(m);
-	r = weft__waiter_wait(&w, deadline);
+	r = weft__waiter_wait_cancel(&w, deadline);
 	if (r < 0)
 		weft__sync_unqueue(&c->lock, &c->waiters, &w);
-	weft_mutex_lock(m);
+	weft__mutex_relock(m);
 	return r;
 }
 

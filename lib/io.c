@@ -41,6 +41,22 @@ static inline struct weft__carrier *vthread_carrier(void)
 	return c && c->current ? c : NULL;
 }
 
+/*
+ * Every blocking call is a cancellation point (cancel.c): it fails with
+ * the caller's cancellation before doing anything.  close is not one.
+ */
+static int checkpoint(void)
+{
+	return weft__cancel_check(weft__ctl_self());
+}
+
+#define CHECKPOINT()                    \
+	do {                            \
+		int cp_ = checkpoint(); \
+		if (cp_)                \
+			return cp_;     \
+	} while (0)
+
 static bool nonblocking(int fd)
 {
 	long fl = WEFT_SYS(fcntl(fd, F_GETFL));
@@ -88,6 +104,7 @@ static ssize_t do_readv(int fd, const struct iovec *iov, int n, off_t off)
 {
 	struct weft__carrier *c = vthread_carrier();
 	ssize_t r;
+	CHECKPOINT();
 
 	r = WEFT_SYS(preadv2(fd, iov, n, off, c ? RWF_NOWAIT : 0));
 	if (!c || (r != -EAGAIN && r != -EOPNOTSUPP))
@@ -209,6 +226,7 @@ static ssize_t do_writev(int fd, const struct iovec *iov, int n, off_t off,
 	struct iovec small[SMALL_IOV], *copy = small;
 	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = n };
 	ssize_t r;
+	CHECKPOINT();
 
 	/* A bad count fails at once, with the system call's own errno. */
 	if (!c || n < 0 || n > IOV_MAX) {
@@ -253,6 +271,7 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
 	struct weft__carrier *c = vthread_carrier();
 	struct io_uring_sqe *sqe;
 	ssize_t r;
+	CHECKPOINT();
 
 	if (!c)
 		return WEFT_SYS(recvmsg(fd, msg, flags));
@@ -298,6 +317,7 @@ ssize_t weft_sendmsg(int fd, const struct msghdr *msg, int flags)
 	struct weft__carrier *c = vthread_carrier();
 	struct io_uring_sqe *sqe;
 	ssize_t r;
+	CHECKPOINT();
 
 	if (!c)
 		return WEFT_SYS(sendmsg(fd, msg, flags));
@@ -318,6 +338,7 @@ int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 	struct weft__carrier *c = vthread_carrier();
 	struct io_uring_sqe *sqe;
 	int r;
+	CHECKPOINT();
 
 	if (!c || nonblocking(fd))
 		return WEFT_SYS(accept4(fd, addr, addrlen, flags));
@@ -335,6 +356,7 @@ int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
 	struct weft__carrier *c = vthread_carrier();
 	struct io_uring_sqe *sqe;
+	CHECKPOINT();
 
 	if (!c || nonblocking(fd))
 		return WEFT_SYS(connect(fd, addr, addrlen));
@@ -351,6 +373,7 @@ int weft_poll(int fd, short events)
 	struct pollfd p = { .fd = fd, .events = events };
 	struct io_uring_sqe *sqe;
 	int r;
+	CHECKPOINT();
 
 	if (fd < 0)
 		return -EBADF; /* poll(2) would ignore it and wait forever */
@@ -384,9 +407,17 @@ int weft_openat(int dirfd, const char *path, int flags, mode_t mode)
 	   openat(dirfd, path, flags, mode));
 }
 
+/* Not a cancellation point: close always closes. */
 int weft_close(int fd)
 {
-	IO(io_uring_prep_close(sqe, fd), close(fd));
+	struct weft__carrier *c = vthread_carrier();
+	struct io_uring_sqe *sqe;
+
+	if (!c)
+		return WEFT_SYS(close(fd));
+	sqe = weft__ring_sqe(c);
+	io_uring_prep_close(sqe, fd);
+	return weft__ring_wait_close(c, sqe);
 }
 
 int weft_fsync(int fd)
@@ -402,19 +433,15 @@ int64_t weft_now(void)
 int weft_sleep_until(int64_t deadline)
 {
 	struct weft__waiter w;
-	struct timespec ts;
+	int r;
 
 	if (deadline < 0)
 		return -EINVAL;
-	if (vthread_carrier()) {
-		weft__waiter_init(&w);
-		weft__waiter_wait(&w, deadline);
-		return 0;
-	}
-	ts.tv_sec = deadline / 1000000000;
-	ts.tv_nsec = deadline % 1000000000;
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-	       EINTR)
-		;
-	return 0;
+	CHECKPOINT();
+	weft__waiter_init(&w);
+	r = weft__waiter_wait_cancel(&w, deadline);
+	/* Its own deadline is no error; one of a scope is. */
+	if (r == -ETIMEDOUT && weft__now() >= deadline)
+		r = checkpoint();
+	return r;
 }

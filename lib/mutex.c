@@ -22,7 +22,8 @@ int weft_mutex_init(struct weft_mutex *m)
 	return 0;
 }
 
-static int lock_slow(struct mutex *m, int64_t deadline)
+/* cancellable: a cancellation point; cond.c retakes its mutex without. */
+static int lock_slow(struct mutex *m, int64_t deadline, bool cancellable)
 {
 	struct weft__waiter w;
 	bool again = false;
@@ -41,7 +42,8 @@ static int lock_slow(struct mutex *m, int64_t deadline)
 		else
 			weft__wq_push(&m->waiters, &w);
 		weft__spin_unlock(&m->lock);
-		r = weft__waiter_wait(&w, deadline);
+		r = cancellable ? weft__waiter_wait_cancel(&w, deadline) :
+				  weft__waiter_wait(&w, deadline);
 		if (r < 0) {
 			weft__sync_unqueue(&m->lock, &m->waiters, &w);
 			return r;
@@ -59,7 +61,16 @@ int weft_mutex_lock(struct weft_mutex *wm)
 		return -EINVAL;
 	if (atomic_compare_exchange_strong(&m->state, &s, LOCKED))
 		return 0;
-	return lock_slow(m, -1);
+	return lock_slow(m, -1, true);
+}
+
+void weft__mutex_relock(struct weft_mutex *wm)
+{
+	struct mutex *m = (struct mutex *)wm;
+	unsigned s = UNLOCKED;
+
+	if (!atomic_compare_exchange_strong(&m->state, &s, LOCKED))
+		lock_slow(m, -1, false);
 }
 
 int weft_mutex_timedlock(struct weft_mutex *wm, int64_t deadline)
@@ -71,7 +82,7 @@ int weft_mutex_timedlock(struct weft_mutex *wm, int64_t deadline)
 		return -EINVAL;
 	if (atomic_compare_exchange_strong(&m->state, &s, LOCKED))
 		return 0;
-	return lock_slow(m, deadline);
+	return lock_slow(m, deadline, true);
 }
 
 int weft_mutex_trylock(struct weft_mutex *wm)

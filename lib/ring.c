@@ -106,11 +106,10 @@ struct io_uring_sqe *weft__ring_sqe(struct weft__carrier *c)
 int weft__ring_wait(struct weft__carrier *c, struct io_uring_sqe *sqe)
 {
 	struct weft__waiter w;
+	int r = weft__ring_wait_any(c, &sqe, &w, 1, -1);
 
-	weft__waiter_init(&w);
-	io_uring_sqe_set_data(sqe, &w);
-	weft__park();
-	return w.res;
+	/* Cancelled in time: the cause; completed anyway: its real result. */
+	return r < 0 && w.res == -ECANCELED ? r : w.res;
 }
 
 /* The first party to claim w wakes its thread; later ones do nothing. */
@@ -120,6 +119,17 @@ static void wake_once(struct weft__carrier *c, struct weft__waiter *w)
 
 	if (atomic_compare_exchange_strong(&w->state, &expect, WEFT_WOKEN))
 		weft__enqueue_local(c, w->thread);
+}
+
+/* A ring wait no cancellation interrupts: for close, which always closes. */
+int weft__ring_wait_close(struct weft__carrier *c, struct io_uring_sqe *sqe)
+{
+	struct weft__waiter w;
+
+	weft__waiter_init(&w);
+	io_uring_sqe_set_data(sqe, &w);
+	weft__park();
+	return w.res;
 }
 
 static void complete(struct weft__carrier *c, struct io_uring_cqe *cqe)
@@ -160,7 +170,8 @@ static void cancel(struct weft__carrier *c, struct weft__waiter *w)
  * none) passes; then cancel the others and wait for all of them.  On
  * return ws[i].state is WEFT_WOKEN for each and ws[i].res its result
  * (-ECANCELED for one cancelled in time).  0, or -ETIMEDOUT when the
- * deadline came first.
+ * deadline came first, or the cause when the caller was cancelled (a
+ * cancellation point: weft__waiter_wait_cancel).
  */
 int weft__ring_wait_any(struct weft__carrier *c, struct io_uring_sqe **sqes,
 			struct weft__waiter *ws, int n, int64_t deadline)
@@ -176,7 +187,7 @@ int weft__ring_wait_any(struct weft__carrier *c, struct io_uring_sqe **sqes,
 		ws[i].data = (uintptr_t)&m;
 		io_uring_sqe_set_data(sqes[i], &ws[i]);
 	}
-	r = weft__waiter_wait(&m.w, deadline);
+	r = weft__waiter_wait_cancel(&m.w, deadline);
 	/* Running again, on c: no completion is reaped until we park. */
 	if (m.pending) {
 		for (int i = 0; i < n; i++)

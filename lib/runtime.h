@@ -22,6 +22,7 @@ enum {
 	WEFT_WAITING = 0,
 	WEFT_WOKEN,
 	WEFT_TIMEDOUT,
+	WEFT_CANCELLED,
 };
 
 struct weft__waiter {
@@ -29,7 +30,8 @@ struct weft__waiter {
 	struct weft_thread *thread; /* NULL: a plain kernel thread (futex) */
 	atomic_uint state;	    /* WEFT_WAITING until one party decides */
 	int32_t res;		    /* the CQE's result for ring waits */
-	uintptr_t data;		    /* a ring wait's struct weft__multi, or 0 */
+	int32_t cause;	/* why it was cancelled, set before the CAS */
+	uintptr_t data; /* a ring wait's struct weft__multi, or 0 */
 };
 
 /*
@@ -51,6 +53,33 @@ struct weft__timer {
 	struct weft__waiter *w; /* timed out when the deadline passes */
 };
 #define TIMER_IDLE UINT32_MAX
+
+/*
+ * A cancel scope (cancel.c).  Scopes nest: a thread's innermost scope's
+ * parent chain runs through its group's scope to the owner's scopes, so a
+ * check walks up until a shield.  cause is set once, by the first cancel.
+ */
+struct weft__scope {
+	struct weft__scope *parent;
+	atomic_int cause; /* 0, or -ECANCELED / -ETIMEDOUT */
+	int64_t deadline; /* absolute, or -1 */
+	bool shield;	  /* parents' cancellation stops here */
+};
+
+struct weft__group;
+
+/*
+ * What a canceller needs to reach a thread, virtual or plain (a plain
+ * thread's lives in TLS): the wait it is parked on, and the groups it
+ * owns, so that cancellation flows down to their members.
+ */
+struct weft__ctl {
+	struct weft_spin lock;	    /* guards wait and groups */
+	struct weft__waiter *wait;  /* parked on this; NULL when running */
+	struct weft__group *groups; /* open groups it owns, innermost first */
+	struct weft__scope *scope;  /* innermost; set by the thread itself */
+	atomic_uint interrupted;    /* an edge cancellation is pending */
+};
 
 /* join states of a thread, see thread.c */
 enum {
@@ -83,8 +112,12 @@ struct weft_thread {
 	unsigned valgrind_id;
 	uint64_t id;
 	const char *name;
-	void *asan_fake; /* AddressSanitizer's fake stack */
-	void *specific;	 /* for the shim's pthread keys */
+	void *asan_fake;	   /* AddressSanitizer's fake stack */
+	void *specific;		   /* for the shim's pthread keys */
+	struct weft__ctl ctl;	   /* cancellation, see cancel.c */
+	struct weft__group *group; /* member of, or NULL */
+	struct weft_thread *sibling, *sibling_prev; /* in group->members */
+	struct weft__future *future; /* where the value goes, or NULL */
 };
 
 /* A carrier's own few free stacks of one size class (stack.c). */
@@ -164,6 +197,10 @@ hidden intptr_t weft__main(intptr_t (*fn)(void *), void *arg,
 hidden void weft__runtime_idle(void);
 
 /* thread.c */
+hidden struct weft_thread *weft__thread_new(intptr_t (*fn)(void *), void *arg,
+					    const struct weft_spawn_attr *attr,
+					    int *ret_err);
+hidden void weft__thread_start(struct weft_thread *t);
 hidden void weft__thread_finalise(struct weft_thread *t);
 
 /* stack.c */
@@ -185,6 +222,8 @@ hidden int weft__ring_init(struct weft__carrier *c);
 hidden void weft__ring_exit(struct weft__carrier *c);
 hidden struct io_uring_sqe *weft__ring_sqe(struct weft__carrier *c);
 hidden int weft__ring_wait(struct weft__carrier *c, struct io_uring_sqe *sqe);
+hidden int weft__ring_wait_close(struct weft__carrier *c,
+				 struct io_uring_sqe *sqe);
 hidden int weft__ring_wait_any(struct weft__carrier *c,
 			       struct io_uring_sqe **sqes,
 			       struct weft__waiter *ws, int n,
@@ -196,7 +235,17 @@ hidden void weft__ring_kick(struct weft__carrier *c);
 /* wait.c */
 hidden void weft__waiter_init(struct weft__waiter *w);
 hidden int weft__waiter_wait(struct weft__waiter *w, int64_t deadline);
+hidden int weft__waiter_wait_cancel(struct weft__waiter *w, int64_t deadline);
+
+/* cancel.c */
+hidden struct weft__ctl *weft__ctl_self(void);
+hidden int weft__cancel_check(struct weft__ctl *ctl);
+hidden int64_t weft__cancel_deadline(struct weft__ctl *ctl, int64_t deadline);
+hidden void weft__cancel_wake(struct weft__ctl *ctl, struct weft__group *stop);
+hidden int weft__cancel_register(struct weft__ctl *ctl, struct weft__waiter *w);
+hidden void weft__cancel_unregister(struct weft__ctl *ctl);
 hidden bool weft__waiter_claim(struct weft__waiter *w);
+hidden bool weft__waiter_claim_as(struct weft__waiter *w, unsigned state);
 hidden void weft__wake(struct weft_thread *t, atomic_uint *word);
 hidden bool weft__waiter_wake(struct weft__waiter *w);
 hidden void weft__wq_push(struct weft__waiter **head, struct weft__waiter *w);

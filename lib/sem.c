@@ -46,7 +46,7 @@ int weft_sem_timedwait(struct weft_sem *ws, int64_t deadline)
 	}
 	weft__wq_push(&s->waiters, &w);
 	weft__spin_unlock(&s->lock);
-	r = weft__waiter_wait(&w, deadline);
+	r = weft__waiter_wait_cancel(&w, deadline);
 	if (r < 0)
 		weft__sync_unqueue(&s->lock, &s->waiters, &w);
 	return r; /* 0: a post handed its unit over */

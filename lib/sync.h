@@ -29,6 +29,9 @@ _Static_assert(sizeof(struct sem) == sizeof(struct weft_sem), "sem");
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 	       "WEFT_SEM_INIT puts the value in the low half of opaque[0]");
 
+/* Take m again whatever cancellation says: a condition wait must. */
+hidden void weft__mutex_relock(struct weft_mutex *m);
+
 /*
  * A timed-out waiter that is still queued takes itself off the queue;
  * one that was popped meanwhile was claimed by nobody (its state says

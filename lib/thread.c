@@ -14,6 +14,7 @@
  * stack knows nobody runs on it.
  */
 #include "runtime.h"
+#include "group.h"
 #include "ctx.h"
 #if WEFT_ASAN
 #include <sanitizer/common_interface_defs.h>
@@ -35,11 +36,15 @@ static void entry(void *arg)
 	__sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
 	t->result = t->fn(t->arg);
+	if (t->group)
+		weft__group_member_done(t);
 	weft__exit_current();
 }
 
-int weft_thread_spawn(struct weft_thread **ret_thread, intptr_t (*fn)(void *),
-		      void *arg, const struct weft_spawn_attr *attr)
+/* A thread ready to start, not yet queued: callers may set it up. */
+struct weft_thread *weft__thread_new(intptr_t (*fn)(void *), void *arg,
+				     const struct weft_spawn_attr *attr,
+				     int *ret_err)
 {
 	unsigned flags = attr ? attr->flags : 0;
 	size_t size = attr && attr->stack_size ? attr->stack_size :
@@ -47,18 +52,19 @@ int weft_thread_spawn(struct weft_thread **ret_thread, intptr_t (*fn)(void *),
 	struct weft_thread *t;
 	int r;
 
+	*ret_err = -EINVAL;
 	if (!fn || (flags & ~(WEFT_SPAWN_MIGRATABLE | WEFT_SPAWN_DETACHED)))
-		return -EINVAL;
-	if (!ret_thread && !(flags & WEFT_SPAWN_DETACHED))
-		return -EINVAL;
+		return NULL;
 	if (size < 16384 || size > ((size_t)1 << 40))
-		return -EINVAL;
+		return NULL;
 	r = weft__runtime_start();
+	*ret_err = r;
 	if (r < 0)
-		return r;
+		return NULL;
 	t = weft__stack_alloc(size);
+	*ret_err = -ENOMEM;
 	if (!t)
-		return -ENOMEM;
+		return NULL;
 	t->fn = fn;
 	t->arg = arg;
 	t->flags = flags;
@@ -71,10 +77,31 @@ int weft_thread_spawn(struct weft_thread **ret_thread, intptr_t (*fn)(void *),
 							    WEFT_JOIN_RUNNING);
 	t->sp = weft__ctx_make(
 		(void *)((uintptr_t)t & ~(uintptr_t)(TCB_ALIGN - 1)), entry, t);
+	*ret_err = 0;
+	return t;
+}
+
+void weft__thread_start(struct weft_thread *t)
+{
 	atomic_fetch_add_explicit(&weft__rt.live, 1, memory_order_relaxed);
+	weft__enqueue_new(t);
+}
+
+int weft_thread_spawn(struct weft_thread **ret_thread, intptr_t (*fn)(void *),
+		      void *arg, const struct weft_spawn_attr *attr)
+{
+	unsigned flags = attr ? attr->flags : 0;
+	struct weft_thread *t;
+	int r;
+
+	if (!ret_thread && !(flags & WEFT_SPAWN_DETACHED))
+		return -EINVAL;
+	t = weft__thread_new(fn, arg, attr, &r);
+	if (!t)
+		return r;
 	if (ret_thread)
 		*ret_thread = t;
-	weft__enqueue_new(t);
+	weft__thread_start(t);
 	return 0;
 }
 
@@ -89,11 +116,20 @@ void weft__thread_finalise(struct weft_thread *t)
 			break;
 		}
 		if (s == WEFT_JOIN_WAITING) {
-			/* The joiner is parked: nothing else changes t now. */
+			/*
+			 * Claim the joiner before saying DONE: once it is
+			 * claimed it stays parked, so w stays valid.  If a
+			 * cancellation claimed it first, the joiner is
+			 * leaving: never touch w again, just say DONE.
+			 */
 			w = t->joiner;
-			atomic_store(&t->join, WEFT_JOIN_DONE);
-			weft__waiter_wake(w);
-			break;
+			if (weft__waiter_claim(w)) {
+				struct weft_thread *j = w->thread;
+
+				atomic_store(&t->join, WEFT_JOIN_DONE);
+				weft__wake(j, &w->state);
+				break;
+			}
 		}
 		if (atomic_compare_exchange_weak(&t->join, &s, WEFT_JOIN_DONE))
 			break;
@@ -106,6 +142,7 @@ int weft_thread_join(struct weft_thread *t, intptr_t *ret_value)
 {
 	struct weft__waiter w;
 	unsigned s;
+	int r;
 
 	if (!t)
 		return -EINVAL;
@@ -117,7 +154,12 @@ int weft_thread_join(struct weft_thread *t, intptr_t *ret_value)
 		t->joiner = &w;
 		if (atomic_compare_exchange_strong(&t->join, &s,
 						   WEFT_JOIN_WAITING)) {
-			weft__waiter_wait(&w, -1);
+			r = weft__waiter_wait_cancel(&w, -1);
+			s = WEFT_JOIN_WAITING;
+			/* Cancelled: stop waiting, unless t ended meanwhile. */
+			if (r < 0 && atomic_compare_exchange_strong(
+					     &t->join, &s, WEFT_JOIN_RUNNING))
+				return r;
 			s = atomic_load(&t->join);
 		}
 	}

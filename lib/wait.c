@@ -22,15 +22,33 @@ void weft__waiter_init(struct weft__waiter *w)
 	w->thread = weft__self();
 	atomic_init(&w->state, WEFT_WAITING);
 	w->res = 0;
+	w->cause = 0;
 	w->data = 0;
 }
 
 /* The party that claims the waiter must then wake it; see weft__wake(). */
-bool weft__waiter_claim(struct weft__waiter *w)
+bool weft__waiter_claim_as(struct weft__waiter *w, unsigned state)
 {
 	unsigned expect = WEFT_WAITING;
 
-	return atomic_compare_exchange_strong(&w->state, &expect, WEFT_WOKEN);
+	return atomic_compare_exchange_strong(&w->state, &expect, state);
+}
+
+bool weft__waiter_claim(struct weft__waiter *w)
+{
+	return weft__waiter_claim_as(w, WEFT_WOKEN);
+}
+
+static int outcome(struct weft__waiter *w)
+{
+	switch (atomic_load(&w->state)) {
+	case WEFT_TIMEDOUT:
+		return -ETIMEDOUT;
+	case WEFT_CANCELLED:
+		return w->cause;
+	default:
+		return 0;
+	}
 }
 
 void weft__wake(struct weft_thread *t, atomic_uint *word)
@@ -69,14 +87,14 @@ int weft__waiter_wait(struct weft__waiter *w, int64_t deadline)
 					return -ETIMEDOUT;
 				/* Claimed already: absorb the wake-up. */
 				weft__park();
-				return 0;
+				return outcome(w);
 			}
 			t->timer.deadline = deadline;
 			t->timer.w = w;
 			weft__timer_arm(t->carrier, &t->timer);
 		}
 		weft__park();
-		return atomic_load(&w->state) == WEFT_TIMEDOUT ? -ETIMEDOUT : 0;
+		return outcome(w);
 	}
 	while ((s = atomic_load(&w->state)) == WEFT_WAITING) {
 		if (weft__futex_wait(&w->state, WEFT_WAITING, deadline) !=
@@ -86,7 +104,33 @@ int weft__waiter_wait(struct weft__waiter *w, int64_t deadline)
 						   WEFT_TIMEDOUT))
 			return -ETIMEDOUT;
 	}
-	return s == WEFT_TIMEDOUT ? -ETIMEDOUT : 0;
+	return outcome(w);
+}
+
+/*
+ * weft__waiter_wait() as a cancellation point: fails with the cause when
+ * the caller's scopes are cancelled (before or while it waits), -EINTR for
+ * an interrupt, -ETIMEDOUT at the earliest deadline in force.  A waiter
+ * claimed before the cancellation was seen is a wake-up like any other:
+ * whatever it handed over (a lock, a unit) is the caller's, and the
+ * cancellation is seen at the next blocking call.
+ */
+int weft__waiter_wait_cancel(struct weft__waiter *w, int64_t deadline)
+{
+	struct weft__ctl *ctl = weft__ctl_self();
+	int r = weft__cancel_check(ctl);
+
+	if (!r)
+		r = weft__cancel_register(ctl, w);
+	if (r) {
+		w->cause = r;
+		if (weft__waiter_claim_as(w, WEFT_CANCELLED))
+			return r;
+		return weft__waiter_wait(w, -1); /* absorb the wake-up */
+	}
+	r = weft__waiter_wait(w, weft__cancel_deadline(ctl, deadline));
+	weft__cancel_unregister(ctl);
+	return r;
 }
 
 void weft__wq_push(struct weft__waiter **head, struct weft__waiter *w)

@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 
 #include "helpers.h"
+#include "lib/runtime.h"
 
 int t_kernel_threads(void)
 {
@@ -91,4 +92,9 @@ intptr_t t_run(intptr_t (*fn)(void *), void *arg)
 		return r;
 	r = weft_thread_join(t, &v);
 	return r < 0 ? r : v;
+}
+
+unsigned t_live(void)
+{
+	return atomic_load(&weft__rt.live);
 }

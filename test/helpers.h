@@ -20,5 +20,7 @@ int t_tcp_pair(int fds[2]);
 int t_listener(int *ret_port);
 /* Spawn fn(arg) and join it from a plain thread; the thread's value. */
 intptr_t t_run(intptr_t (*fn)(void *), void *arg);
+/* Virtual threads not yet ended, as the runtime counts them. */
+unsigned t_live(void);
 
 #endif

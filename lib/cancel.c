@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Cancellation: level (scopes), edge (interrupts), deadlines.
+ *
+ * Level.  A thread's innermost scope and its parents say whether it is
+ * cancelled: every blocking call checks them first (weft__cancel_check)
+ * and fails with the cause while any scope up to a shield is cancelled,
+ * so code cannot miss a cancellation by being busy when it came.  The
+ * scopes of a group's members have the group's scope as parent, whose
+ * parent is the owner's scope: cancelling an outer scope reaches every
+ * thread below it the next time it checks.
+ *
+ * Waking.  A thread parked when its scope is cancelled must be woken: the
+ * canceller claims the waiter the thread registered in its control block
+ * (the CAS that decides every wake-up, with state WEFT_CANCELLED) and
+ * makes it runnable; the wait returns the cause.  A thread parked on an
+ * SQE then cancels the operation and waits for its CQE (ring.c), so a
+ * completion that came first is returned as it is.  Groups carry the
+ * wake-ups down to their members and, through them, to nested groups.
+ *
+ * Edge.  An interrupt fails exactly one blocking call with -EINTR: the
+ * one the thread is parked in, or else the next.  Registering a wait and
+ * delivering an interrupt take the same lock, so it is never both.
+ *
+ * Deadlines are absolute and live on scopes; a wait's own deadline is
+ * cut to the earliest one in force, and a deadline that has passed is a
+ * cancellation with cause -ETIMEDOUT.
+ */
+#include "runtime.h"
+#include "group.h"
+
+static __thread struct weft__ctl plain_ctl
+	__attribute__((tls_model("initial-exec")));
+
+struct weft__ctl *weft__ctl_self(void)
+{
+	struct weft_thread *t = weft__self();
+
+	return t ? &t->ctl : &plain_ctl;
+}
+
+/* -EINTR for a pending interrupt (once), the level cause, or 0. */
+int weft__cancel_check(struct weft__ctl *ctl)
+{
+	int64_t now = -1;
+
+	if (atomic_load_explicit(&ctl->interrupted, memory_order_relaxed) &&
+	    atomic_exchange(&ctl->interrupted, 0))
+		return -EINTR;
+	for (struct weft__scope *s = ctl->scope; s; s = s->parent) {
+		int cause =
+			atomic_load_explicit(&s->cause, memory_order_acquire);
+
+		if (cause)
+			return cause;
+		if (s->deadline >= 0) {
+			if (now < 0)
+				now = weft__now();
+			if (now >= s->deadline) {
+				atomic_compare_exchange_strong(
+					&s->cause, &cause, -ETIMEDOUT);
+				return atomic_load(&s->cause);
+			}
+		}
+		if (s->shield)
+			break;
+	}
+	return 0;
+}
+
+/* The earliest of deadline (< 0: none) and the deadlines in force. */
+int64_t weft__cancel_deadline(struct weft__ctl *ctl, int64_t deadline)
+{
+	for (struct weft__scope *s = ctl->scope; s; s = s->parent) {
+		if (s->deadline >= 0 &&
+		    (deadline < 0 || s->deadline < deadline))
+			deadline = s->deadline;
+		if (s->shield)
+			break;
+	}
+	return deadline;
+}
+
+/* The cause ctl's scopes show now (no clock, no interrupts), or 0. */
+static int cause_locked(struct weft__ctl *ctl)
+{
+	for (struct weft__scope *s = ctl->scope; s; s = s->parent) {
+		int cause = atomic_load(&s->cause);
+
+		if (cause)
+			return cause;
+		if (s->shield)
+			break;
+	}
+	return 0;
+}
+
+/*
+ * Something above ctl's thread was cancelled: if its wait is now in a
+ * cancelled scope (a parked thread's scopes cannot change), wake it with
+ * the cause; and carry the news down to the groups it owns, innermost
+ * first, up to stop.  Locks are taken top-down: this control, then its
+ * groups, then their members' controls.
+ */
+void weft__cancel_wake(struct weft__ctl *ctl, struct weft__group *stop)
+{
+	struct weft__waiter *w;
+	struct weft_thread *t = NULL;
+	atomic_uint *word = NULL;
+	int cause;
+
+	weft__spin_lock(&ctl->lock);
+	w = ctl->wait;
+	if (w && (cause = cause_locked(ctl))) {
+		w->cause = cause;
+		if (weft__waiter_claim_as(w, WEFT_CANCELLED)) {
+			t = w->thread;
+			word = &w->state;
+		}
+	}
+	for (struct weft__group *g = ctl->groups; g && g != stop; g = g->outer)
+		weft__group_wake(g);
+	weft__spin_unlock(&ctl->lock);
+	if (word)
+		weft__wake(t, word);
+}
+
+/* Fail the current or next blocking call of ctl's thread with -EINTR. */
+static void interrupt(struct weft__ctl *ctl)
+{
+	struct weft__waiter *w;
+	struct weft_thread *t = NULL;
+	atomic_uint *word = NULL;
+
+	weft__spin_lock(&ctl->lock);
+	w = ctl->wait;
+	if (w &&
+	    (w->cause = -EINTR, weft__waiter_claim_as(w, WEFT_CANCELLED))) {
+		t = w->thread;
+		word = &w->state;
+	} else {
+		atomic_store(&ctl->interrupted, 1);
+	}
+	weft__spin_unlock(&ctl->lock);
+	if (word)
+		weft__wake(t, word);
+}
+
+int weft_thread_interrupt(struct weft_thread *t)
+{
+	if (!t)
+		return -EINVAL;
+	interrupt(&t->ctl);
+	return 0;
+}
+
+/* Register w as ctl's wait, unless an interrupt is pending: -EINTR. */
+int weft__cancel_register(struct weft__ctl *ctl, struct weft__waiter *w)
+{
+	int r = 0;
+
+	weft__spin_lock(&ctl->lock);
+	if (atomic_load(&ctl->interrupted) &&
+	    atomic_exchange(&ctl->interrupted, 0))
+		r = -EINTR;
+	else
+		ctl->wait = w;
+	weft__spin_unlock(&ctl->lock);
+	return r;
+}
+
+void weft__cancel_unregister(struct weft__ctl *ctl)
+{
+	weft__spin_lock(&ctl->lock);
+	ctl->wait = NULL;
+	weft__spin_unlock(&ctl->lock);
+}
+
+/* ---- cancel scopes of the API ---- */
+
+struct scope {
+	struct weft__scope s;
+	struct weft__ctl *ctl;
+	struct weft__group *groups; /* the owner's open groups at enter */
+};
+
+_Static_assert(sizeof(struct scope) <= sizeof(struct weft_cancel_scope),
+	       "struct weft_cancel_scope is too small");
+
+int weft_cancel_scope_enter(struct weft_cancel_scope *ws, int64_t deadline,
+			    int shield)
+{
+	struct scope *sc = (struct scope *)ws;
+	struct weft__ctl *ctl = weft__ctl_self();
+
+	if (!sc || deadline < -1 || (shield && deadline < 0))
+		return -EINVAL;
+	sc->s.parent = ctl->scope;
+	atomic_init(&sc->s.cause, 0);
+	sc->s.deadline = deadline;
+	sc->s.shield = shield;
+	sc->ctl = ctl;
+	sc->groups = ctl->groups;
+	ctl->scope = &sc->s;
+	return 0;
+}
+
+int weft_cancel_scope_leave(struct weft_cancel_scope *ws)
+{
+	struct scope *sc = (struct scope *)ws;
+
+	if (!sc || sc->ctl != weft__ctl_self() || sc->ctl->scope != &sc->s)
+		return -EINVAL; /* not the caller's innermost scope */
+	sc->ctl->scope = sc->s.parent;
+	return 0;
+}
+
+int weft_cancel_scope_cancel(struct weft_cancel_scope *ws)
+{
+	struct scope *sc = (struct scope *)ws;
+	int zero = 0;
+
+	if (!sc)
+		return -EINVAL;
+	atomic_compare_exchange_strong(&sc->s.cause, &zero, -ECANCELED);
+	weft__cancel_wake(sc->ctl, sc->groups);
+	return 0;
+}
+
+int64_t weft_deadline(void)
+{
+	return weft__cancel_deadline(weft__ctl_self(), -1);
+}
+
+int weft_cancelled(void)
+{
+	struct weft__ctl *ctl = weft__ctl_self();
+	int64_t now = -1;
+
+	/* Like weft__cancel_check, but a query: interrupts stay pending. */
+	for (struct weft__scope *s = ctl->scope; s; s = s->parent) {
+		int cause = atomic_load(&s->cause);
+
+		if (cause)
+			return cause;
+		if (s->deadline >= 0) {
+			if (now < 0)
+				now = weft__now();
+			if (now >= s->deadline)
+				return -ETIMEDOUT;
+		}
+		if (s->shield)
+			break;
+	}
+	return 0;
+}

@@ -1,0 +1,431 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Thread groups: structured concurrency.
+ *
+ * A group is opened by its owner, who alone joins it; every thread
+ * spawned into it is joined before the join returns.  While it is open
+ * the owner's innermost scope is the group's, and so is the parent scope
+ * of every member: cancelling the group reaches its members, the owner's
+ * own body, and (through the members' scopes) every group they opened.
+ *
+ * A member's value in [-4095, -1] is a failure, unless it is -ECANCELED
+ * or -ETIMEDOUT while its scopes are cancelled: then it was cancelled.
+ * Policies: fail-fast cancels the group at the first real failure,
+ * supervise lets every member finish, first-success cancels at the first
+ * success.  The join returns the first real failure; else -ETIMEDOUT if
+ * the group's deadline fired, -ECANCELED if an enclosing scope was
+ * cancelled, 0 otherwise (the owner cancelling its own group included).
+ *
+ * Lifetime.  The group lives in its owner's storage, which may go away
+ * as soon as the join returns, that is, as soon as live reaches 0: a
+ * member that ends touches the group last when it takes itself off the
+ * list, and wakes the owner with what it copied before.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "group.h"
+
+_Static_assert(sizeof(struct weft__group) <= sizeof(struct weft_group),
+	       "struct weft_group is too small");
+
+static bool is_failure(intptr_t v)
+{
+	return v < 0 && v >= -4095;
+}
+
+int weft_group_open(struct weft_group *wg, const struct weft_group_opts *o)
+{
+	struct weft__group *g = (struct weft__group *)wg;
+	struct weft_group_opts none = { 0 };
+	struct weft__ctl *ctl = weft__ctl_self();
+
+	if (!g)
+		return -EINVAL;
+	if (!o)
+		o = &none;
+	memset(g, 0, sizeof(*g));
+	g->result = -EINVAL;
+	if (o->policy < WEFT_FAIL_FAST || o->policy > WEFT_FIRST_SUCCESS ||
+	    o->deadline < 0 || o->max_concurrency > INT32_MAX)
+		return -EINVAL;
+	g->scope.parent = ctl->scope;
+	g->scope.deadline = o->deadline ? o->deadline : -1;
+	g->owner = ctl;
+	g->policy = o->policy;
+	g->limit = o->max_concurrency;
+	weft_sem_init(&g->slots, g->limit);
+	g->state = GROUP_OPEN;
+	g->result = 0;
+	weft__spin_lock(&ctl->lock);
+	g->outer = ctl->groups;
+	ctl->groups = g;
+	weft__spin_unlock(&ctl->lock);
+	ctl->scope = &g->scope;
+	return 0;
+}
+
+/* Wake every member whose wait is now cancelled, and their groups'. */
+void weft__group_wake(struct weft__group *g)
+{
+	weft__spin_lock(&g->lock);
+	for (struct weft_thread *t = g->members; t; t = t->sibling)
+		weft__cancel_wake(&t->ctl, NULL);
+	weft__spin_unlock(&g->lock);
+}
+
+void weft__group_cancel(struct weft__group *g, int reason)
+{
+	int zero = 0;
+
+	weft__spin_lock(&g->lock);
+	if (g->reason || g->state == GROUP_JOINED) {
+		weft__spin_unlock(&g->lock);
+		return;
+	}
+	g->reason = reason;
+	atomic_compare_exchange_strong(&g->scope.cause, &zero,
+				       reason == GROUP_DEADLINE ? -ETIMEDOUT :
+								  -ECANCELED);
+	weft__spin_unlock(&g->lock);
+	weft__group_wake(g);
+	/* The owner's body, and groups it opened inside this one. */
+	weft__cancel_wake(g->owner, g);
+}
+
+int weft_group_cancel(struct weft_group *wg)
+{
+	if (!wg)
+		return -EINVAL;
+	weft__group_cancel((struct weft__group *)wg, GROUP_OWNER);
+	return 0;
+}
+
+/* Is a member that ended with v cancelled rather than failed? */
+static bool cancelled_end(struct weft_thread *t, intptr_t v)
+{
+	return (v == -ECANCELED || v == -ETIMEDOUT) &&
+	       weft__cancel_check(&t->ctl) != 0;
+}
+
+static void record(struct weft__group *g, struct weft_thread *t, int v)
+{
+	struct weft__failure f = { t->id, v };
+
+	if (g->nr_failures == 0) {
+		g->first = f;
+	} else {
+		if (g->nr_failures - 1 == g->cap) {
+			unsigned cap = g->cap ? 2 * g->cap : 8;
+			struct weft__failure *m =
+				realloc(g->more, cap * sizeof(*m));
+
+			if (!m)
+				return; /* counted below all the same */
+			g->more = m;
+			g->cap = cap;
+		}
+		g->more[g->nr_failures - 1] = f;
+	}
+	g->nr_failures++;
+}
+
+static void future_done(struct weft__future *f, int status, intptr_t value)
+{
+	struct weft__waiter *w;
+
+	f->status = status;
+	f->value = value;
+	weft__spin_lock(&f->lock);
+	atomic_store(&f->done, 1);
+	while ((w = weft__wq_pop(&f->waiters)))
+		weft__waiter_wake(w);
+	weft__spin_unlock(&f->lock);
+	if (atomic_fetch_sub(&f->refs, 1) == 1)
+		free(f);
+}
+
+void weft__group_member_done(struct weft_thread *t)
+{
+	struct weft__group *g = t->group;
+	intptr_t v = t->result;
+	bool failed = is_failure(v) && !cancelled_end(t, v);
+	int status = is_failure(v) ? (int)v : 0, cancel = 0;
+	struct weft__waiter *w = NULL;
+	struct weft_thread *owner = NULL;
+
+	weft__spin_lock(&g->lock);
+	if (failed) {
+		record(g, t, status);
+		if (g->policy == WEFT_FAIL_FAST)
+			cancel = GROUP_FAILURE;
+	} else if (!is_failure(v) && g->policy == WEFT_FIRST_SUCCESS) {
+		cancel = GROUP_SUCCESS;
+	}
+	weft__spin_unlock(&g->lock);
+	if (t->future)
+		future_done(t->future, status, v);
+	if (cancel)
+		weft__group_cancel(g, cancel);
+	if (g->limit)
+		weft_sem_post(&g->slots);
+
+	/* The last touch of g: take t off, wake the owner if it waits. */
+	weft__spin_lock(&g->lock);
+	if (t->sibling_prev)
+		t->sibling_prev->sibling = t->sibling;
+	else
+		g->members = t->sibling;
+	if (t->sibling)
+		t->sibling->sibling_prev = t->sibling_prev;
+	if (--g->live == 0 && g->joiner && weft__waiter_claim(g->joiner)) {
+		w = g->joiner;
+		owner = w->thread;
+	}
+	weft__spin_unlock(&g->lock);
+	if (w)
+		weft__wake(owner, &w->state);
+}
+
+static int spawn(struct weft_group *wg, intptr_t (*fn)(void *), void *arg,
+		 struct weft__future *f, bool try)
+{
+	struct weft__group *g = (struct weft__group *)wg;
+	struct weft_spawn_attr a = { .flags = WEFT_SPAWN_DETACHED };
+	struct weft_thread *t;
+	int r;
+
+	if (!fn)
+		return -EINVAL;
+	if (!g) /* the root group: for now, a detached thread */
+		return weft_thread_spawn(NULL, fn, arg, &a);
+	if (g->state != GROUP_OPEN)
+		return g->state == GROUP_JOINED ? -EINVAL : -ECANCELED;
+	if (atomic_load(&g->scope.cause))
+		return -ECANCELED;
+	if (g->limit) {
+		r = try ? weft_sem_trywait(&g->slots) :
+			  weft_sem_wait(&g->slots);
+		if (r < 0)
+			return r;
+		if (atomic_load(&g->scope.cause)) {
+			weft_sem_post(&g->slots);
+			return -ECANCELED;
+		}
+	}
+	t = weft__thread_new(fn, arg, &a, &r);
+	if (!t) {
+		if (g->limit)
+			weft_sem_post(&g->slots);
+		return r;
+	}
+	t->group = g;
+	t->ctl.scope = &g->scope;
+	t->future = f;
+	weft__spin_lock(&g->lock);
+	t->sibling = g->members;
+	if (g->members)
+		g->members->sibling_prev = t;
+	g->members = t;
+	g->live++;
+	weft__spin_unlock(&g->lock);
+	weft__thread_start(t);
+	return 0;
+}
+
+int weft_spawn(struct weft_group *g, intptr_t (*fn)(void *), void *arg)
+{
+	return spawn(g, fn, arg, NULL, false);
+}
+
+int weft_try_spawn(struct weft_group *g, intptr_t (*fn)(void *), void *arg)
+{
+	return spawn(g, fn, arg, NULL, true);
+}
+
+int weft_spawn_future(struct weft_group *g, intptr_t (*fn)(void *), void *arg,
+		      struct weft_future **ret_future)
+{
+	struct weft__future *f;
+	int r;
+
+	if (!ret_future || !g)
+		return -EINVAL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	atomic_init(&f->refs, 2);
+	r = spawn(g, fn, arg, f, false);
+	if (r < 0) {
+		free(f);
+		return r;
+	}
+	*ret_future = (struct weft_future *)f;
+	return 0;
+}
+
+int weft_group_join(struct weft_group *wg)
+{
+	struct weft__group *g = (struct weft__group *)wg;
+	struct weft__ctl *ctl = weft__ctl_self();
+	bool cancellable = true, interrupted = false;
+	int64_t deadline;
+	struct weft__waiter w;
+	int r;
+
+	if (!g || g->owner != ctl || g->state != GROUP_OPEN)
+		return -EINVAL; /* not the owner, or joined already */
+	if (ctl->scope != &g->scope || ctl->groups != g)
+		return -EINVAL; /* an inner scope or group is still open */
+	g->state = GROUP_JOINING;
+	ctl->scope = g->scope.parent;
+	deadline = g->scope.deadline;
+	for (;;) {
+		weft__spin_lock(&g->lock);
+		if (g->live == 0) {
+			weft__spin_unlock(&g->lock);
+			break;
+		}
+		weft__waiter_init(&w);
+		g->joiner = &w;
+		weft__spin_unlock(&g->lock);
+		if (cancellable)
+			r = weft__waiter_wait_cancel(&w, deadline);
+		else
+			r = weft__waiter_wait(&w, -1);
+		weft__spin_lock(&g->lock);
+		g->joiner = NULL;
+		weft__spin_unlock(&g->lock);
+		if (r == -EINTR) {
+			interrupted = true; /* for the next call */
+		} else if (r == -ETIMEDOUT && deadline >= 0 &&
+			   weft__now() >= deadline) {
+			/* Once: then wait for the members without it. */
+			weft__group_cancel(g, GROUP_DEADLINE);
+			deadline = -1;
+		} else if (r < 0) {
+			/* An enclosing scope: pass it down, then wait on. */
+			weft__group_cancel(g, GROUP_OUTER);
+			cancellable = false;
+		}
+	}
+	weft__spin_lock(&ctl->lock);
+	ctl->groups = g->outer;
+	weft__spin_unlock(&ctl->lock);
+	if (interrupted)
+		atomic_store(&ctl->interrupted, 1);
+	/* Members may have seen the deadline pass before the owner did. */
+	if (!g->reason && atomic_load(&g->scope.cause) == -ETIMEDOUT)
+		g->reason = GROUP_DEADLINE;
+	if (g->nr_failures)
+		g->result = g->first.status;
+	else if (g->reason == GROUP_DEADLINE)
+		g->result = -ETIMEDOUT;
+	else if (g->reason == GROUP_OUTER)
+		g->result = -ECANCELED;
+	else
+		g->result = 0;
+	g->state = GROUP_JOINED;
+	return g->result;
+}
+
+int weft_group_result(const struct weft_group *wg)
+{
+	const struct weft__group *g = (const struct weft__group *)wg;
+
+	if (!g)
+		return -EINVAL;
+	return g->result;
+}
+
+int weft_group_failures(const struct weft_group *wg)
+{
+	const struct weft__group *g = (const struct weft__group *)wg;
+
+	return g ? (int)g->nr_failures : -EINVAL;
+}
+
+int weft_group_failure(const struct weft_group *wg, unsigned i,
+		       uint64_t *ret_thread_id)
+{
+	const struct weft__group *g = (const struct weft__group *)wg;
+	const struct weft__failure *f;
+
+	if (!g || g->state != GROUP_JOINED || i >= g->nr_failures ||
+	    (i > 0 && i - 1 >= g->cap))
+		return -EINVAL;
+	f = i == 0 ? &g->first : &g->more[i - 1];
+	if (ret_thread_id)
+		*ret_thread_id = f->id;
+	return f->status;
+}
+
+void weft_group_fini(struct weft_group *wg)
+{
+	struct weft__group *g = (struct weft__group *)wg;
+
+	if (!g || g->state != GROUP_JOINED)
+		return;
+	free(g->more);
+	g->more = NULL;
+	g->cap = 0;
+}
+
+/* For the scope macro: leaving the block early cancels, then joins. */
+void weft__group_leave(struct weft_group **pg)
+{
+	if (!*pg)
+		return;
+	weft_group_cancel(*pg);
+	weft_group_join(*pg);
+}
+
+struct weft_group *weft__group_enter(struct weft_group *g,
+				     const struct weft_group_opts *o)
+{
+	return weft_group_open(g, o) == 0 ? g : NULL;
+}
+
+/* ---- futures ---- */
+
+int weft_future_wait(struct weft_future *wf, intptr_t *ret_value)
+{
+	struct weft__future *f = (struct weft__future *)wf;
+	struct weft__waiter w;
+	int r;
+
+	if (!f)
+		return -EINVAL;
+	if (!atomic_load(&f->done)) {
+		weft__waiter_init(&w);
+		weft__spin_lock(&f->lock);
+		if (atomic_load(&f->done)) {
+			weft__spin_unlock(&f->lock);
+		} else {
+			weft__wq_push(&f->waiters, &w);
+			weft__spin_unlock(&f->lock);
+			r = weft__waiter_wait_cancel(&w, -1);
+			if (r < 0) {
+				weft__spin_lock(&f->lock);
+				weft__wq_remove(&f->waiters, &w);
+				weft__spin_unlock(&f->lock);
+				if (!atomic_load(&f->done))
+					return r;
+			}
+		}
+	}
+	if (ret_value)
+		*ret_value = f->value;
+	return f->status;
+}
+
+int weft_future_release(struct weft_future *wf)
+{
+	struct weft__future *f = (struct weft__future *)wf;
+
+	if (!f)
+		return -EINVAL;
+	if (atomic_fetch_sub(&f->refs, 1) == 1)
+		free(f);
+	return 0;
+}

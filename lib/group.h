@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* Thread groups and futures: the structures behind weft.h's (group.c). */
+#ifndef WEFT_GROUP_H
+#define WEFT_GROUP_H
+
+#include "runtime.h"
+
+/* Why a group was cancelled; the first reason sticks. */
+enum {
+	GROUP_OWNER = 1, /* weft_group_cancel, or the scope left early */
+	GROUP_FAILURE,	 /* fail-fast: a member failed */
+	GROUP_SUCCESS,	 /* first-success: a member succeeded */
+	GROUP_OUTER,	 /* an enclosing scope was cancelled */
+	GROUP_DEADLINE,	 /* the group's deadline passed */
+};
+
+enum { GROUP_OPEN = 1, GROUP_JOINING, GROUP_JOINED };
+
+struct weft__failure {
+	uint64_t id;
+	int status;
+};
+
+struct weft__group {
+	struct weft__scope scope;    /* the parent scope of every member */
+	struct weft_spin lock;	     /* guards everything below */
+	struct weft__ctl *owner;     /* only the owner joins */
+	struct weft__group *outer;   /* next in owner->groups */
+	struct weft_thread *members; /* live members, by sibling links */
+	unsigned live;
+	int state;		     /* GROUP_OPEN ... */
+	int policy;		     /* WEFT_FAIL_FAST ... */
+	int reason;		     /* GROUP_* once cancelled */
+	int result;		     /* of the join */
+	unsigned limit;		     /* max_concurrency, 0: none */
+	struct weft_sem slots;	     /* free places under the limit */
+	struct weft__waiter *joiner; /* the owner, waiting for live == 0 */
+	struct weft__failure first;  /* the first real failure */
+	struct weft__failure *more;  /* the others, malloc'd */
+	unsigned nr_failures, cap;
+};
+
+struct weft__future {
+	atomic_uint refs; /* the thread's and the holder's */
+	atomic_uint done;
+	int status; /* 0, a failure, or -ECANCELED */
+	intptr_t value;
+	struct weft_spin lock;
+	struct weft__waiter *waiters;
+};
+
+hidden void weft__group_wake(struct weft__group *g);
+hidden void weft__group_cancel(struct weft__group *g, int reason);
+hidden void weft__group_member_done(struct weft_thread *t);
+
+#endif

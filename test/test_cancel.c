@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Cancellation: of a thread blocked in each kind of call, level and edge,
+ * scopes, shields, deadlines; and cancellations racing completions, with
+ * every byte accounted for.
+ */
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+TestSuite(cancel, .timeout = 180);
+
+static int fds[2], lfd;
+static struct weft_mutex m = WEFT_MUTEX_INIT;
+static struct weft_cond cv = WEFT_COND_INIT;
+static struct weft_sem sem = WEFT_SEM_INIT(0);
+static struct weft_thread *forever;
+static struct weft_future *never;
+
+static intptr_t wait_forever(void *arg)
+{
+	return weft_sleep_until(weft_now() + 60 * T_SEC);
+}
+
+static intptr_t blocked_read(void *arg)
+{
+	char c;
+
+	return weft_read(fds[0], &c, 1);
+}
+
+static intptr_t blocked_recv(void *arg)
+{
+	char c;
+
+	return weft_recv(fds[0], &c, 1, 0);
+}
+
+static intptr_t blocked_accept(void *arg)
+{
+	return weft_accept(lfd, NULL, NULL, 0);
+}
+
+static intptr_t blocked_poll(void *arg)
+{
+	return weft_poll(fds[0], POLLIN);
+}
+
+static intptr_t blocked_mutex(void *arg)
+{
+	return weft_mutex_lock(&m); /* the test holds it */
+}
+
+static intptr_t blocked_cond(void *arg)
+{
+	int r;
+
+	weft_mutex_lock(&m);
+	r = weft_cond_wait(&cv, &m);
+	/* held again, cancelled or not */
+	if (weft_mutex_trylock(&m) != -EBUSY)
+		r = -1000;
+	weft_mutex_unlock(&m);
+	return r;
+}
+
+static intptr_t blocked_sem(void *arg)
+{
+	return weft_sem_wait(&sem);
+}
+
+static intptr_t blocked_join(void *arg)
+{
+	return weft_thread_join(forever, NULL);
+}
+
+static intptr_t blocked_future(void *arg)
+{
+	return weft_future_wait(never, NULL);
+}
+
+static intptr_t (*const blocked[])(void *) = {
+	wait_forever, blocked_read,   blocked_recv, blocked_accept,
+	blocked_poll, blocked_mutex,  blocked_cond, blocked_sem,
+	blocked_join, blocked_future,
+};
+
+static intptr_t body_each_kind(void *arg)
+{
+	struct weft_group outer, g;
+	struct weft_future *f[sizeof(blocked) / sizeof(blocked[0])];
+	int port;
+	intptr_t v;
+
+	cr_assert_eq(t_tcp_pair(fds), 0);
+	lfd = t_listener(&port);
+	weft_thread_spawn(&forever, wait_forever, NULL, NULL);
+	/* a future that stays pending: its thread sleeps in another group */
+	weft_group(&outer)
+	{
+		weft_spawn_future(&outer, wait_forever, NULL, &never);
+		weft_mutex_lock(&m);
+		weft_group(&g, .policy = WEFT_SUPERVISE)
+		{
+			for (size_t i = 0;
+			     i < sizeof(blocked) / sizeof(blocked[0]); i++)
+				weft_spawn_future(&g, blocked[i], NULL, &f[i]);
+			weft_sleep_until(weft_now() + 50 * T_MS);
+			weft_group_cancel(&g);
+		}
+		weft_mutex_unlock(&m);
+		weft_group_cancel(&outer);
+	}
+	for (size_t i = 0; i < sizeof(blocked) / sizeof(blocked[0]); i++) {
+		cr_assert_eq(weft_future_wait(f[i], &v), -ECANCELED,
+			     "kind %zu: status", i);
+		cr_assert_eq(v, i == 6 ? -ECANCELED : -ECANCELED,
+			     "kind %zu returned %ld", i, (long)v);
+		weft_future_release(f[i]);
+	}
+	weft_future_release(never);
+	cr_assert_eq(weft_group_result(&g), 0);
+	weft_thread_interrupt(forever);
+	weft_thread_join(forever, NULL);
+	close(fds[0]);
+	close(fds[1]);
+	close(lfd);
+	return 0;
+}
+
+Test(cancel, a_thread_blocked_in_each_kind_of_call)
+{
+	cr_assert_eq(t_run(body_each_kind, NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static intptr_t body_level(void *arg)
+{
+	struct weft_cancel_scope s, shield;
+	int64_t soon = weft_now() + T_MS;
+
+	cr_assert_eq(weft_cancel_scope_enter(&s, -1, 0), 0);
+	cr_assert_eq(weft_cancelled(), 0);
+	weft_cancel_scope_cancel(&s);
+	/* every blocking call, until the scope is left */
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(weft_sleep_until(soon), -ECANCELED);
+	cr_assert_eq(weft_yield(), 0, "yield is not a blocking call");
+	cr_assert_eq(weft_cancelled(), -ECANCELED);
+	/* a shield keeps it out, and needs a deadline of its own */
+	cr_assert_eq(weft_cancel_scope_enter(&shield, -1, 1), -EINVAL);
+	cr_assert_eq(weft_cancel_scope_enter(&shield, weft_now() + T_SEC, 1),
+		     0);
+	cr_assert_eq(weft_sleep_until(weft_now() + T_MS), 0);
+	cr_assert_eq(weft_cancel_scope_leave(&s), -EINVAL, "misnested");
+	cr_assert_eq(weft_cancel_scope_leave(&shield), 0);
+	cr_assert_eq(weft_sleep_until(soon), -ECANCELED);
+	cr_assert_eq(weft_cancel_scope_leave(&s), 0);
+	cr_assert_eq(weft_sleep_until(weft_now() + T_MS), 0);
+	return 0;
+}
+
+Test(cancel, level_cancellation_lasts_until_the_scope_is_left)
+{
+	cr_assert_eq(t_run(body_level, NULL), 0);
+	cr_assert_eq(body_level(NULL), 0, "on a plain thread too");
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static intptr_t body_deadlines(void *arg)
+{
+	struct weft_cancel_scope a, b;
+	int64_t now = weft_now();
+
+	cr_assert_eq(weft_deadline(), -1);
+	weft_cancel_scope_enter(&a, now + 30 * T_MS, 0);
+	weft_cancel_scope_enter(&b, now + T_SEC, 0);
+	cr_assert_eq(weft_deadline(), now + 30 * T_MS, "the earliest rules");
+	cr_assert_eq(weft_sleep_until(now + 10 * T_SEC), -ETIMEDOUT);
+	cr_assert_geq(weft_now(), now + 30 * T_MS);
+	cr_assert_eq(weft_cancelled(), -ETIMEDOUT);
+	weft_cancel_scope_leave(&b);
+	weft_cancel_scope_leave(&a);
+	cr_assert_eq(weft_cancelled(), 0);
+	return 0;
+}
+
+Test(cancel, deadlines_and_the_queries)
+{
+	cr_assert_eq(t_run(body_deadlines, NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static intptr_t interrupted(void *arg)
+{
+	int r1 = weft_sleep_until(weft_now() + 10 * T_SEC);
+	int r2 = weft_sleep_until(weft_now() + T_MS);
+
+	return r1 == -EINTR && r2 == 0 ? 0 : -1;
+}
+
+Test(cancel, an_interrupt_fails_one_call)
+{
+	struct weft_thread *t;
+	intptr_t v;
+
+	cr_assert_eq(weft_thread_spawn(&t, interrupted, NULL, NULL), 0);
+	usleep(20000);
+	cr_assert_eq(weft_thread_interrupt(t), 0);
+	cr_assert_eq(weft_thread_join(t, &v), 0);
+	cr_assert_eq(v, 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+/*
+ * A cancellation racing a read that completes: a reader in a group,
+ * cancelled at once or after the writer's bytes, ROUNDS times.  Bytes
+ * read, plus bytes left in the pipe at the end, must be exactly the bytes
+ * written: none lost, none twice, none reported as not done.
+ */
+#define ROUNDS 100000
+
+static intptr_t reader(void *arg)
+{
+	char buf[64];
+	ssize_t n = weft_read(fds[0], buf, sizeof(buf));
+
+	return n; /* bytes, or -ECANCELED */
+}
+
+static intptr_t body_race(void *arg)
+{
+	long written = 0, got = 0, cancelled = 0, drained = 0;
+	char buf[64] = "0123456789";
+	struct weft_future *f;
+	struct weft_group g;
+	intptr_t v;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		weft_group(&g, .policy = WEFT_SUPERVISE)
+		{
+			weft_spawn_future(&g, reader, NULL, &f);
+			/*
+			 * Vary where the cancellation lands: before the
+			 * read parks, while it is parked, just as the data
+			 * arrives, or after it completed.  The owner's own
+			 * calls are cancelled too once it cancels: write
+			 * first.
+			 */
+			if (i % 3 == 0)
+				weft_yield();
+			written += weft_write(fds[1], buf, 1 + i % 7);
+			if (i % 2 == 1)
+				weft_yield();
+			weft_group_cancel(&g);
+		}
+		cr_assert_eq(weft_future_wait(f, &v), v < 0 ? -ECANCELED : 0);
+		if (v > 0)
+			got += v;
+		else
+			cancelled++;
+		cr_assert(v > 0 || v == -ECANCELED, "read returned %ld",
+			  (long)v);
+		weft_future_release(f);
+	}
+	/* what is left in the socket */
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;)
+		drained += n;
+	cr_assert_eq(got + drained, written, "read %ld + left %ld != %ld", got,
+		     drained, written);
+	cr_assert_gt(cancelled, 0, "no read was cancelled: no race");
+	cr_assert_gt(got, 0, "no read completed: no race");
+	return 0;
+}
+
+Test(cancel, racing_a_completing_read_on_a_socket_loses_nothing)
+{
+	cr_assert_eq(t_tcp_pair(fds), 0);
+	cr_assert_eq(t_run(body_race, NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static intptr_t body_race_pipe(void *arg)
+{
+	long written = 0, got = 0, cancelled = 0, drained = 0;
+	char buf[64] = "0123456789";
+	struct weft_future *f;
+	struct weft_group g;
+	intptr_t v;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		weft_group(&g, .policy = WEFT_SUPERVISE)
+		{
+			weft_spawn_future(&g, reader, NULL, &f);
+			if (i % 3 == 0)
+				weft_yield();
+			written += weft_write(fds[1], buf, 1 + i % 7);
+			if (i % 2 == 1)
+				weft_yield();
+			weft_group_cancel(&g);
+		}
+		weft_future_wait(f, &v);
+		cr_assert(v > 0 || v == -ECANCELED, "read returned %ld",
+			  (long)v);
+		if (v > 0)
+			got += v;
+		else
+			cancelled++;
+		weft_future_release(f);
+	}
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	for (ssize_t n; (n = read(fds[0], buf, sizeof(buf))) > 0;)
+		drained += n;
+	cr_assert_eq(got + drained, written, "read %ld + left %ld != %ld", got,
+		     drained, written);
+	cr_assert_gt(cancelled, 0);
+	cr_assert_gt(got, 0);
+	return 0;
+}
+
+Test(cancel, racing_a_completing_read_on_a_pipe_loses_nothing)
+{
+	cr_assert_eq(pipe(fds), 0);
+	cr_assert_eq(t_run(body_race_pipe, NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}

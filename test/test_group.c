@@ -1,0 +1,389 @@
+/* SPDX-License-Identifier: MIT */
+/* Thread groups: joins, policies, limits, futures, nesting, misuse. */
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+TestSuite(group, .timeout = 120);
+
+static atomic_int ran, inside, peak;
+
+static intptr_t count(void *arg)
+{
+	atomic_fetch_add(&ran, 1);
+	return (intptr_t)arg;
+}
+
+/* Blocks for a long time: only a cancellation ends it early. */
+static intptr_t sleeper(void *arg)
+{
+	return weft_sleep_until(weft_now() + 30 * T_SEC);
+}
+
+static intptr_t fail_with(void *arg)
+{
+	return (intptr_t)arg;
+}
+
+static intptr_t body_all_join(void *arg)
+{
+	struct weft_group g;
+
+	weft_group(&g)
+	{
+		for (int i = 0; i < 1000; i++)
+			cr_assert_eq(weft_spawn(&g, count, NULL), 0);
+	}
+	cr_assert_eq(atomic_load(&ran), 1000, "the block's end joins");
+	return weft_group_result(&g);
+}
+
+Test(group, reaching_the_end_joins_every_member)
+{
+	cr_assert_eq(t_run(body_all_join, NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static intptr_t body_fail_fast(void *arg)
+{
+	struct weft_group g;
+	int64_t t0 = weft_now();
+
+	weft_group(&g)
+	{
+		for (int i = 0; i < 100; i++)
+			weft_spawn(&g, sleeper, NULL);
+		weft_spawn(&g, fail_with, (void *)(intptr_t)-EIO);
+		/* The owner's own body is cancelled too. */
+		cr_assert_eq(weft_sleep_until(weft_now() + 30 * T_SEC),
+			     -ECANCELED);
+		cr_assert_eq(weft_spawn(&g, count, NULL), -ECANCELED);
+	}
+	cr_assert_eq(atomic_load(&ran), 0, "a refused spawn created a thread");
+	cr_assert_lt(weft_now() - t0, 5 * T_SEC);
+	cr_assert_eq(weft_group_failures(&g), 1);
+	cr_assert_eq(weft_group_failure(&g, 0, NULL), -EIO);
+	weft_group_fini(&g);
+	return weft_group_result(&g);
+}
+
+Test(group, fail_fast_cancels_the_rest_and_the_owner)
+{
+	cr_assert_eq(t_run(body_fail_fast, NULL), -EIO);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static intptr_t body_supervise(void *arg)
+{
+	struct weft_group g;
+	struct weft_group_opts o = { .policy = WEFT_SUPERVISE };
+	uint64_t id;
+
+	cr_assert_eq(weft_group_open(&g, &o), 0);
+	for (int i = 0; i < 50; i++)
+		weft_spawn(&g, fail_with,
+			   (void *)(intptr_t)(i % 10 == 3 ? -EIO : i));
+	cr_assert_eq(weft_group_join(&g), -EIO);
+	cr_assert_eq(weft_group_failures(&g), 5, "every failure is kept");
+	for (int i = 0; i < 5; i++) {
+		cr_assert_eq(weft_group_failure(&g, i, &id), -EIO);
+		cr_assert_gt(id, 0);
+	}
+	cr_assert_eq(weft_group_failure(&g, 5, NULL), -EINVAL);
+	weft_group_fini(&g);
+	return 0;
+}
+
+Test(group, supervise_waits_for_all_and_lists_every_failure)
+{
+	cr_assert_eq(t_run(body_supervise, NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static intptr_t body_first_success(void *arg)
+{
+	struct weft_group g;
+	int64_t t0 = weft_now();
+
+	weft_group(&g, .policy = WEFT_FIRST_SUCCESS)
+	{
+		for (int i = 0; i < 20; i++)
+			weft_spawn(&g, sleeper, NULL);
+		weft_spawn(&g, count, (void *)7);
+	}
+	cr_assert_lt(weft_now() - t0, 5 * T_SEC);
+	return weft_group_result(&g);
+}
+
+Test(group, first_success_cancels_the_rest)
+{
+	cr_assert_eq(t_run(body_first_success, NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static atomic_int ended;
+
+static intptr_t counted_sleeper(void *arg)
+{
+	intptr_t r = sleeper(arg);
+
+	atomic_fetch_add(&ended, 1);
+	return r;
+}
+
+static int leave_early(int how)
+{
+	struct weft_group g;
+
+	weft_group(&g)
+	{
+		for (int i = 0; i < 10; i++)
+			weft_spawn(&g, counted_sleeper, NULL);
+		if (how == 0)
+			break;
+		if (how == 1)
+			return 1;
+		goto out;
+	}
+out:
+	return 2;
+}
+
+static intptr_t body_early(void *arg)
+{
+	int64_t t0 = weft_now();
+
+	cr_assert_eq(leave_early(0), 2);
+	cr_assert_eq(atomic_load(&ended), 10, "joined before it returned");
+	cr_assert_eq(leave_early(1), 1);
+	cr_assert_eq(atomic_load(&ended), 20);
+	cr_assert_eq(leave_early(2), 2);
+	cr_assert_eq(atomic_load(&ended), 30);
+	/* each left early: cancelled and joined, not waited out */
+	cr_assert_lt(weft_now() - t0, 5 * T_SEC);
+	return 0;
+}
+
+Test(group, leaving_the_block_early_cancels_and_joins)
+{
+	cr_assert_eq(t_run(body_early, NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static intptr_t body_deadline(void *arg)
+{
+	struct weft_group g;
+	int64_t t0 = weft_now();
+
+	weft_group(&g, .deadline = weft_now() + 50 * T_MS)
+	{
+		for (int i = 0; i < 100; i++)
+			weft_spawn(&g, sleeper, NULL);
+	}
+	cr_assert_geq(weft_now() - t0, 50 * T_MS);
+	cr_assert_lt(weft_now() - t0, 5 * T_SEC);
+	cr_assert_eq(weft_group_failures(&g), 0, "timed out is not failed");
+	return weft_group_result(&g);
+}
+
+Test(group, a_deadline_fires_while_members_are_blocked)
+{
+	cr_assert_eq(t_run(body_deadline, NULL), -ETIMEDOUT);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static intptr_t body_owner_cancel(void *arg)
+{
+	struct weft_group g;
+
+	weft_group(&g)
+	{
+		for (int i = 0; i < 10; i++)
+			weft_spawn(&g, sleeper, NULL);
+		weft_group_cancel(&g);
+	}
+	return weft_group_result(&g);
+}
+
+Test(group, cancelled_by_its_owner_joins_with_0)
+{
+	cr_assert_eq(t_run(body_owner_cancel, NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static intptr_t limited(void *arg)
+{
+	int n = atomic_fetch_add(&inside, 1) + 1;
+
+	if (n > atomic_load(&peak))
+		atomic_store(&peak, n);
+	weft_sleep_until(weft_now() + 100000);
+	atomic_fetch_sub(&inside, 1);
+	return 0;
+}
+
+static intptr_t body_limit(void *arg)
+{
+	struct weft_group g;
+
+	weft_group(&g, .max_concurrency = 8)
+	{
+		for (int i = 0; i < 2000; i++)
+			cr_assert_eq(weft_spawn(&g, limited, NULL), 0);
+		/* full: the try variant refuses instead of waiting */
+		for (int i = 0; i < 8; i++)
+			weft_try_spawn(&g, sleeper, NULL);
+		cr_assert_eq(weft_try_spawn(&g, count, NULL), -EAGAIN);
+		weft_group_cancel(&g);
+	}
+	cr_assert_eq(atomic_load(&peak), 8, "peak %d", atomic_load(&peak));
+	return weft_group_result(&g);
+}
+
+Test(group, max_concurrency_makes_spawn_wait)
+{
+	setenv("WEFT_CARRIERS", "2", 1);
+	cr_assert_eq(t_run(body_limit, NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static intptr_t body_futures(void *arg)
+{
+	static int object;
+	struct weft_future *f[3];
+	struct weft_group g;
+	intptr_t v;
+
+	weft_group(&g, .policy = WEFT_SUPERVISE)
+	{
+		weft_spawn_future(&g, count, &object, &f[0]);
+		weft_spawn_future(&g, fail_with, (void *)(intptr_t)-ENOENT,
+				  &f[1]);
+		weft_spawn_future(&g, count, (void *)42, &f[2]);
+	}
+	/* after the join, until released */
+	cr_assert_eq(weft_future_wait(f[0], &v), 0);
+	cr_assert_eq((void *)v, &object);
+	cr_assert_eq(weft_future_wait(f[1], &v), -ENOENT);
+	cr_assert_eq(weft_future_wait(f[2], &v), 0);
+	cr_assert_eq(v, 42);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(weft_future_release(f[i]), 0);
+	weft_group_fini(&g);
+	return weft_group_result(&g);
+}
+
+Test(group, futures_are_readable_after_the_join)
+{
+	cr_assert_eq(t_run(body_futures, NULL), -ENOENT);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+/* Four levels of groups; a failure at the bottom reaches the top. */
+static intptr_t level(void *arg)
+{
+	intptr_t depth = (intptr_t)arg;
+	struct weft_group g;
+
+	if (depth == 4)
+		return -EPROTO;
+	weft_group(&g)
+	{
+		for (int i = 0; i < 3; i++)
+			weft_spawn(&g, sleeper, NULL);
+		weft_spawn(&g, level, (void *)(depth + 1));
+	}
+	return weft_group_result(&g);
+}
+
+Test(group, nested_four_deep_with_a_failure_at_the_bottom)
+{
+	int64_t t0 = weft_now();
+
+	cr_assert_eq(t_run(level, (void *)0), -EPROTO);
+	cr_assert_lt(weft_now() - t0, 5 * T_SEC);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static atomic_int inner_result = 1;
+
+static intptr_t nested_owner(void *arg)
+{
+	struct weft_group g;
+
+	weft_group(&g)
+	{
+		for (int i = 0; i < 5; i++)
+			weft_spawn(&g, sleeper, NULL);
+	}
+	atomic_store(&inner_result, weft_group_result(&g));
+	return 0;
+}
+
+/* Cancelling a group reaches the groups its members opened. */
+static intptr_t body_transitive(void *arg)
+{
+	struct weft_group g;
+	int64_t t0 = weft_now();
+
+	weft_group(&g)
+	{
+		weft_spawn(&g, nested_owner, NULL);
+		weft_sleep_until(weft_now() + 20 * T_MS);
+		weft_group_cancel(&g);
+	}
+	cr_assert_eq(atomic_load(&inner_result), -ECANCELED);
+	cr_assert_lt(weft_now() - t0, 5 * T_SEC);
+	return weft_group_result(&g);
+}
+
+Test(group, cancellation_reaches_nested_groups)
+{
+	cr_assert_eq(t_run(body_transitive, NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static struct weft_group shared;
+
+static intptr_t join_not_mine(void *arg)
+{
+	return weft_group_join(&shared);
+}
+
+static intptr_t body_misuse(void *arg)
+{
+	struct weft_group a, b;
+
+	cr_assert_eq(weft_group_open(&shared, NULL), 0);
+	cr_assert_eq(t_run(join_not_mine, NULL), -EINVAL, "non-owner join");
+	cr_assert_eq(weft_group_join(&shared), 0);
+	cr_assert_eq(weft_spawn(&shared, count, NULL), -EINVAL, "joined");
+	cr_assert_eq(weft_group_join(&shared), -EINVAL, "joined twice");
+
+	cr_assert_eq(weft_group_open(&a, NULL), 0);
+	cr_assert_eq(weft_group_open(&b, NULL), 0);
+	cr_assert_eq(weft_group_join(&a), -EINVAL, "misnested");
+	cr_assert_eq(weft_group_join(&b), 0);
+	cr_assert_eq(weft_group_join(&a), 0);
+	cr_assert_eq(weft_group_open(NULL, NULL), -EINVAL);
+	cr_assert_eq(weft_group_open(&a,
+				     &(struct weft_group_opts){ .policy = 9 }),
+		     -EINVAL);
+	cr_assert_eq(weft_spawn(&a, NULL, NULL), -EINVAL);
+	return 0;
+}
+
+Test(group, misuse_is_refused)
+{
+	cr_assert_eq(t_run(body_misuse, NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+Test(group, plain_threads_own_groups_too)
+{
+	cr_assert_eq(body_fail_fast(NULL), -EIO);
+	cr_assert_eq(body_all_join(NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
