@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The shim's view of the runtime; see weftimpl.h. */
+#include <poll.h>
+#include <stdlib.h>
+
 #include "runtime.h"
 #include "weftimpl.h"
 
@@ -58,4 +61,60 @@ void weft__impl_exit(void)
 	WEFT_BUG_ON(!t);
 	t->result = 0;
 	weft__exit_current();
+}
+
+/*
+ * Each SQE gets its user_data as soon as it is prepared: with more polls
+ * than the submission queue holds, weft__ring_sqe() submits the early
+ * ones before the last is prepared.  weft__ring_wait_any() then sets the
+ * same values again, harmlessly: nothing is reaped before the thread
+ * parks, and a slot reused for a later SQE is rewritten last by it.
+ */
+#define ANY_ON_STACK 16
+
+int weft__impl_poll_any(const struct pollfd *fds, unsigned n, int64_t deadline)
+{
+	struct weft__carrier *c = weft__carrier_self();
+	struct io_uring_sqe *small_sqes[ANY_ON_STACK], **sqes = small_sqes;
+	struct weft__waiter small_ws[ANY_ON_STACK], *ws = small_ws;
+	struct weft__waiter none;
+	unsigned k = 0;
+	int r;
+
+	if (n > ANY_ON_STACK) {
+		sqes = malloc(n * sizeof(*sqes));
+		ws = malloc(n * sizeof(*ws));
+		if (!sqes || !ws) {
+			r = -ENOMEM;
+			goto out_free;
+		}
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (fds[i].fd < 0)
+			continue;
+		sqes[k] = weft__ring_sqe(c);
+		io_uring_prep_poll_add(sqes[k], fds[i].fd,
+				       (unsigned short)fds[i].events);
+		io_uring_sqe_set_data(sqes[k], &ws[k]);
+		k++;
+	}
+	if (k == 0) { /* nothing to watch: a sleep */
+		weft__waiter_init(&none);
+		r = weft__waiter_wait(&none, deadline);
+	} else {
+		r = weft__ring_wait_any(c, sqes, ws, (int)k, deadline);
+	}
+out_free:
+	if (sqes != small_sqes) {
+		free(sqes);
+		free(ws);
+	}
+	return r;
+}
+
+void weft__impl_stack(const struct weft_thread *t, void **ret_lo,
+		      size_t *ret_size)
+{
+	*ret_lo = t->stack_lo;
+	*ret_size = t->stack_size;
 }

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <liburing.h>
+#include <poll.h>
 
 #include "weft.h"
 
@@ -38,6 +39,24 @@ WEFT_IMPL struct io_uring_sqe *weft__impl_sqe(void);
  * race is returned as it is, so no data is lost.
  */
 WEFT_IMPL int weft__impl_wait(struct io_uring_sqe *sqe, int64_t deadline);
+
+/*
+ * Park until one of fds[0..n) is ready for its events (POLLERR and
+ * POLLHUP always count), or until deadline (absolute CLOCK_MONOTONIC ns;
+ * < 0: none): one io_uring poll per entry with fd >= 0, the first
+ * completion wins and the others are cancelled and reaped before it
+ * returns.  Says only that something happened: ask poll(2) what.  0, or
+ * -ETIMEDOUT, or -ENOMEM.  Only on a virtual thread.
+ */
+WEFT_IMPL int weft__impl_poll_any(const struct pollfd *fds, unsigned n,
+				  int64_t deadline);
+
+/*
+ * The stack of virtual thread t: its lowest usable byte (above the guard)
+ * and its usable size, the control block at its top included.
+ */
+WEFT_IMPL void weft__impl_stack(const struct weft_thread *t, void **ret_lo,
+				size_t *ret_size);
 
 /*
  * End the calling virtual thread here, as if its function had returned

@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -59,6 +60,50 @@ WEFT_EXPORT int open64(const char *path, int flags, ...)
 
 	MODE_ARG(flags, mode);
 	return opened(REAL(open64)(path, flags, mode), flags);
+}
+
+/* The fortified opens: no mode, and O_CREAT without one is a bug. */
+static void check_open(int flags)
+{
+	static const char msg[] = "*** invalid open call: O_CREAT or "
+				  "O_TMPFILE without mode ***: terminated\n";
+
+	if ((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE) {
+		REAL(write)(2, msg, sizeof(msg) - 1);
+		abort();
+	}
+}
+
+WEFT_EXPORT int __open_2(const char *path, int flags)
+{
+	check_open(flags);
+	return opened(REAL(open64)(path, flags), flags);
+}
+
+WEFT_EXPORT int __open64_2(const char *path, int flags)
+{
+	return __open_2(path, flags);
+}
+
+WEFT_EXPORT int __openat_2(int dirfd, const char *path, int flags)
+{
+	check_open(flags);
+	return opened(REAL(openat64)(dirfd, path, flags), flags);
+}
+
+WEFT_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
+{
+	return __openat_2(dirfd, path, flags);
+}
+
+WEFT_EXPORT int creat(const char *path, mode_t mode)
+{
+	return open(path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+WEFT_EXPORT int creat64(const char *path, mode_t mode)
+{
+	return creat(path, mode);
 }
 
 WEFT_EXPORT int socket(int domain, int type, int protocol)
@@ -128,7 +173,7 @@ static int do_fcntl(int fd, int cmd, va_list ap)
 	if (r < 0)
 		return r;
 	if (cmd == F_SETFL)
-		weft__fd_set(fd, (int)(intptr_t)arg & O_NONBLOCK);
+		weft__fd_set_nonblock(fd, (int)(intptr_t)arg & O_NONBLOCK);
 	else if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 		weft__fd_copy(fd, r);
 	return r;
@@ -167,7 +212,7 @@ WEFT_EXPORT int ioctl(int fd, unsigned long req, ...)
 	va_end(ap);
 	r = REAL(ioctl)(fd, req, arg);
 	if (r == 0 && req == FIONBIO)
-		weft__fd_set(fd, *(int *)arg);
+		weft__fd_set_nonblock(fd, *(int *)arg);
 	return r;
 }
 

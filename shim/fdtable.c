@@ -11,8 +11,14 @@
  * entry costs speed, never correctness: io_uring itself answers EAGAIN on
  * an O_NONBLOCK file, and a blocking call passed through still blocks.
  *
- * The table is a fixed array of chunks of CHUNK fds, each allocated on
- * first use and never freed; entries are relaxed atomic bytes.
+ * A socket's SO_RCVTIMEO and SO_SNDTIMEO, set through the interposed
+ * setsockopt, live in a second table of the same shape, touched only for
+ * fds whose byte has FD_TIMEO: the fast path reads one byte.  dup copies
+ * them and accept inherits them from the listener, as the kernel does; a
+ * timeout set through one of two dups is seen through that one only.
+ *
+ * Both tables are fixed arrays of chunks of CHUNK fds, each allocated on
+ * first use and never freed; entries are relaxed atomics.
  */
 #include "fdtable.h"
 
@@ -24,34 +30,67 @@
 #define CHUNK (1 << CHUNK_SHIFT)
 #define NR_CHUNKS 4096 /* fds below 16 Mi are cached */
 
-enum { FD_UNKNOWN = 0, FD_BLOCKING, FD_NONBLOCK };
+/* An entry: 0 (never seen or closed), or FD_KNOWN and what is known. */
+enum { FD_KNOWN = 1, FD_NONBLOCK = 2, FD_TIMEO = 4 };
 
-static _Atomic(atomic_uchar *) chunks[NR_CHUNKS];
+/* SO_RCVTIMEO and SO_SNDTIMEO of one fd, in ns; 0 is none. */
+struct timeo {
+	_Atomic int64_t ns[2];
+};
+
+static _Atomic(void *) chunks[NR_CHUNKS];	/* of atomic_uchar */
+static _Atomic(void *) timeo_chunks[NR_CHUNKS]; /* of struct timeo */
+
+/* Chunk i of a table of elements of size, allocated if create. */
+static void *chunk(_Atomic(void *) *table, unsigned i, size_t size, bool create)
+{
+	void *c = atomic_load_explicit(&table[i], memory_order_acquire), *fresh;
+
+	if (c || !create)
+		return c;
+	fresh = calloc(CHUNK, size);
+	if (!fresh)
+		return NULL;
+	if (!atomic_compare_exchange_strong(&table[i], &c, fresh)) {
+		free(fresh); /* another thread won; c is its chunk */
+		return c;
+	}
+	return fresh;
+}
 
 /* The entry of fd, allocating its chunk if create; NULL if none. */
 static atomic_uchar *entry(int fd, bool create)
 {
 	unsigned i = (unsigned)fd >> CHUNK_SHIFT;
-	atomic_uchar *c, *fresh;
+	atomic_uchar *c;
 
 	if (fd < 0 || i >= NR_CHUNKS)
 		return NULL;
-	c = atomic_load_explicit(&chunks[i], memory_order_acquire);
-	if (c || !create)
-		return c ? &c[fd & (CHUNK - 1)] : NULL;
-	fresh = calloc(CHUNK, sizeof(*fresh));
-	if (!fresh)
+	c = chunk(chunks, i, sizeof(*c), create);
+	return c ? &c[fd & (CHUNK - 1)] : NULL;
+}
+
+static struct timeo *timeo_entry(int fd, bool create)
+{
+	unsigned i = (unsigned)fd >> CHUNK_SHIFT;
+	struct timeo *c;
+
+	if (fd < 0 || i >= NR_CHUNKS)
 		return NULL;
-	if (!atomic_compare_exchange_strong(&chunks[i], &c, fresh)) {
-		free(fresh); /* another thread won; c is its chunk */
-		return &c[fd & (CHUNK - 1)];
-	}
-	return &fresh[fd & (CHUNK - 1)];
+	c = chunk(timeo_chunks, i, sizeof(*c), create);
+	return c ? &c[fd & (CHUNK - 1)] : NULL;
+}
+
+static unsigned char get(int fd)
+{
+	atomic_uchar *e = entry(fd, false);
+
+	return e ? atomic_load_explicit(e, memory_order_relaxed) : 0;
 }
 
 static void put(int fd, unsigned char v)
 {
-	atomic_uchar *e = entry(fd, v != FD_UNKNOWN);
+	atomic_uchar *e = entry(fd, v != 0);
 
 	if (e)
 		atomic_store_explicit(e, v, memory_order_relaxed);
@@ -59,30 +98,58 @@ static void put(int fd, unsigned char v)
 
 void weft__fd_set(int fd, bool nonblock)
 {
-	put(fd, nonblock ? FD_NONBLOCK : FD_BLOCKING);
+	put(fd, FD_KNOWN | (nonblock ? FD_NONBLOCK : 0));
+}
+
+void weft__fd_set_nonblock(int fd, bool nonblock)
+{
+	unsigned char v = get(fd) & FD_TIMEO;
+
+	put(fd, v | FD_KNOWN | (nonblock ? FD_NONBLOCK : 0));
 }
 
 void weft__fd_forget(int fd)
 {
-	put(fd, FD_UNKNOWN);
+	put(fd, 0);
+}
+
+static void copy_timeouts(int from, int to)
+{
+	struct timeo *f = timeo_entry(from, false), *t;
+
+	if (!f || !(t = timeo_entry(to, true)))
+		return;
+	for (int i = 0; i < 2; i++)
+		atomic_store_explicit(
+			&t->ns[i],
+			atomic_load_explicit(&f->ns[i], memory_order_relaxed),
+			memory_order_relaxed);
 }
 
 void weft__fd_copy(int from, int to)
 {
-	atomic_uchar *e = entry(from, false);
+	unsigned char v = get(from);
 
-	put(to, e ? atomic_load_explicit(e, memory_order_relaxed) : FD_UNKNOWN);
+	if (v & FD_TIMEO)
+		copy_timeouts(from, to);
+	put(to, v);
+}
+
+void weft__fd_inherit_timeouts(int from, int to)
+{
+	if (!(get(from) & FD_TIMEO) || !(get(to) & FD_KNOWN))
+		return;
+	copy_timeouts(from, to);
+	put(to, get(to) | FD_TIMEO);
 }
 
 bool weft__fd_nonblock(int fd)
 {
-	atomic_uchar *e = entry(fd, false);
-	unsigned char v = e ? atomic_load_explicit(e, memory_order_relaxed) :
-			      FD_UNKNOWN;
+	unsigned char v = get(fd);
 	int fl, saved = errno;
 
-	if (v != FD_UNKNOWN)
-		return v == FD_NONBLOCK;
+	if (v & FD_KNOWN)
+		return v & FD_NONBLOCK;
 	fl = REAL(fcntl64)(fd, F_GETFL);
 	if (fl < 0) {
 		errno = saved;
@@ -90,4 +157,35 @@ bool weft__fd_nonblock(int fd)
 	}
 	weft__fd_set(fd, fl & O_NONBLOCK);
 	return fl & O_NONBLOCK;
+}
+
+int64_t weft__fd_timeout(int fd, int which)
+{
+	struct timeo *t;
+
+	if (!(get(fd) & FD_TIMEO) || !(t = timeo_entry(fd, false)))
+		return 0;
+	return atomic_load_explicit(&t->ns[which], memory_order_relaxed);
+}
+
+void weft__fd_set_timeout(int fd, int which, int64_t ns)
+{
+	struct timeo *t = timeo_entry(fd, ns != 0);
+	unsigned char v = get(fd);
+
+	if (!t)
+		return;
+	if (!(v & FD_TIMEO)) /* what is there belongs to a closed fd */
+		atomic_store_explicit(&t->ns[!which], 0, memory_order_relaxed);
+	atomic_store_explicit(&t->ns[which], ns, memory_order_relaxed);
+	if (ns || atomic_load_explicit(&t->ns[!which], memory_order_relaxed))
+		v |= FD_TIMEO;
+	else
+		v &= ~FD_TIMEO;
+	/* An fd the table has not seen yet is looked up again later. */
+	if (v & FD_KNOWN)
+		put(fd, v);
+	else if (ns)
+		put(fd, (weft__fd_nonblock(fd) ? FD_NONBLOCK : 0) | FD_KNOWN |
+				FD_TIMEO);
 }

@@ -3,9 +3,9 @@
 #ifndef WEFT_SHIM_FDTABLE_H
 #define WEFT_SHIM_FDTABLE_H
 
-#include <stdbool.h>
-
 #include "shim.h"
+
+#include <sys/socket.h>
 
 /* Would a blocking call on fd block?  False for a bad fd. */
 hidden bool weft__fd_nonblock(int fd);
@@ -15,5 +15,22 @@ hidden void weft__fd_set(int fd, bool nonblock);
 hidden void weft__fd_copy(int from, int to);
 /* fd was closed, or changed in a way the table did not see. */
 hidden void weft__fd_forget(int fd);
+/* fcntl or ioctl set or cleared O_NONBLOCK; its timeouts stay. */
+hidden void weft__fd_set_nonblock(int fd, bool nonblock);
+
+/* Socket timeouts, in ns (0: none), as setsockopt set them. */
+enum { WEFT_RCVTIMEO, WEFT_SNDTIMEO };
+hidden int64_t weft__fd_timeout(int fd, int which);
+hidden void weft__fd_set_timeout(int fd, int which, int64_t ns);
+/* to was accepted on from: it starts with from's timeouts. */
+hidden void weft__fd_inherit_timeouts(int from, int to);
+
+/* timeo.c: blocking calls on a socket with a timeout of timeo ns. */
+hidden ssize_t weft__timed_recv(int fd, struct msghdr *msg, int flags,
+				int64_t timeo);
+hidden ssize_t weft__timed_send(int fd, const struct msghdr *msg, int flags,
+				int64_t timeo);
+hidden int weft__timed_accept(int fd, struct sockaddr *addr, socklen_t *len,
+			      int flags, int64_t timeo);
 
 #endif

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Sockets: accept, connect, recv and send on a virtual thread and a
- * blocking socket go to the ring; anything else is the real call.
+ * blocking socket go to the ring, or to timeo.c when the socket has a
+ * timeout; anything else is the real call.
  */
 #include "fdtable.h"
 
@@ -15,26 +16,38 @@ static inline bool to_ring(int fd, int flags)
 	       !weft__fd_nonblock(fd);
 }
 
-static int accepted(int fd, int flags)
+/* A socket from accept starts with its listener's timeouts. */
+static int accepted(int lfd, int fd, int flags)
 {
-	if (fd >= 0)
+	if (fd >= 0) {
 		weft__fd_set(fd, flags & SOCK_NONBLOCK);
+		weft__fd_inherit_timeouts(lfd, fd);
+	}
 	return fd;
+}
+
+static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	int64_t t = weft__fd_timeout(fd, WEFT_RCVTIMEO);
+
+	if (t)
+		return weft__posix(weft__timed_accept(fd, addr, len, flags, t));
+	return weft__posix(weft_accept(fd, addr, len, flags));
 }
 
 WEFT_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len,
 			int flags)
 {
 	if (!to_ring(fd, 0))
-		return accepted(REAL(accept4)(fd, addr, len, flags), flags);
-	return accepted(weft__posix(weft_accept(fd, addr, len, flags)), flags);
+		return accepted(fd, REAL(accept4)(fd, addr, len, flags), flags);
+	return accepted(fd, do_accept(fd, addr, len, flags), flags);
 }
 
 WEFT_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	if (!to_ring(fd, 0))
-		return accepted(REAL(accept)(fd, addr, len), 0);
-	return accepted(weft__posix(weft_accept(fd, addr, len, 0)), 0);
+		return accepted(fd, REAL(accept)(fd, addr, len), 0);
+	return accepted(fd, do_accept(fd, addr, len, 0), 0);
 }
 
 WEFT_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
@@ -44,10 +57,37 @@ WEFT_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	return weft__posix(weft_connect(fd, addr, len));
 }
 
+WEFT_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	int64_t t;
+
+	if (!to_ring(fd, flags))
+		return REAL(recvmsg)(fd, msg, flags);
+	if (unlikely(t = weft__fd_timeout(fd, WEFT_RCVTIMEO)))
+		return weft__posix(weft__timed_recv(fd, msg, flags, t));
+	return weft__posix(weft_recvmsg(fd, msg, flags));
+}
+
+WEFT_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	int64_t t;
+
+	if (!to_ring(fd, flags))
+		return REAL(sendmsg)(fd, msg, flags);
+	if (unlikely(t = weft__fd_timeout(fd, WEFT_SNDTIMEO)))
+		return weft__posix(weft__timed_send(fd, msg, flags, t));
+	return weft__posix(weft_sendmsg(fd, msg, flags));
+}
+
 WEFT_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 {
+	struct iovec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
 	if (!to_ring(fd, flags))
 		return REAL(recv)(fd, buf, len, flags);
+	if (unlikely(weft__fd_timeout(fd, WEFT_RCVTIMEO)))
+		return recvmsg(fd, &msg, flags);
 	return weft__posix(weft_recv(fd, buf, len, flags));
 }
 
@@ -68,14 +108,14 @@ WEFT_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
 
 	if (!to_ring(fd, flags))
 		return REAL(recvfrom)(fd, buf, len, flags, addr, alen);
-	if (!addr || !alen)
-		return weft__posix(weft_recv(fd, buf, len, flags));
-	msg.msg_name = addr;
-	msg.msg_namelen = *alen;
-	r = weft_recvmsg(fd, &msg, flags);
-	if (r >= 0)
+	if (addr && alen) {
+		msg.msg_name = addr;
+		msg.msg_namelen = *alen;
+	}
+	r = recvmsg(fd, &msg, flags);
+	if (r >= 0 && addr && alen)
 		*alen = msg.msg_namelen;
-	return weft__posix(r);
+	return r;
 }
 
 WEFT_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen,
@@ -90,8 +130,13 @@ WEFT_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen,
 /* weft's send, like a blocking send, queues every byte before it returns. */
 WEFT_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
 	if (!to_ring(fd, flags))
 		return REAL(send)(fd, buf, len, flags);
+	if (unlikely(weft__fd_timeout(fd, WEFT_SNDTIMEO)))
+		return sendmsg(fd, &msg, flags);
 	return weft__posix(weft_send(fd, buf, len, flags));
 }
 
@@ -108,5 +153,5 @@ WEFT_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 		return REAL(sendto)(fd, buf, len, flags, addr, alen);
 	if (!addr)
 		return send(fd, buf, len, flags);
-	return weft__posix(weft_sendmsg(fd, &msg, flags));
+	return sendmsg(fd, &msg, flags);
 }

@@ -33,6 +33,7 @@ struct weft__pthread {
 	void *arg;
 	void *ret;	   /* fn's value, or pthread_exit's */
 	atomic_uint state; /* PT_* */
+	char name[16];	   /* pthread_setname_np's; "" is the program's */
 	struct weft__key_value *keys[NR_KEY_BLOCKS]; /* allocated on use */
 };
 

@@ -9,7 +9,11 @@
  */
 #include "pt.h"
 
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #define NAME "pthread"
 
@@ -55,6 +59,26 @@ uintptr_t weft__shim_self(void)
 	return pt ? (uintptr_t)pt : (uintptr_t)REAL(pthread_self)();
 }
 
+/*
+ * Timed joins wait for any thread's end on one condition variable, which
+ * an ending thread signals only while someone waits: the waiter counts
+ * itself in before it looks at the state, the thread publishes its state
+ * before it looks at the count (both sequentially consistent), so one of
+ * them always sees the other.
+ */
+static struct weft_mutex ends_lock = WEFT_MUTEX_INIT;
+static struct weft_cond ends = WEFT_COND_INIT;
+static atomic_uint timed_joiners;
+
+static void tell_timed_joiners(void)
+{
+	if (!atomic_load(&timed_joiners))
+		return;
+	weft_mutex_lock(&ends_lock);
+	weft_cond_broadcast(&ends);
+	weft_mutex_unlock(&ends_lock);
+}
+
 /* The end of a thread, by return or pthread_exit. */
 static void end(struct weft__pthread *pt, void *ret)
 {
@@ -64,6 +88,8 @@ static void end(struct weft__pthread *pt, void *ret)
 	weft__keys_exit(pt);
 	if (!atomic_compare_exchange_strong(&pt->state, &s, PT_EXITED))
 		free(pt); /* detached: nobody else holds it */
+	else
+		tell_timed_joiners();
 }
 
 static intptr_t entry(void *arg)
@@ -146,6 +172,70 @@ WEFT_EXPORT int pthread_join(pthread_t th, void **ret)
 	return 0;
 }
 
+/* Wait until pt has ended or deadline (-1: none) passed; ETIMEDOUT. */
+static int wait_end(struct weft__pthread *pt, int64_t deadline)
+{
+	int r = 0;
+
+	atomic_fetch_add(&timed_joiners, 1);
+	weft_mutex_lock(&ends_lock);
+	while (atomic_load(&pt->state) == PT_RUNNING && r == 0)
+		r = weft_cond_timedwait(&ends, &ends_lock, deadline);
+	weft_mutex_unlock(&ends_lock);
+	atomic_fetch_sub(&timed_joiners, 1);
+	return atomic_load(&pt->state) == PT_EXITED ? 0 : ETIMEDOUT;
+}
+
+/* As glibc: the time is looked at only when the thread still runs. */
+static int clockjoin(pthread_t th, void **ret, clockid_t clock,
+		     const struct timespec *abs)
+{
+	struct weft__pthread *pt = (void *)th;
+	int64_t d;
+	int r;
+
+	if (pt == weft__pt_self())
+		return EDEADLK;
+	if (atomic_load(&pt->state) == PT_DETACHED)
+		return EINVAL;
+	if (abs && atomic_load(&pt->state) == PT_RUNNING) {
+		d = weft__deadline(clock, abs);
+		if (d < 0)
+			return EINVAL;
+		r = wait_end(pt, d);
+		if (r)
+			return r;
+	}
+	return pthread_join(th, ret);
+}
+
+WEFT_EXPORT int pthread_tryjoin_np(pthread_t th, void **ret)
+{
+	struct weft__pthread *pt = (void *)th;
+
+	if (!ours(th))
+		return REAL(pthread_tryjoin_np)(th, ret);
+	if (atomic_load(&pt->state) == PT_RUNNING)
+		return EBUSY;
+	return pthread_join(th, ret);
+}
+
+WEFT_EXPORT int pthread_timedjoin_np(pthread_t th, void **ret,
+				     const struct timespec *abs)
+{
+	if (!ours(th))
+		return REAL(pthread_timedjoin_np)(th, ret, abs);
+	return clockjoin(th, ret, CLOCK_REALTIME, abs);
+}
+
+WEFT_EXPORT int pthread_clockjoin_np(pthread_t th, void **ret, clockid_t clock,
+				     const struct timespec *abs)
+{
+	if (!ours(th))
+		return REAL(pthread_clockjoin_np)(th, ret, clock, abs);
+	return clockjoin(th, ret, clock, abs);
+}
+
 WEFT_EXPORT int pthread_detach(pthread_t th)
 {
 	struct weft__pthread *pt = (void *)th;
@@ -183,6 +273,96 @@ WEFT_EXPORT pthread_t pthread_self(void)
 WEFT_EXPORT int pthread_equal(pthread_t a, pthread_t b)
 {
 	return a == b;
+}
+
+/* ---- attributes, names, signals ---- */
+
+/* The weft thread behind pt; NULL for one not made by pthread_create. */
+static struct weft_thread *thread_of(struct weft__pthread *pt)
+{
+	if (pt->t)
+		return pt->t;
+	return pt == weft__pt_self() ? weft_thread_self() : NULL;
+}
+
+/* What a native thread reports: its stack, guard and detach state. */
+WEFT_EXPORT int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
+{
+	struct weft__pthread *pt = (void *)th;
+	struct weft_thread *t;
+	void *lo;
+	size_t size;
+	int r;
+
+	if (!ours(th))
+		return REAL(pthread_getattr_np)(th, attr);
+	t = thread_of(pt);
+	if (!t)
+		return ESRCH;
+	r = pthread_attr_init(attr);
+	if (r)
+		return r;
+	weft__impl_stack(t, &lo, &size);
+	pthread_attr_setstack(attr, lo, size);
+	pthread_attr_setguardsize(attr, (size_t)sysconf(_SC_PAGESIZE));
+	if (atomic_load(&pt->state) == PT_DETACHED)
+		pthread_attr_setdetachstate(attr, PTHREAD_CREATE_DETACHED);
+	return 0;
+}
+
+#define NAME_MAX_LEN 15 /* the kernel's TASK_COMM_LEN - 1 */
+
+WEFT_EXPORT int pthread_setname_np(pthread_t th, const char *name)
+{
+	struct weft__pthread *pt = (void *)th;
+
+	if (!ours(th))
+		return REAL(pthread_setname_np)(th, name);
+	if (strlen(name) > NAME_MAX_LEN)
+		return ERANGE;
+	strcpy(pt->name, name);
+	return 0;
+}
+
+/* A thread never named has the name of the process, as natively. */
+WEFT_EXPORT int pthread_getname_np(pthread_t th, char *buf, size_t len)
+{
+	struct weft__pthread *pt = (void *)th;
+	char comm[NAME_MAX_LEN + 1];
+	const char *name = pt->name;
+
+	if (!ours(th))
+		return REAL(pthread_getname_np)(th, buf, len);
+	if (!*name) {
+		snprintf(comm, sizeof(comm), "%s",
+			 program_invocation_short_name);
+		name = comm;
+	}
+	if (strlen(name) >= len)
+		return ERANGE;
+	strcpy(buf, name);
+	return 0;
+}
+
+/*
+ * A signal aimed at a virtual thread: at the caller itself it is raised
+ * on the carrier, where the handler interrupts the caller; at another it
+ * goes to the process, as carriers other than the main thread block
+ * asynchronous signals.  Signal 0 only asks whether the thread exists.
+ */
+WEFT_EXPORT int pthread_kill(pthread_t th, int sig)
+{
+	struct weft__pthread *pt = (void *)th;
+
+	if (!ours(th))
+		return REAL(pthread_kill)(th, sig);
+	if (sig < 0 || sig >= NSIG)
+		return EINVAL;
+	if (sig == 0)
+		return 0;
+	if (pt == weft__pt_self())
+		return REAL(pthread_kill)(REAL(pthread_self)(), sig);
+	return kill(getpid(), sig) ? errno : 0;
 }
 
 /* A thread spinning on sched_yield must let its carrier's others run. */

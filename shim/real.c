@@ -44,9 +44,10 @@ static void *find(const char *name, const char *fallback)
 static const char *fallback_of(const char *name)
 {
 	static const char *const pairs[][2] = {
-		{ "fcntl64", "fcntl" },	  { "open64", "open" },
-		{ "openat64", "openat" }, { "pread64", "pread" },
-		{ "pwrite64", "pwrite" },
+		{ "fcntl64", "fcntl" },	    { "open64", "open" },
+		{ "openat64", "openat" },   { "pread64", "pread" },
+		{ "pwrite64", "pwrite" },   { "preadv64", "preadv" },
+		{ "pwritev64", "pwritev" }, { "sendfile64", "sendfile" },
 	};
 
 	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)

@@ -34,6 +34,18 @@ static inline long weft__posix(long r)
 	return r;
 }
 
+/* Call a real function as a system call edge: -errno, errno untouched. */
+#define SHIM_SYS(call)                  \
+	({                              \
+		int saved_ = errno;     \
+		long r_ = (long)(call); \
+		if (r_ < 0) {           \
+			r_ = -errno;    \
+			errno = saved_; \
+		}                       \
+		r_;                     \
+	})
+
 /* fork.c: set in a forked child, where the runtime is not ours. */
 hidden extern bool weft__forked;
 
