@@ -250,6 +250,7 @@ WEFT_API void weft__group_leave(struct weft_group **g);
  * (return, goto, break) cancels it, then joins.  Afterwards
  * weft_group_result(&g) is the join's result.
  */
+/* clang-format off */
 #define weft_group(g, ...) \
 	weft__group_(WEFT__CAT(weft__g_, __COUNTER__), g, __VA_ARGS__)
 #define weft__group_(v, g, ...)                                              \
@@ -259,6 +260,7 @@ WEFT_API void weft__group_leave(struct weft_group **g);
 	     v; weft_group_join(v), v = NULL)
 #define WEFT__CAT(a, b) WEFT__CAT_(a, b)
 #define WEFT__CAT_(a, b) a##b
+/* clang-format on */
 
 /* ---- cancellation ------------------------------------------------------ */
 
