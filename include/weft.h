@@ -262,6 +262,45 @@ WEFT_API void weft__group_leave(struct weft_group **g);
 #define WEFT__CAT_(a, b) a##b
 /* clang-format on */
 
+/* ---- a mutex that encloses its value ------------------------------------- */
+
+/*
+ * WEFT_MUTEX_OF(type) declares a value with its lock, the Rust way:
+ *
+ *	static WEFT_MUTEX_OF(struct store) results;
+ *	weft_locked(&results, store) {
+ *		store->n++;	// store points at the value, the lock held
+ *	}
+ *
+ * The lock is taken for the block and released however it is left
+ * (end, break, return, goto).  If taking it fails (the caller is
+ * cancelled), the block is skipped.  Zero-initialised is unlocked.
+ */
+#define WEFT_MUTEX_OF(type)                   \
+	struct {                              \
+		struct weft_mutex weft__lock; \
+		type weft__value;             \
+	}
+
+struct weft__held {
+	struct weft_mutex *m; /* NULL: not taken */
+	int once;
+};
+
+WEFT_API struct weft__held weft__hold(struct weft_mutex *m);
+WEFT_API void weft__release(struct weft__held *h);
+
+/* clang-format off */
+#define weft_locked(mv, name) \
+	weft__locked_(WEFT__CAT(weft__h_, __COUNTER__), mv, name)
+#define weft__locked_(h, mv, name)                                           \
+	for (struct weft__held h __attribute__((cleanup(weft__release))) =   \
+		     weft__hold(&(mv)->weft__lock);                          \
+	     h.once; h.once = 0)                                             \
+		for (__typeof__(&(mv)->weft__value) name = &(mv)->weft__value; \
+		     name; name = NULL)
+/* clang-format on */
+
 /* ---- cancellation ------------------------------------------------------ */
 
 /*

@@ -119,3 +119,19 @@ int weft_mutex_unlock(struct weft_mutex *wm)
 	}
 	return 0;
 }
+
+/* The lock scope of weft_locked(): hold, and release on every way out. */
+struct weft__held weft__hold(struct weft_mutex *m)
+{
+	struct weft__held h = { m, 1 };
+
+	if (weft_mutex_lock(m) < 0)
+		h = (struct weft__held){ NULL, 0 };
+	return h;
+}
+
+void weft__release(struct weft__held *h)
+{
+	if (h->m)
+		weft_mutex_unlock(h->m);
+}
