@@ -20,12 +20,12 @@ usage: bench/run.sh [-B builddir] [-S srcdir] [-r repeats] [-o outdir]
 Every figure is the median of the runs.  The C programs set WEFT_CARRIERS
 themselves where a figure needs one carrier; the Go peers set GOMAXPROCS.
 BENCH_SWITCHES, BENCH_HANDOFFS, BENCH_THREADS, BENCH_PTHREADS,
-BENCH_SLEEPERS, BENCH_PARKED and BENCH_READS scale the work down for a
-quick look (figures made so are not comparable with the targets).
+BENCH_SLEEPERS, BENCH_PARKED, BENCH_READS, BENCH_READERS and BENCH_TASKS
+scale the work down for a quick look (figures made so are not comparable with the targets).
 EOF
 }
 
-ALL="switch spawn sleepers parked read"
+ALL="switch spawn sleepers parked read group"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(dirname "$here")
 build=
@@ -271,6 +271,29 @@ summary=$out/summary.md
 			"NOP $(med read uring_nop) ns;" \
 			"preadv2 RWF_NOWAIT $nw ns ($(ratio "$nw" "$raw")x)" \
 			"(reference)"
+	fi
+	if [ -n "$(med group weft_cancel)" ]; then
+		w=$(med group weft_cancel)
+		g=$(med group go_cancel)
+		row "cancel 10,000 threads blocked in a read: <= 2 us a thread" \
+			"weft $w ns ($(med group weft_cancel_total) ms)," \
+			"go ctx ${g:-?} ns ($(med group go_cancel_total) ms)," \
+			"go pipe deadline $(med group go_cancel_pipe) ns" \
+			"$(verdict "$w" 2000)"
+		r=$(med group weft_group_ratio)
+		row "spawn+join in a group <= 1.3x bare, batch64" \
+			"weft $(med group weft_group_batch64) ns /" \
+			"$(med group weft_bare_batch64) ns: ${r}x;" \
+			"go $(med group go_group_batch64) ns /" \
+			"$(med group go_bare_batch64) ns:" \
+			"$(med group go_group_ratio)x" \
+			"$(verdict "$r" 1.3)"
+		w=$(med group weft_fanout64)
+		g=$(med group go_fanout64)
+		r=$(ratio "$w" "$g")
+		row "100,000 tasks, max_concurrency 64: faster than Go" \
+			"weft $w ms, go ${g:-?} ms: ${r:-?}x" \
+			"$(verdict "$r" 1 '<=')"
 	fi
 } >"$summary"
 cat "$summary"
