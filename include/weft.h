@@ -262,6 +262,17 @@ WEFT_API void weft__group_leave(struct weft_group **g);
 #define WEFT__CAT_(a, b) a##b
 /* clang-format on */
 
+/* ---- context values ------------------------------------------------------ */
+
+/*
+ * A value set in a thread is seen by it and by the threads it spawns
+ * afterwards (a snapshot at spawn time); a child's changes never reach its
+ * parent.  key is any address, such as that of a static variable.
+ */
+WEFT_API int weft_context_set(const void *key, void *value);
+/* The value of key in the caller's context, or NULL. */
+WEFT_API void *weft_context_get(const void *key);
+
 /* ---- a mutex that encloses its value ------------------------------------- */
 
 /*

@@ -74,11 +74,12 @@ struct weft__group;
  * owns, so that cancellation flows down to their members.
  */
 struct weft__ctl {
-	struct weft_spin lock;	    /* guards wait and groups */
-	struct weft__waiter *wait;  /* parked on this; NULL when running */
-	struct weft__group *groups; /* open groups it owns, innermost first */
-	struct weft__scope *scope;  /* innermost; set by the thread itself */
-	atomic_uint interrupted;    /* an edge cancellation is pending */
+	struct weft_spin lock;	     /* guards wait and groups */
+	struct weft__waiter *wait;   /* parked on this; NULL when running */
+	struct weft__group *groups;  /* open groups it owns, innermost first */
+	struct weft__scope *scope;   /* innermost; set by the thread itself */
+	atomic_uint interrupted;     /* an edge cancellation is pending */
+	struct weft__ctxval *values; /* context values (ctxval.c) */
 };
 
 /* join states of a thread, see thread.c */
@@ -236,6 +237,11 @@ hidden void weft__ring_kick(struct weft__carrier *c);
 hidden void weft__waiter_init(struct weft__waiter *w);
 hidden int weft__waiter_wait(struct weft__waiter *w, int64_t deadline);
 hidden int weft__waiter_wait_cancel(struct weft__waiter *w, int64_t deadline);
+
+/* ctxval.c */
+struct weft__ctxval;
+hidden struct weft__ctxval *weft__ctxval_get(struct weft__ctxval *v);
+hidden void weft__ctxval_put(struct weft__ctxval *v);
 
 /* cancel.c */
 hidden struct weft__ctl *weft__ctl_self(void);

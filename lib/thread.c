@@ -73,6 +73,7 @@ struct weft_thread *weft__thread_new(intptr_t (*fn)(void *), void *arg,
 					  memory_order_relaxed) +
 		1;
 	t->timer.idx = TIMER_IDLE;
+	t->ctl.values = weft__ctxval_get(weft__ctl_self()->values);
 	atomic_init(&t->join, flags & WEFT_SPAWN_DETACHED ? WEFT_JOIN_DETACHED :
 							    WEFT_JOIN_RUNNING);
 	t->sp = weft__ctx_make(
@@ -110,6 +111,8 @@ void weft__thread_finalise(struct weft_thread *t)
 	unsigned s = atomic_load(&t->join);
 	struct weft__waiter *w;
 
+	weft__ctxval_put(t->ctl.values);
+	t->ctl.values = NULL;
 	for (;;) {
 		if (s == WEFT_JOIN_DETACHED) {
 			weft__stack_free(t);
