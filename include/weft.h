@@ -262,6 +262,22 @@ WEFT_API void weft__group_leave(struct weft_group **g);
 #define WEFT__CAT_(a, b) a##b
 /* clang-format on */
 
+/* ---- channels ------------------------------------------------------------ */
+
+/*
+ * A bounded channel of pointers, for producers and consumers: send waits
+ * while it is full, receive while it is empty (cancellable waits).  After
+ * weft_chan_close, sends fail with -EPIPE and receives drain what was
+ * sent, then fail with -EPIPE.
+ */
+struct weft_chan;
+
+WEFT_API int weft_chan_new(struct weft_chan **ret_chan, size_t capacity);
+WEFT_API void weft_chan_free(struct weft_chan *ch);
+WEFT_API int weft_chan_send(struct weft_chan *ch, void *value);
+WEFT_API int weft_chan_recv(struct weft_chan *ch, void **ret_value);
+WEFT_API int weft_chan_close(struct weft_chan *ch);
+
 /* ---- context values ------------------------------------------------------ */
 
 /*
