@@ -76,6 +76,7 @@ void weft__group_wake(struct weft__group *g)
 
 void weft__group_cancel(struct weft__group *g, int reason)
 {
+	struct weft__ctl *owner;
 	int zero = 0;
 
 	weft__spin_lock(&g->lock);
@@ -87,10 +88,12 @@ void weft__group_cancel(struct weft__group *g, int reason)
 	atomic_compare_exchange_strong(&g->scope.cause, &zero,
 				       reason == GROUP_DEADLINE ? -ETIMEDOUT :
 								  -ECANCELED);
+	owner = g->owner; /* the root's changes: read it under the lock */
 	weft__spin_unlock(&g->lock);
 	weft__group_wake(g);
 	/* The owner's body, and groups it opened inside this one. */
-	weft__cancel_wake(g->owner, g);
+	if (owner)
+		weft__cancel_wake(owner, g);
 }
 
 int weft_group_cancel(struct weft_group *wg)
@@ -187,6 +190,92 @@ void weft__group_member_done(struct weft_thread *t)
 		weft__wake(owner, &w->state);
 }
 
+/*
+ * The root group: where a spawn without a group goes.  It has no owner:
+ * the runtime joins it when weft_main's body returns or at weft_shutdown,
+ * giving its threads a grace period to end on their own first, then
+ * cancelling them.  Its scope is also the root scope of weft_main's body,
+ * which SIGINT and SIGTERM cancel.
+ */
+static struct weft__group the_root;
+static struct weft__lock root_lock;
+
+static struct weft__group *root(void)
+{
+	struct weft__group *g = &the_root;
+
+	if (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) == GROUP_OPEN)
+		return g;
+	weft__lock(&root_lock);
+	if (g->state != GROUP_OPEN) {
+		memset(g, 0, sizeof(*g));
+		g->scope.deadline = -1;
+		g->policy = WEFT_SUPERVISE;
+		__atomic_store_n(&g->state, GROUP_OPEN, __ATOMIC_RELEASE);
+	}
+	weft__unlock(&root_lock);
+	return g;
+}
+
+struct weft__scope *weft__root_scope(void)
+{
+	return &root()->scope;
+}
+
+/* weft_main's body runs in the root scope: cancelling it wakes the body. */
+void weft__root_set_owner(struct weft__ctl *ctl)
+{
+	struct weft__group *g = root();
+
+	weft__spin_lock(&g->lock);
+	g->owner = ctl;
+	weft__spin_unlock(&g->lock);
+}
+
+void weft__root_cancel(void)
+{
+	weft__group_cancel(root(), GROUP_OUTER);
+}
+
+/* Wait until the root group is empty or the deadline (< 0: none) passes. */
+static void root_wait(struct weft__group *g, int64_t deadline)
+{
+	struct weft__waiter w;
+
+	for (;;) {
+		weft__spin_lock(&g->lock);
+		if (g->live == 0) {
+			weft__spin_unlock(&g->lock);
+			return;
+		}
+		weft__waiter_init(&w);
+		g->joiner = &w;
+		weft__spin_unlock(&g->lock);
+		weft__waiter_wait(&w, deadline);
+		weft__spin_lock(&g->lock);
+		g->joiner = NULL;
+		weft__spin_unlock(&g->lock);
+		if (deadline >= 0 && weft__now() >= deadline)
+			return;
+	}
+}
+
+/* Join the root group: a grace period, then cancel, then wait. */
+void weft__root_join(int64_t grace)
+{
+	struct weft__group *g = &the_root;
+
+	if (__atomic_load_n(&g->state, __ATOMIC_ACQUIRE) != GROUP_OPEN)
+		return;
+	root_wait(g, weft__now() + grace);
+	weft__group_cancel(g, GROUP_OUTER);
+	root_wait(g, -1);
+	weft__lock(&root_lock);
+	free(g->more);
+	memset(g, 0, sizeof(*g));
+	weft__unlock(&root_lock);
+}
+
 static int spawn(struct weft_group *wg, intptr_t (*fn)(void *), void *arg,
 		 struct weft__future *f, bool try)
 {
@@ -197,8 +286,8 @@ static int spawn(struct weft_group *wg, intptr_t (*fn)(void *), void *arg,
 
 	if (!fn)
 		return -EINVAL;
-	if (!g) /* the root group: for now, a detached thread */
-		return weft_thread_spawn(NULL, fn, arg, &a);
+	if (!g)
+		g = root();
 	if (g->state != GROUP_OPEN)
 		return g->state == GROUP_JOINED ? -EINVAL : -ECANCELED;
 	if (atomic_load(&g->scope.cause))
@@ -249,7 +338,7 @@ int weft_spawn_future(struct weft_group *g, intptr_t (*fn)(void *), void *arg,
 	struct weft__future *f;
 	int r;
 
-	if (!ret_future || !g)
+	if (!ret_future)
 		return -EINVAL;
 	f = calloc(1, sizeof(*f));
 	if (!f)

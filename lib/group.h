@@ -52,5 +52,9 @@ struct weft__future {
 hidden void weft__group_wake(struct weft__group *g);
 hidden void weft__group_cancel(struct weft__group *g, int reason);
 hidden void weft__group_member_done(struct weft_thread *t);
+hidden struct weft__scope *weft__root_scope(void);
+hidden void weft__root_cancel(void);
+hidden void weft__root_set_owner(struct weft__ctl *ctl);
+hidden void weft__root_join(int64_t grace);
 
 #endif

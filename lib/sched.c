@@ -43,6 +43,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 #include "runtime.h"
+#include "group.h"
 #include "ctx.h"
 #if WEFT_ASAN
 #include <sanitizer/common_interface_defs.h>
@@ -56,6 +57,8 @@ enum { RT_STOPPED, RT_RUNNING };
 
 struct weft__runtime weft__rt;
 static struct weft__lock life_lock;
+/* SIGINT or SIGTERM came during weft_main: carrier 0 cancels the root. */
+static volatile sig_atomic_t root_signal;
 static __thread struct weft__carrier *tls_carrier
 	__attribute__((tls_model("initial-exec")));
 
@@ -411,6 +414,10 @@ static void carrier_loop(struct weft__carrier *c)
 				     memory_order_relaxed)) {
 		if (atomic_load_explicit(&c->inbox, memory_order_relaxed))
 			drain_inbox(c);
+		if (unlikely(root_signal) && c->index == 0) {
+			root_signal = 0;
+			weft__root_cancel();
+		}
 		if (budget >= RUN_BUDGET) {
 			budget = 0;
 			if (c->inflight || c->unsubmitted)
@@ -671,11 +678,71 @@ int weft_shutdown(void)
 		return -EINVAL;
 	weft__lock(&life_lock);
 	if (atomic_load(&weft__rt.state) == RT_RUNNING) {
+		unsigned grace_ms;
+
+		if (weft__env_uint("WEFT_GRACE_MS", 0, 3600000, 1000,
+				   &grace_ms) < 0)
+			grace_ms = 1000;
+		weft__root_join((int64_t)grace_ms * 1000000);
 		wait_idle();
 		stop_carriers(weft__rt.nr_carriers, false);
 	}
 	weft__unlock(&life_lock);
 	return 0;
+}
+
+/*
+ * weft_main's body: runs in the root scope, which SIGINT and SIGTERM
+ * cancel; when it returns, the root group (threads spawned without a
+ * group) gets WEFT_GRACE_MS to end, is cancelled, and is joined.
+ */
+struct body {
+	intptr_t (*fn)(void *);
+	void *arg;
+	unsigned grace_ms;
+};
+
+static struct sigaction old_int, old_term;
+
+/* Async-signal-safe: note it, and wake carrier 0 to act on it. */
+static void on_stop_signal(int sig)
+{
+	root_signal = sig;
+	if (weft__rt.carriers)
+		weft__ring_kick(&weft__rt.carriers[0]);
+}
+
+static void catch_stop_signals(bool on)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	if (!on) {
+		sigaction(SIGINT, &old_int, NULL);
+		sigaction(SIGTERM, &old_term, NULL);
+		return;
+	}
+	/* Only where the program left the default: its handlers win. */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, NULL, &old_int);
+	sigaction(SIGTERM, NULL, &old_term);
+	if (old_int.sa_handler == SIG_DFL)
+		sigaction(SIGINT, &sa, NULL);
+	if (old_term.sa_handler == SIG_DFL)
+		sigaction(SIGTERM, &sa, NULL);
+}
+
+static intptr_t run_body(void *arg)
+{
+	struct body *b = arg;
+	intptr_t v;
+
+	weft__self()->ctl.scope = weft__root_scope();
+	weft__root_set_owner(&weft__self()->ctl);
+	v = b->fn(b->arg);
+	weft__root_set_owner(NULL);
+	weft__self()->ctl.scope = NULL;
+	weft__root_join((int64_t)b->grace_ms * 1000000);
+	return v;
 }
 
 intptr_t weft_main(intptr_t (*fn)(void *), void *arg)
@@ -686,18 +753,22 @@ intptr_t weft_main(intptr_t (*fn)(void *), void *arg)
 intptr_t weft__main(intptr_t (*fn)(void *), void *arg,
 		    const struct weft_spawn_attr *attr)
 {
+	struct body b = { fn, arg, 0 };
 	struct weft_thread *t;
 	intptr_t v;
 	int r;
 
 	if (!fn)
 		return -EINVAL;
+	r = weft__env_uint("WEFT_GRACE_MS", 0, 3600000, 1000, &b.grace_ms);
+	if (r < 0)
+		return r;
 	weft__lock(&life_lock);
 	r = start(true);
 	if (r == -EBUSY) {
 		/* Already running: an ordinary spawn and join. */
 		weft__unlock(&life_lock);
-		r = weft_thread_spawn(&t, fn, arg, attr);
+		r = weft_thread_spawn(&t, run_body, &b, attr);
 		if (r < 0)
 			return r;
 		r = weft_thread_join(t, &v);
@@ -708,13 +779,17 @@ intptr_t weft__main(intptr_t (*fn)(void *), void *arg,
 		return r;
 	}
 	weft__rt.stop_when_idle = true;
-	r = weft_thread_spawn(&t, fn, arg, attr);
+	root_signal = 0;
+	catch_stop_signals(true);
+	r = weft_thread_spawn(&t, run_body, &b, attr);
 	if (r < 0) {
+		catch_stop_signals(false);
 		stop_carriers(weft__rt.nr_carriers, true);
 		weft__unlock(&life_lock);
 		return r;
 	}
 	carrier_loop(&weft__rt.carriers[0]);
+	catch_stop_signals(false);
 	/* Every thread has ended; root's value is still on its stack. */
 	v = t->result;
 	weft__stack_free(t);
