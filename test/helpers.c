@@ -26,6 +26,19 @@ int t_kernel_threads(void)
 	return n;
 }
 
+int t_mappings(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	int n = 0, c;
+
+	if (!f)
+		return -1;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
 int t_open_fds(void)
 {
 	DIR *d = opendir("/proc/self/fd");

@@ -12,6 +12,8 @@
 
 /* Kernel threads of this process, from /proc/self/status. */
 int t_kernel_threads(void);
+/* Mappings of this process, from /proc/self/maps. */
+int t_mappings(void);
 /* Open fds of this process, from /proc/self/fd. */
 int t_open_fds(void);
 /* A connected TCP pair on 127.0.0.1; 0 or -errno. */

@@ -39,24 +39,13 @@ static intptr_t work(void *arg)
 	return 0;
 }
 
-static int mappings(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	int n = 0, c;
-
-	while ((c = fgetc(f)) != EOF)
-		n += c == '\n';
-	fclose(f);
-	return n;
-}
-
 Test(shutdown, weft_main_leaves_nothing_behind)
 {
 	int threads = t_kernel_threads(), fds = t_open_fds();
 	int maps;
 
 	weft_main(work, NULL); /* the first run may map libraries lazily */
-	maps = mappings();
+	maps = t_mappings();
 	for (int i = 0; i < 20; i++) {
 		cr_assert_eq(weft_main(work, NULL), 0);
 		cr_assert_eq(t_kernel_threads(), threads);
@@ -64,7 +53,7 @@ Test(shutdown, weft_main_leaves_nothing_behind)
 	}
 	/* valgrind maps and unmaps memory of its own as it goes */
 	if (!getenv("WEFT_UNDER_VALGRIND"))
-		cr_assert_eq(mappings(), maps);
+		cr_assert_eq(t_mappings(), maps);
 }
 
 Test(shutdown, lazy_start_and_shutdown_leave_nothing_behind)

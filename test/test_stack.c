@@ -103,17 +103,6 @@ static intptr_t park(void *arg)
 	return 0;
 }
 
-static int mappings(void)
-{
-	FILE *f = fopen("/proc/self/maps", "r");
-	int n = 0, c;
-
-	while ((c = fgetc(f)) != EOF)
-		n += c == '\n';
-	fclose(f);
-	return n;
-}
-
 /*
  * Past the guard budget stacks come unguarded from shared slabs: the
  * number of mappings stops growing with the number of threads, which is
@@ -128,9 +117,9 @@ Test(stack, mappings_stop_growing_past_the_guard_budget)
 	for (int i = 0; i < M; i++) {
 		cr_assert_eq(weft_thread_spawn(&t[i], park, NULL, NULL), 0);
 		if (i == N - 1)
-			at_n = mappings();
+			at_n = t_mappings();
 	}
-	at_m = mappings();
+	at_m = t_mappings();
 	cr_assert_lt(at_m, 65530 - 10000, "%d mappings", at_m);
 	cr_assert_lt(at_m - at_n, 100, "%d then %d mappings", at_n, at_m);
 	for (int i = 0; i < M; i++)
