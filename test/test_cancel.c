@@ -4,7 +4,9 @@
  * scopes, shields, deadlines; and cancellations racing completions, with
  * every byte accounted for.
  */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
+#include <netinet/in.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -46,6 +48,38 @@ static intptr_t blocked_accept(void *arg)
 	return weft_accept(lfd, NULL, NULL, 0);
 }
 
+/*
+ * A listener with a backlog of 0 whose queue is already full drops the
+ * next SYN: a connect to it blocks until cancelled (or retried).
+ */
+static struct sockaddr_in full_addr;
+
+static intptr_t blocked_connect(void *arg)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	intptr_t r = weft_connect(fd, (struct sockaddr *)&full_addr,
+				  sizeof(full_addr));
+
+	close(fd);
+	return r;
+}
+
+static int full_listener(int *ret_filler)
+{
+	socklen_t len = sizeof(full_addr);
+	int l = socket(AF_INET, SOCK_STREAM, 0), c;
+
+	full_addr = (struct sockaddr_in){ .sin_family = AF_INET };
+	full_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(l, (struct sockaddr *)&full_addr, sizeof(full_addr));
+	getsockname(l, (struct sockaddr *)&full_addr, &len);
+	listen(l, 0);
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	connect(c, (struct sockaddr *)&full_addr, sizeof(full_addr));
+	*ret_filler = c;
+	return l;
+}
+
 static intptr_t blocked_poll(void *arg)
 {
 	return weft_poll(fds[0], POLLIN);
@@ -85,20 +119,21 @@ static intptr_t blocked_future(void *arg)
 }
 
 static intptr_t (*const blocked[])(void *) = {
-	wait_forever, blocked_read,   blocked_recv, blocked_accept,
-	blocked_poll, blocked_mutex,  blocked_cond, blocked_sem,
-	blocked_join, blocked_future,
+	wait_forever, blocked_read,   blocked_recv,    blocked_accept,
+	blocked_poll, blocked_mutex,  blocked_cond,    blocked_sem,
+	blocked_join, blocked_future, blocked_connect,
 };
 
 static intptr_t body_each_kind(void *arg)
 {
 	struct weft_group outer, g;
 	struct weft_future *f[sizeof(blocked) / sizeof(blocked[0])];
-	int port;
+	int port, full, filler;
 	intptr_t v;
 
 	cr_assert_eq(t_tcp_pair(fds), 0);
 	lfd = t_listener(&port);
+	full = full_listener(&filler);
 	weft_thread_spawn(&forever, wait_forever, NULL, NULL);
 	/* a future that stays pending: its thread sleeps in another group */
 	weft_group(&outer)
@@ -130,6 +165,8 @@ static intptr_t body_each_kind(void *arg)
 	close(fds[0]);
 	close(fds[1]);
 	close(lfd);
+	close(full);
+	close(filler);
 	return 0;
 }
 
