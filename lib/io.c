@@ -45,16 +45,17 @@ static inline struct weft__carrier *vthread_carrier(void)
  * Every blocking call is a cancellation point (cancel.c): it fails with
  * the caller's cancellation before doing anything.  close is not one.
  */
-static int checkpoint(void)
+static int checkpoint(struct weft__carrier *c)
 {
-	return weft__cancel_check(weft__ctl_self());
+	return weft__cancel_check(c ? &c->current->ctl : weft__ctl_self());
 }
 
-#define CHECKPOINT()                    \
-	do {                            \
-		int cp_ = checkpoint(); \
-		if (cp_)                \
-			return cp_;     \
+/* c: the caller's carrier from vthread_carrier(), looked up once. */
+#define CHECKPOINT(c)                    \
+	do {                             \
+		int cp_ = checkpoint(c); \
+		if (cp_)                 \
+			return cp_;      \
 	} while (0)
 
 static bool nonblocking(int fd)
@@ -104,7 +105,7 @@ static ssize_t do_readv(int fd, const struct iovec *iov, int n, off_t off)
 {
 	struct weft__carrier *c = vthread_carrier();
 	ssize_t r;
-	CHECKPOINT();
+	CHECKPOINT(c);
 
 	r = WEFT_SYS(preadv2(fd, iov, n, off, c ? RWF_NOWAIT : 0));
 	if (!c || (r != -EAGAIN && r != -EOPNOTSUPP))
@@ -226,7 +227,7 @@ static ssize_t do_writev(int fd, const struct iovec *iov, int n, off_t off,
 	struct iovec small[SMALL_IOV], *copy = small;
 	struct msghdr m = { .msg_iov = (struct iovec *)iov, .msg_iovlen = n };
 	ssize_t r;
-	CHECKPOINT();
+	CHECKPOINT(c);
 
 	/* A bad count fails at once, with the system call's own errno. */
 	if (!c || n < 0 || n > IOV_MAX) {
@@ -271,7 +272,7 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
 	struct weft__carrier *c = vthread_carrier();
 	struct io_uring_sqe *sqe;
 	ssize_t r;
-	CHECKPOINT();
+	CHECKPOINT(c);
 
 	if (!c)
 		return WEFT_SYS(recvmsg(fd, msg, flags));
@@ -317,7 +318,7 @@ ssize_t weft_sendmsg(int fd, const struct msghdr *msg, int flags)
 	struct weft__carrier *c = vthread_carrier();
 	struct io_uring_sqe *sqe;
 	ssize_t r;
-	CHECKPOINT();
+	CHECKPOINT(c);
 
 	if (!c)
 		return WEFT_SYS(sendmsg(fd, msg, flags));
@@ -338,7 +339,7 @@ int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 	struct weft__carrier *c = vthread_carrier();
 	struct io_uring_sqe *sqe;
 	int r;
-	CHECKPOINT();
+	CHECKPOINT(c);
 
 	if (!c || nonblocking(fd))
 		return WEFT_SYS(accept4(fd, addr, addrlen, flags));
@@ -356,7 +357,7 @@ int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
 	struct weft__carrier *c = vthread_carrier();
 	struct io_uring_sqe *sqe;
-	CHECKPOINT();
+	CHECKPOINT(c);
 
 	if (!c || nonblocking(fd))
 		return WEFT_SYS(connect(fd, addr, addrlen));
@@ -373,7 +374,7 @@ int weft_poll(int fd, short events)
 	struct pollfd p = { .fd = fd, .events = events };
 	struct io_uring_sqe *sqe;
 	int r;
-	CHECKPOINT();
+	CHECKPOINT(c);
 
 	if (fd < 0)
 		return -EBADF; /* poll(2) would ignore it and wait forever */
@@ -394,6 +395,7 @@ int weft_poll(int fd, short events)
 		struct weft__carrier *c_ = vthread_carrier(); \
 		struct io_uring_sqe *sqe;                     \
                                                               \
+		CHECKPOINT(c_);                               \
 		if (!c_)                                      \
 			return WEFT_SYS(plain);               \
 		sqe = weft__ring_sqe(c_);                     \
@@ -437,11 +439,11 @@ int weft_sleep_until(int64_t deadline)
 
 	if (deadline < 0)
 		return -EINVAL;
-	CHECKPOINT();
+	CHECKPOINT(vthread_carrier());
 	weft__waiter_init(&w);
 	r = weft__waiter_wait_cancel(&w, deadline);
 	/* Its own deadline is no error; one of a scope is. */
 	if (r == -ETIMEDOUT && weft__now() >= deadline)
-		r = checkpoint();
+		r = checkpoint(vthread_carrier());
 	return r;
 }

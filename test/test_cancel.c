@@ -188,6 +188,8 @@ static intptr_t body_level(void *arg)
 	for (int i = 0; i < 3; i++)
 		cr_assert_eq(weft_sleep_until(soon), -ECANCELED);
 	cr_assert_eq(weft_yield(), 0, "yield is not a blocking call");
+	cr_assert_eq(weft_openat(AT_FDCWD, "/", O_RDONLY, 0), -ECANCELED);
+	cr_assert_eq(weft_fsync(0), -ECANCELED);
 	cr_assert_eq(weft_cancelled(), -ECANCELED);
 	/* a shield keeps it out, and needs a deadline of its own */
 	cr_assert_eq(weft_cancel_scope_enter(&shield, -1, 1), -EINVAL);
