@@ -39,21 +39,22 @@ struct weft__ctl *weft__ctl_self(void)
 	return t ? &t->ctl : &plain_ctl;
 }
 
-/* -EINTR for a pending interrupt (once), the level cause, or 0. */
-int weft__cancel_check(struct weft__ctl *ctl)
+/*
+ * The cause the scopes of ctl show, up to a shield, or 0.  With clock, a
+ * deadline that has passed counts too (and is recorded on its scope);
+ * without, only causes already set: what a canceller may look at.
+ */
+static int scope_cause(struct weft__ctl *ctl, bool clock)
 {
 	int64_t now = -1;
 
-	if (atomic_load_explicit(&ctl->interrupted, memory_order_relaxed) &&
-	    atomic_exchange(&ctl->interrupted, 0))
-		return -EINTR;
 	for (struct weft__scope *s = ctl->scope; s; s = s->parent) {
 		int cause =
 			atomic_load_explicit(&s->cause, memory_order_acquire);
 
 		if (cause)
 			return cause;
-		if (s->deadline >= 0) {
+		if (clock && s->deadline >= 0) {
 			if (now < 0)
 				now = weft__now();
 			if (now >= s->deadline) {
@@ -68,6 +69,15 @@ int weft__cancel_check(struct weft__ctl *ctl)
 	return 0;
 }
 
+/* -EINTR for a pending interrupt (once), the level cause, or 0. */
+int weft__cancel_check(struct weft__ctl *ctl)
+{
+	if (atomic_load_explicit(&ctl->interrupted, memory_order_relaxed) &&
+	    atomic_exchange(&ctl->interrupted, 0))
+		return -EINTR;
+	return scope_cause(ctl, true);
+}
+
 /* The earliest of deadline (< 0: none) and the deadlines in force. */
 int64_t weft__cancel_deadline(struct weft__ctl *ctl, int64_t deadline)
 {
@@ -79,20 +89,6 @@ int64_t weft__cancel_deadline(struct weft__ctl *ctl, int64_t deadline)
 			break;
 	}
 	return deadline;
-}
-
-/* The cause ctl's scopes show now (no clock, no interrupts), or 0. */
-static int cause_locked(struct weft__ctl *ctl)
-{
-	for (struct weft__scope *s = ctl->scope; s; s = s->parent) {
-		int cause = atomic_load(&s->cause);
-
-		if (cause)
-			return cause;
-		if (s->shield)
-			break;
-	}
-	return 0;
 }
 
 /*
@@ -111,7 +107,7 @@ void weft__cancel_wake(struct weft__ctl *ctl, struct weft__group *stop)
 
 	weft__spin_lock(&ctl->lock);
 	w = ctl->wait;
-	if (w && (cause = cause_locked(ctl))) {
+	if (w && (cause = scope_cause(ctl, false))) {
 		w->cause = cause;
 		if (weft__waiter_claim_as(w, WEFT_CANCELLED)) {
 			t = w->thread;
@@ -234,23 +230,6 @@ int64_t weft_deadline(void)
 
 int weft_cancelled(void)
 {
-	struct weft__ctl *ctl = weft__ctl_self();
-	int64_t now = -1;
-
-	/* Like weft__cancel_check, but a query: interrupts stay pending. */
-	for (struct weft__scope *s = ctl->scope; s; s = s->parent) {
-		int cause = atomic_load(&s->cause);
-
-		if (cause)
-			return cause;
-		if (s->deadline >= 0) {
-			if (now < 0)
-				now = weft__now();
-			if (now >= s->deadline)
-				return -ETIMEDOUT;
-		}
-		if (s->shield)
-			break;
-	}
-	return 0;
+	/* A query: pending interrupts stay pending. */
+	return scope_cause(weft__ctl_self(), true);
 }

@@ -41,6 +41,18 @@ static inline void weft__cpu_relax(void)
 #endif
 }
 
+/* Call a libc function at the system call edge: -errno, errno untouched. */
+#define WEFT_SYS(call)                  \
+	({                              \
+		int saved_ = errno;     \
+		long r_ = (long)(call); \
+		if (r_ < 0) {           \
+			r_ = -errno;    \
+			errno = saved_; \
+		}                       \
+		r_;                     \
+	})
+
 /*
  * Memory the kernel filled through the ring, which valgrind cannot see:
  * mark it defined, so that memcheck runs stay meaningful.

@@ -264,17 +264,6 @@ hidden void weft__wq_remove(struct weft__waiter **head, struct weft__waiter *w);
 hidden int64_t weft__now(void);
 hidden int weft__futex_wait(atomic_uint *word, unsigned val, int64_t deadline);
 hidden void weft__futex_wake(atomic_uint *word, int n);
-/* Call a libc function at the system call edge: -errno, errno untouched. */
-#define WEFT_SYS(call)                  \
-	({                              \
-		int saved_ = errno;     \
-		long r_ = (long)(call); \
-		if (r_ < 0) {           \
-			r_ = -errno;    \
-			errno = saved_; \
-		}                       \
-		r_;                     \
-	})
 /* A futex lock for the runtime's own rare paths (never pthread's). */
 struct weft__lock {
 	atomic_uint v;

@@ -142,9 +142,9 @@ static ssize_t ring_prw(int fd, const struct iovec *iov, int n, off_t off,
 	if (off < 0)
 		return -EINVAL;
 	if (write)
-		r = SHIM_SYS(pwritev2(fd, iov, n, off, RWF_NOWAIT));
+		r = WEFT_SYS(pwritev2(fd, iov, n, off, RWF_NOWAIT));
 	else
-		r = SHIM_SYS(preadv2(fd, iov, n, off, RWF_NOWAIT));
+		r = WEFT_SYS(preadv2(fd, iov, n, off, RWF_NOWAIT));
 	if (r != -EAGAIN && r != -EOPNOTSUPP)
 		return r;
 	sqe = weft__impl_sqe();

@@ -15,14 +15,12 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "internal.h" /* hidden, likely, WEFT_SYS */
 #include "weftimpl.h"
 #include "real.h"
 
 /* An interposed libc symbol: unversioned, so it binds every version. */
 #define WEFT_EXPORT __attribute__((visibility("default")))
-#define hidden __attribute__((visibility("hidden")))
-#define likely(x) __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
 
 /* The one POSIX edge: a negative errno becomes -1 and errno. */
 static inline long weft__posix(long r)
@@ -33,18 +31,6 @@ static inline long weft__posix(long r)
 	}
 	return r;
 }
-
-/* Call a real function as a system call edge: -errno, errno untouched. */
-#define SHIM_SYS(call)                  \
-	({                              \
-		int saved_ = errno;     \
-		long r_ = (long)(call); \
-		if (r_ < 0) {           \
-			r_ = -errno;    \
-			errno = saved_; \
-		}                       \
-		r_;                     \
-	})
 
 /* fork.c: set in a forked child, where the runtime is not ours. */
 hidden extern bool weft__forked;

@@ -32,7 +32,7 @@ ssize_t weft__timed_recv(int fd, struct msghdr *msg, int flags, int64_t timeo)
 	int64_t deadline = weft_now() + timeo;
 	ssize_t r;
 
-	while ((r = SHIM_SYS(REAL(recvmsg)(fd, msg, flags | MSG_DONTWAIT))) ==
+	while ((r = WEFT_SYS(REAL(recvmsg)(fd, msg, flags | MSG_DONTWAIT))) ==
 	       -EAGAIN) {
 		r = ready_by(fd, POLLIN, deadline);
 		if (r < 0)
@@ -71,7 +71,7 @@ static ssize_t send_by(int fd, struct msghdr *m, int flags, int64_t deadline)
 	ssize_t r;
 
 	for (;;) {
-		r = SHIM_SYS(REAL(sendmsg)(fd, m, flags | MSG_DONTWAIT));
+		r = WEFT_SYS(REAL(sendmsg)(fd, m, flags | MSG_DONTWAIT));
 		if (r == -EAGAIN) {
 			r = ready_by(fd, POLLOUT, deadline);
 			if (r < 0)
