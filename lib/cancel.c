@@ -27,6 +27,7 @@
  * cancellation with cause -ETIMEDOUT.
  */
 #include "runtime.h"
+#include "weftimpl.h"
 #include "group.h"
 
 static __thread struct weft__ctl plain_ctl
@@ -137,6 +138,29 @@ static void interrupt(struct weft__ctl *ctl)
 	} else {
 		atomic_store(&ctl->interrupted, 1);
 	}
+	weft__spin_unlock(&ctl->lock);
+	if (word)
+		weft__wake(t, word);
+}
+
+/*
+ * A signal handler ran (shim): fail t's blocking call with -EINTR where
+ * the kernel would fail the native call; no pending interrupt if t is
+ * not blocked, as a signal between two calls fails neither.
+ */
+void weft__impl_signal_interrupt(struct weft_thread *t, bool restart)
+{
+	struct weft__ctl *ctl = &t->ctl;
+	struct weft__waiter *w;
+	atomic_uint *word = NULL;
+
+	weft__spin_lock(&ctl->lock);
+	w = ctl->wait;
+	if (w &&
+	    (w->kind == WEFT__WAIT_ALWAYS ||
+	     (w->kind == WEFT__WAIT_IO && !restart)) &&
+	    (w->cause = -EINTR, weft__waiter_claim_as(w, WEFT_CANCELLED)))
+		word = &w->state;
 	weft__spin_unlock(&ctl->lock);
 	if (word)
 		weft__wake(t, word);

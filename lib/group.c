@@ -276,6 +276,47 @@ void weft__root_join(int64_t grace)
 	weft__unlock(&root_lock);
 }
 
+void weft__root_fork_lock(void)
+{
+	weft__lock(&root_lock);
+}
+
+void weft__root_fork_unlock(void)
+{
+	weft__unlock(&root_lock);
+}
+
+/* In a fork child: of g's members only self, if it is one, is left. */
+static void forget_members(struct weft__group *g, struct weft_thread *self)
+{
+	bool in = self && self->group == g;
+
+	memset(&g->lock, 0, sizeof(g->lock));
+	g->members = in ? self : NULL;
+	if (in)
+		self->sibling = self->sibling_prev = NULL;
+	g->live = in;
+	g->joiner = NULL;
+	if (g->limit)
+		weft_sem_init(&g->slots, g->limit - g->live);
+}
+
+/*
+ * A forked child holds only the thread that forked (self; NULL if a plain
+ * thread forked): the root group and the groups self owns forget the
+ * members that stayed behind, so that joining them does not wait forever.
+ */
+void weft__group_fork_child(struct weft_thread *self)
+{
+	struct weft__group *g;
+
+	if (self)
+		for (g = self->ctl.groups; g; g = g->outer)
+			forget_members(g, self);
+	if (the_root.state == GROUP_OPEN)
+		forget_members(&the_root, self);
+}
+
 static int spawn(struct weft_group *wg, intptr_t (*fn)(void *), void *arg,
 		 struct weft__future *f, bool try)
 {

@@ -56,5 +56,8 @@ hidden struct weft__scope *weft__root_scope(void);
 hidden void weft__root_cancel(void);
 hidden void weft__root_set_owner(struct weft__ctl *ctl);
 hidden void weft__root_join(int64_t grace);
+hidden void weft__root_fork_lock(void);
+hidden void weft__root_fork_unlock(void);
+hidden void weft__group_fork_child(struct weft_thread *self);
 
 #endif

@@ -6,6 +6,12 @@
 #include "runtime.h"
 #include "weftimpl.h"
 
+intptr_t weft__impl_main(intptr_t (*fn)(void *), void *arg)
+{
+	return weft__main(fn, arg, &(struct weft_spawn_attr){ .name = "main" },
+			  false);
+}
+
 bool weft__impl_in_vthread(void)
 {
 	return weft__self() != NULL;
@@ -100,9 +106,11 @@ int weft__impl_poll_any(const struct pollfd *fds, unsigned n, int64_t deadline)
 	}
 	if (k == 0) { /* nothing to watch: a sleep */
 		weft__waiter_init(&none);
-		r = weft__waiter_wait(&none, deadline);
+		none.kind = WEFT__WAIT_ALWAYS;
+		r = weft__waiter_wait_cancel(&none, deadline);
 	} else {
-		r = weft__ring_wait_any(c, sqes, ws, (int)k, deadline);
+		r = weft__ring_wait_any(c, sqes, ws, (int)k, deadline,
+					WEFT__WAIT_ALWAYS);
 	}
 out_free:
 	if (sqes != small_sqes) {

@@ -441,6 +441,7 @@ int weft_sleep_until(int64_t deadline)
 		return -EINVAL;
 	CHECKPOINT(vthread_carrier());
 	weft__waiter_init(&w);
+	w.kind = WEFT__WAIT_ALWAYS;
 	r = weft__waiter_wait_cancel(&w, deadline);
 	/* Its own deadline is no error; one of a scope is. */
 	if (r == -ETIMEDOUT && weft__now() >= deadline)

@@ -19,6 +19,7 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "runtime.h"
@@ -76,7 +77,8 @@ int weft__ring_init(struct weft__carrier *c)
 void weft__ring_exit(struct weft__carrier *c)
 {
 	io_uring_queue_exit(&c->ring);
-	close(c->efd);
+	/* Not close(): in the preload that is the shim's, which may park. */
+	syscall(SYS_close, c->efd);
 }
 
 static struct io_uring_sqe *get_sqe(struct weft__carrier *c)
@@ -106,7 +108,7 @@ struct io_uring_sqe *weft__ring_sqe(struct weft__carrier *c)
 int weft__ring_wait(struct weft__carrier *c, struct io_uring_sqe *sqe)
 {
 	struct weft__waiter w;
-	int r = weft__ring_wait_any(c, &sqe, &w, 1, -1);
+	int r = weft__ring_wait_any(c, &sqe, &w, 1, -1, WEFT__WAIT_IO);
 
 	/* Cancelled in time: the cause; completed anyway: its real result. */
 	return r < 0 && w.res == -ECANCELED ? r : w.res;
@@ -174,12 +176,14 @@ static void cancel(struct weft__carrier *c, struct weft__waiter *w)
  * cancellation point: weft__waiter_wait_cancel).
  */
 int weft__ring_wait_any(struct weft__carrier *c, struct io_uring_sqe **sqes,
-			struct weft__waiter *ws, int n, int64_t deadline)
+			struct weft__waiter *ws, int n, int64_t deadline,
+			int kind)
 {
 	struct weft__multi m;
 	int r;
 
 	weft__waiter_init(&m.w);
+	m.w.kind = kind;
 	m.pending = n;
 	m.all = false;
 	for (int i = 0; i < n; i++) {

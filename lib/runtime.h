@@ -4,6 +4,7 @@
 #define WEFT_RUNTIME_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <liburing.h>
 
 #include "internal.h"
@@ -32,7 +33,15 @@ struct weft__waiter {
 	int32_t res;		    /* the CQE's result for ring waits */
 	int32_t cause;	/* why it was cancelled, set before the CAS */
 	uintptr_t data; /* a ring wait's struct weft__multi, or 0 */
+	int kind;	/* WEFT__WAIT_*: what a signal does to it (shim) */
 };
+
+/*
+ * What a signal handler does to a wait, natively: I/O returns EINTR if
+ * the handler lacks SA_RESTART, sleeps and polls whatever its flags, and
+ * other waits (locks, joins) go on.
+ */
+enum { WEFT__WAIT_OTHER, WEFT__WAIT_IO, WEFT__WAIT_ALWAYS };
 
 /*
  * Waiting on several SQEs at once (ring.c): the first completion, or the
@@ -171,8 +180,10 @@ struct weft__runtime {
 	atomic_int state; /* RT_STOPPED, RT_RUNNING */
 	int nr_carriers;
 	struct weft__carrier *carriers;
-	atomic_uint live;	 /* virtual threads not yet finalised */
-	atomic_bool stopping;	 /* carriers leave their loops */
+	void *carriers_mem;   /* what to free: carriers moves in a fork child */
+	sigset_t sigmask;     /* the starter's: the program's threads' mask */
+	atomic_uint live;     /* virtual threads not yet finalised */
+	atomic_bool stopping; /* carriers leave their loops */
 	atomic_uint nr_sleeping; /* carriers asleep in the ring */
 	atomic_uint ready;	 /* carriers that finished setup */
 	atomic_uint rr;		 /* round robin for plain spawns */
@@ -192,9 +203,14 @@ hidden void weft__enqueue_new(struct weft_thread *t);
 hidden void weft__enqueue_local(struct weft__carrier *c, struct weft_thread *t);
 hidden void weft__exit_current(void) __attribute__((noreturn));
 hidden int weft__runtime_start(void);
-/* weft_main() with the root thread's attributes (the shim's main). */
+/*
+ * weft_main() with the root thread's attributes; catch_signals: SIGINT
+ * and SIGTERM cancel the root scope (the API's), or keep their native
+ * meaning (the shim's).
+ */
 hidden intptr_t weft__main(intptr_t (*fn)(void *), void *arg,
-			   const struct weft_spawn_attr *attr);
+			   const struct weft_spawn_attr *attr,
+			   bool catch_signals);
 hidden void weft__runtime_idle(void);
 
 /* thread.c */
@@ -209,6 +225,9 @@ hidden struct weft_thread *weft__stack_alloc(size_t size);
 hidden void weft__stack_free(struct weft_thread *t);
 hidden int weft__stack_init(void);
 hidden void weft__stack_fini(void);
+/* fork: hold every pool still across it; the child drops other carriers'. */
+hidden void weft__stack_fork_lock(void);
+hidden void weft__stack_fork_unlock(void);
 hidden bool weft__stack_overflowed(const struct weft_thread *t, void *addr);
 hidden size_t weft__stack_default(void);
 
@@ -227,8 +246,8 @@ hidden int weft__ring_wait_close(struct weft__carrier *c,
 				 struct io_uring_sqe *sqe);
 hidden int weft__ring_wait_any(struct weft__carrier *c,
 			       struct io_uring_sqe **sqes,
-			       struct weft__waiter *ws, int n,
-			       int64_t deadline);
+			       struct weft__waiter *ws, int n, int64_t deadline,
+			       int kind);
 hidden void weft__ring_poll(struct weft__carrier *c, bool block,
 			    int64_t deadline);
 hidden void weft__ring_kick(struct weft__carrier *c);

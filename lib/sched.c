@@ -45,6 +45,7 @@
 #include "runtime.h"
 #include "group.h"
 #include "ctx.h"
+#include "weftimpl.h"
 #if WEFT_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
@@ -59,6 +60,8 @@ struct weft__runtime weft__rt;
 static struct weft__lock life_lock;
 /* SIGINT or SIGTERM came during weft_main: carrier 0 cancels the root. */
 static volatile sig_atomic_t root_signal;
+/* What a signal handler left for carrier 0 to do (weft__impl_defer). */
+static void (*_Atomic deferred)(void);
 static __thread struct weft__carrier *tls_carrier
 	__attribute__((tls_model("initial-exec")));
 
@@ -418,6 +421,10 @@ static void carrier_loop(struct weft__carrier *c)
 			root_signal = 0;
 			weft__root_cancel();
 		}
+		if (unlikely(atomic_load_explicit(&deferred,
+						  memory_order_relaxed)) &&
+		    c->index == 0)
+			atomic_exchange(&deferred, NULL)();
 		if (budget >= RUN_BUDGET) {
 			budget = 0;
 			if (c->inflight || c->unsubmitted)
@@ -563,8 +570,8 @@ static void stop_carriers(int started, bool adopted)
 		if (!c->setup_err)
 			carrier_free(c);
 	}
-	free(weft__rt.carriers);
-	weft__rt.carriers = NULL;
+	free(weft__rt.carriers_mem);
+	weft__rt.carriers = weft__rt.carriers_mem = NULL;
 	weft__rt.nr_carriers = 0;
 	weft__stack_fini();
 	atomic_store(&weft__rt.stopping, false);
@@ -596,6 +603,7 @@ static int start(bool adopt)
 	weft__rt.carriers = calloc(n, sizeof(*weft__rt.carriers));
 	if (!weft__rt.carriers)
 		return -ENOMEM;
+	weft__rt.carriers_mem = weft__rt.carriers;
 	weft__rt.nr_carriers = n;
 	install_segv();
 	/*
@@ -607,6 +615,7 @@ static int start(bool adopt)
 	for (size_t i = 0; i < ARRAY_SIZE(synchronous); i++)
 		sigdelset(&all, synchronous[i]);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
+	weft__rt.sigmask = old;
 	for (unsigned i = 0; i < n; i++) {
 		struct weft__carrier *c = &weft__rt.carriers[i];
 
@@ -747,11 +756,12 @@ static intptr_t run_body(void *arg)
 
 intptr_t weft_main(intptr_t (*fn)(void *), void *arg)
 {
-	return weft__main(fn, arg, &(struct weft_spawn_attr){ .name = "main" });
+	return weft__main(fn, arg, &(struct weft_spawn_attr){ .name = "main" },
+			  true);
 }
 
 intptr_t weft__main(intptr_t (*fn)(void *), void *arg,
-		    const struct weft_spawn_attr *attr)
+		    const struct weft_spawn_attr *attr, bool catch_signals)
 {
 	struct body b = { fn, arg, 0 };
 	struct weft_thread *t;
@@ -780,16 +790,19 @@ intptr_t weft__main(intptr_t (*fn)(void *), void *arg,
 	}
 	weft__rt.stop_when_idle = true;
 	root_signal = 0;
-	catch_stop_signals(true);
+	if (catch_signals)
+		catch_stop_signals(true);
 	r = weft_thread_spawn(&t, run_body, &b, attr);
 	if (r < 0) {
-		catch_stop_signals(false);
+		if (catch_signals)
+			catch_stop_signals(false);
 		stop_carriers(weft__rt.nr_carriers, true);
 		weft__unlock(&life_lock);
 		return r;
 	}
 	carrier_loop(&weft__rt.carriers[0]);
-	catch_stop_signals(false);
+	if (catch_signals)
+		catch_stop_signals(false);
 	/* Every thread has ended; root's value is still on its stack. */
 	v = t->result;
 	weft__stack_free(t);
@@ -797,6 +810,121 @@ intptr_t weft__main(intptr_t (*fn)(void *), void *arg,
 	stop_carriers(weft__rt.nr_carriers, true);
 	weft__unlock(&life_lock);
 	return v;
+}
+
+/* Async-signal-safe: have carrier 0's scheduler call fn soon. */
+void weft__impl_defer(void (*fn)(void))
+{
+	atomic_store(&deferred, fn);
+	if (atomic_load(&weft__rt.state) == RT_RUNNING)
+		weft__ring_kick(&weft__rt.carriers[0]);
+}
+
+/* ---- fork ---- */
+
+/*
+ * fork() while the runtime runs.  The child has one kernel thread, the
+ * one that forked.  If that is a carrier, running the virtual thread that
+ * called fork, it becomes the only carrier of a fresh runtime, on a new
+ * ring, holding only that thread; if it is a plain thread, the child's
+ * runtime is stopped, and starts afresh on its first spawn.  Either way
+ * the child never submits to the parent's rings, whose memory it shares:
+ * it unmaps them and closes its copies of their fds.  The runtime's
+ * global locks are held across the fork, so the child finds the stack
+ * pools and the root group whole; the parent's other threads vanish from
+ * the child with their stacks, as other pthreads do from a native child.
+ * A lock word another thread held at that instant (a weft_mutex's inner
+ * spin lock, briefly) stays held in the child, as a native child's
+ * pthread mutexes do.
+ */
+static void fork_prepare(void)
+{
+	if (atomic_load(&weft__rt.state) != RT_RUNNING)
+		return;
+	weft__root_fork_lock();
+	weft__stack_fork_lock();
+}
+
+static void fork_parent(void)
+{
+	if (atomic_load(&weft__rt.state) != RT_RUNNING)
+		return;
+	weft__stack_fork_unlock();
+	weft__root_fork_unlock();
+}
+
+/* Another carrier's kernel thread is not in the child: drop its ring. */
+static void forget_carrier(struct weft__carrier *c)
+{
+	if (!c->setup_err)
+		weft__ring_exit(c);
+	if (c->altstack)
+		munmap(c->altstack, ALTSTACK_SIZE);
+	free(c->heap);
+}
+
+static void fork_child(void)
+{
+	struct weft__carrier *self = tls_carrier;
+	struct weft_thread *t = self ? self->current : NULL;
+
+	if (atomic_load(&weft__rt.state) != RT_RUNNING)
+		return;
+	weft__stack_fork_unlock();
+	weft__root_fork_unlock();
+	for (int i = 0; i < weft__rt.nr_carriers; i++)
+		if (&weft__rt.carriers[i] != self)
+			forget_carrier(&weft__rt.carriers[i]);
+	weft__group_fork_child(t);
+	atomic_store(&weft__rt.nr_sleeping, 0);
+	atomic_store(&weft__rt.stopping, false);
+	if (!t) {
+		/* Not a virtual thread: no runtime until the next spawn. */
+		if (self)
+			forget_carrier(self);
+		free(weft__rt.carriers_mem);
+		weft__rt.carriers = weft__rt.carriers_mem = NULL;
+		weft__rt.nr_carriers = 0;
+		weft__stack_fini();
+		atomic_store(&weft__rt.live, 0);
+		atomic_store(&weft__rt.ready, 0);
+		weft__rt.stop_when_idle = false;
+		atomic_store(&life_lock.v, 0);
+		atomic_store(&weft__rt.state, RT_STOPPED);
+		return;
+	}
+	/* The forking thread's carrier, alone, on a ring of the child's. */
+	weft__ring_exit(self);
+	if (weft__ring_init(self) < 0) {
+		weft__msg("fork: cannot set up the child's io_uring ring");
+		abort();
+	}
+	self->index = 0;
+	self->runq = (struct weft__queue){ NULL, NULL };
+	self->stealq = (struct weft__queue){ NULL, NULL };
+	memset(&self->steal_lock, 0, sizeof(self->steal_lock));
+	atomic_store(&self->nr_steal, 0);
+	atomic_store(&self->inbox, NULL);
+	atomic_store(&self->sleeping, 0);
+	self->heap_len = 0;
+	self->inflight = self->unsubmitted = 0;
+	self->efd_armed = false;
+	weft__rt.carriers = self;
+	weft__rt.nr_carriers = 1;
+	atomic_store(&weft__rt.ready, 1);
+	atomic_store(&weft__rt.live, 1);
+	/* When the forking thread ends, the child's runtime does, as a
+	 * native child ends with its last thread. */
+	weft__rt.stop_when_idle = true;
+	/* The child's one kernel thread takes the program's signals. */
+	pthread_sigmask(SIG_SETMASK, &weft__rt.sigmask, NULL);
+}
+
+__attribute__((constructor)) static void watch_forks(void)
+{
+	/* Early: the program's prepare handlers, registered later, run
+	 * before this one takes the locks; its child handlers after ours. */
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 int weft_carrier_count(void)

@@ -385,6 +385,20 @@ bool weft__stack_overflowed(const struct weft_thread *t, void *addr)
 }
 
 /* At shutdown: unmap every slab, whatever threads were left in them. */
+void weft__stack_fork_lock(void)
+{
+	weft__lock(&maps_lock);
+	for (int k = 0; k < NR_CLASSES; k++)
+		weft__lock(&pools[k].lock);
+}
+
+void weft__stack_fork_unlock(void)
+{
+	for (int k = NR_CLASSES - 1; k >= 0; k--)
+		weft__unlock(&pools[k].lock);
+	weft__unlock(&maps_lock);
+}
+
 void weft__stack_fini(void)
 {
 	for (size_t i = 0; i < nr_maps; i++)

@@ -24,6 +24,7 @@ void weft__waiter_init(struct weft__waiter *w)
 	w->res = 0;
 	w->cause = 0;
 	w->data = 0;
+	w->kind = WEFT__WAIT_OTHER;
 }
 
 /* The party that claims the waiter must then wake it; see weft__wake(). */

@@ -16,6 +16,27 @@
 
 #define WEFT_IMPL __attribute__((visibility("hidden")))
 
+/*
+ * weft_main() for a program that does not know it runs on weft: SIGINT
+ * and SIGTERM keep their native meaning.
+ */
+WEFT_IMPL intptr_t weft__impl_main(intptr_t (*fn)(void *), void *arg);
+
+/*
+ * Async-signal-safe: have carrier 0's scheduler, which takes the
+ * process's signals, call fn() soon, outside any virtual thread.  One fn
+ * at a time: the shim's.
+ */
+WEFT_IMPL void weft__impl_defer(void (*fn)(void));
+
+/*
+ * A signal handler ran: fail t's blocking call with EINTR if the native
+ * call would fail (I/O: only without SA_RESTART, so restart says whether
+ * the handler had it; sleeps, polls, sem_wait: always).  Not
+ * async-signal-safe: call it from the function given to weft__impl_defer.
+ */
+WEFT_IMPL void weft__impl_signal_interrupt(struct weft_thread *t, bool restart);
+
 /* Is the caller a virtual thread (not a plain thread, not a scheduler)? */
 WEFT_IMPL bool weft__impl_in_vthread(void);
 

@@ -34,6 +34,8 @@ struct weft__pthread {
 	void *ret;	   /* fn's value, or pthread_exit's */
 	atomic_uint state; /* PT_* */
 	char name[16];	   /* pthread_setname_np's; "" is the program's */
+	struct weft__pthread *sig_next; /* signal.c, under its lock */
+	bool sig_queued, sig_gone;
 	struct weft__key_value *keys[NR_KEY_BLOCKS]; /* allocated on use */
 };
 
@@ -43,6 +45,14 @@ hidden struct weft__pthread *weft__pt_self(void);
 hidden struct weft__pthread *weft__pt_new(void *(*fn)(void *), void *arg);
 hidden int weft__pt_start(struct weft__pthread *pt, size_t stack_size,
 			  bool detached);
+
+/* signal.c */
+/* pthread_kill of a virtual thread: 0 or an errno. */
+hidden int weft__signal_thread(struct weft__pthread *pt, int sig);
+/* pt ends: signals no longer reach it. */
+hidden void weft__signal_forget(struct weft__pthread *pt);
+/* pt runs main: the process's signals interrupt it. */
+hidden void weft__signal_main(struct weft__pthread *pt);
 
 /* key.c */
 /* Run the thread's key destructors, then free its values. */

@@ -38,7 +38,7 @@ struct weft__pthread *weft__pt_new(void *(*fn)(void *), void *arg)
 
 struct weft__pthread *weft__pt_self(void)
 {
-	void **slot = weft__forked ? NULL : weft__impl_slot();
+	void **slot = weft__impl_slot();
 
 	if (!slot)
 		return NULL;
@@ -86,6 +86,7 @@ static void end(struct weft__pthread *pt, void *ret)
 
 	pt->ret = ret;
 	weft__keys_exit(pt);
+	weft__signal_forget(pt);
 	if (!atomic_compare_exchange_strong(&pt->state, &s, PT_EXITED))
 		free(pt); /* detached: nobody else holds it */
 	else
@@ -345,10 +346,11 @@ WEFT_EXPORT int pthread_getname_np(pthread_t th, char *buf, size_t len)
 }
 
 /*
- * A signal aimed at a virtual thread: at the caller itself it is raised
- * on the carrier, where the handler interrupts the caller; at another it
- * goes to the process, as carriers other than the main thread block
- * asynchronous signals.  Signal 0 only asks whether the thread exists.
+ * A signal aimed at a virtual thread: at the caller itself its handler
+ * runs at once; at another it goes to the process, as carriers other
+ * than the main thread block asynchronous signals, and its handler then
+ * interrupts the target (signal.c).  Signal 0 only asks whether the
+ * thread exists.
  */
 WEFT_EXPORT int pthread_kill(pthread_t th, int sig)
 {
@@ -360,9 +362,7 @@ WEFT_EXPORT int pthread_kill(pthread_t th, int sig)
 		return EINVAL;
 	if (sig == 0)
 		return 0;
-	if (pt == weft__pt_self())
-		return REAL(pthread_kill)(REAL(pthread_self)(), sig);
-	return kill(getpid(), sig) ? errno : 0;
+	return weft__signal_thread(pt, sig);
 }
 
 /* A thread spinning on sched_yield must let its carrier's others run. */

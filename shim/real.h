@@ -16,82 +16,84 @@
 typedef int main_fn(int, char **, char **);
 
 /* X(name, return type, parameter list) for every function the shim wraps. */
-#define WEFT_REAL_FUNCTIONS                                                   \
-	X(__libc_start_main, int,                                             \
-	  (main_fn *, int, char **, void (*)(void), void (*)(void),           \
-	   void (*)(void), void *))                                           \
-	X(pthread_create, int,                                                \
-	  (pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))   \
-	X(pthread_join, int, (pthread_t, void **))                            \
-	X(pthread_detach, int, (pthread_t))                                   \
-	X(pthread_exit, void, (void *))                                       \
-	X(pthread_self, pthread_t, (void))                                    \
-	X(pthread_tryjoin_np, int, (pthread_t, void **))                      \
-	X(pthread_timedjoin_np, int,                                          \
-	  (pthread_t, void **, const struct timespec *))                      \
-	X(pthread_clockjoin_np, int,                                          \
-	  (pthread_t, void **, clockid_t, const struct timespec *))           \
-	X(pthread_getattr_np, int, (pthread_t, pthread_attr_t *))             \
-	X(pthread_setname_np, int, (pthread_t, const char *))                 \
-	X(pthread_getname_np, int, (pthread_t, char *, size_t))               \
-	X(pthread_kill, int, (pthread_t, int))                                \
-	X(pthread_key_create, int, (pthread_key_t *, void (*)(void *)))       \
-	X(pthread_key_delete, int, (pthread_key_t))                           \
-	X(pthread_getspecific, void *, (pthread_key_t))                       \
-	X(pthread_setspecific, int, (pthread_key_t, const void *))            \
-	X(read, ssize_t, (int, void *, size_t))                               \
-	X(write, ssize_t, (int, const void *, size_t))                        \
-	X(readv, ssize_t, (int, const struct iovec *, int))                   \
-	X(writev, ssize_t, (int, const struct iovec *, int))                  \
-	X(pread64, ssize_t, (int, void *, size_t, off_t))                     \
-	X(pwrite64, ssize_t, (int, const void *, size_t, off_t))              \
-	X(recv, ssize_t, (int, void *, size_t, int))                          \
-	X(recvfrom, ssize_t,                                                  \
-	  (int, void *, size_t, int, struct sockaddr *, socklen_t *))         \
-	X(send, ssize_t, (int, const void *, size_t, int))                    \
-	X(recvmsg, ssize_t, (int, struct msghdr *, int))                      \
-	X(sendmsg, ssize_t, (int, const struct msghdr *, int))                \
-	X(setsockopt, int, (int, int, int, const void *, socklen_t))          \
-	X(preadv64, ssize_t, (int, const struct iovec *, int, off_t))         \
-	X(pwritev64, ssize_t, (int, const struct iovec *, int, off_t))        \
-	X(fsync, int, (int))                                                  \
-	X(fdatasync, int, (int))                                              \
-	X(sendfile64, ssize_t, (int, int, off_t *, size_t))                   \
-	X(sendto, ssize_t,                                                    \
-	  (int, const void *, size_t, int, const struct sockaddr *,           \
-	   socklen_t))                                                        \
-	X(accept, int, (int, struct sockaddr *, socklen_t *))                 \
-	X(accept4, int, (int, struct sockaddr *, socklen_t *, int))           \
-	X(connect, int, (int, const struct sockaddr *, socklen_t))            \
-	X(socket, int, (int, int, int))                                       \
-	X(socketpair, int, (int, int, int, int *))                            \
-	X(close, int, (int))                                                  \
-	X(open64, int, (const char *, int, ...))                              \
-	X(openat64, int, (int, const char *, int, ...))                       \
-	X(fcntl64, int, (int, int, ...))                                      \
-	X(ioctl, int, (int, unsigned long, ...))                              \
-	X(dup, int, (int))                                                    \
-	X(dup2, int, (int, int))                                              \
-	X(dup3, int, (int, int, int))                                         \
-	X(pipe, int, (int *))                                                 \
-	X(pipe2, int, (int *, int))                                           \
-	X(nanosleep, int, (const struct timespec *, struct timespec *))       \
-	X(clock_nanosleep, int,                                               \
-	  (clockid_t, int, const struct timespec *, struct timespec *))       \
-	X(usleep, int, (useconds_t))                                          \
-	X(sleep, unsigned, (unsigned))                                        \
-	X(poll, int, (struct pollfd *, nfds_t, int))                          \
-	X(ppoll, int,                                                         \
-	  (struct pollfd *, nfds_t, const struct timespec *,                  \
-	   const sigset_t *))                                                 \
-	X(select, int, (int, fd_set *, fd_set *, fd_set *, struct timeval *)) \
-	X(pselect, int,                                                       \
-	  (int, fd_set *, fd_set *, fd_set *, const struct timespec *,        \
-	   const sigset_t *))                                                 \
-	X(epoll_wait, int, (int, struct epoll_event *, int, int))             \
-	X(epoll_pwait, int,                                                   \
-	  (int, struct epoll_event *, int, int, const sigset_t *))            \
-	X(sched_yield, int, (void))
+#define WEFT_REAL_FUNCTIONS                                                    \
+	X(__libc_start_main, int,                                              \
+	  (main_fn *, int, char **, void (*)(void), void (*)(void),            \
+	   void (*)(void), void *))                                            \
+	X(pthread_create, int,                                                 \
+	  (pthread_t *, const pthread_attr_t *, void *(*)(void *), void *))    \
+	X(pthread_join, int, (pthread_t, void **))                             \
+	X(pthread_detach, int, (pthread_t))                                    \
+	X(pthread_exit, void, (void *))                                        \
+	X(pthread_self, pthread_t, (void))                                     \
+	X(pthread_tryjoin_np, int, (pthread_t, void **))                       \
+	X(pthread_timedjoin_np, int,                                           \
+	  (pthread_t, void **, const struct timespec *))                       \
+	X(pthread_clockjoin_np, int,                                           \
+	  (pthread_t, void **, clockid_t, const struct timespec *))            \
+	X(pthread_getattr_np, int, (pthread_t, pthread_attr_t *))              \
+	X(pthread_setname_np, int, (pthread_t, const char *))                  \
+	X(pthread_getname_np, int, (pthread_t, char *, size_t))                \
+	X(pthread_kill, int, (pthread_t, int))                                 \
+	X(pthread_key_create, int, (pthread_key_t *, void (*)(void *)))        \
+	X(pthread_key_delete, int, (pthread_key_t))                            \
+	X(pthread_getspecific, void *, (pthread_key_t))                        \
+	X(pthread_setspecific, int, (pthread_key_t, const void *))             \
+	X(read, ssize_t, (int, void *, size_t))                                \
+	X(write, ssize_t, (int, const void *, size_t))                         \
+	X(readv, ssize_t, (int, const struct iovec *, int))                    \
+	X(writev, ssize_t, (int, const struct iovec *, int))                   \
+	X(pread64, ssize_t, (int, void *, size_t, off_t))                      \
+	X(pwrite64, ssize_t, (int, const void *, size_t, off_t))               \
+	X(recv, ssize_t, (int, void *, size_t, int))                           \
+	X(recvfrom, ssize_t,                                                   \
+	  (int, void *, size_t, int, struct sockaddr *, socklen_t *))          \
+	X(send, ssize_t, (int, const void *, size_t, int))                     \
+	X(recvmsg, ssize_t, (int, struct msghdr *, int))                       \
+	X(sendmsg, ssize_t, (int, const struct msghdr *, int))                 \
+	X(setsockopt, int, (int, int, int, const void *, socklen_t))           \
+	X(preadv64, ssize_t, (int, const struct iovec *, int, off_t))          \
+	X(pwritev64, ssize_t, (int, const struct iovec *, int, off_t))         \
+	X(fsync, int, (int))                                                   \
+	X(fdatasync, int, (int))                                               \
+	X(sendfile64, ssize_t, (int, int, off_t *, size_t))                    \
+	X(sendto, ssize_t,                                                     \
+	  (int, const void *, size_t, int, const struct sockaddr *,            \
+	   socklen_t))                                                         \
+	X(accept, int, (int, struct sockaddr *, socklen_t *))                  \
+	X(accept4, int, (int, struct sockaddr *, socklen_t *, int))            \
+	X(connect, int, (int, const struct sockaddr *, socklen_t))             \
+	X(socket, int, (int, int, int))                                        \
+	X(socketpair, int, (int, int, int, int *))                             \
+	X(close, int, (int))                                                   \
+	X(open64, int, (const char *, int, ...))                               \
+	X(openat64, int, (int, const char *, int, ...))                        \
+	X(fcntl64, int, (int, int, ...))                                       \
+	X(ioctl, int, (int, unsigned long, ...))                               \
+	X(dup, int, (int))                                                     \
+	X(dup2, int, (int, int))                                               \
+	X(dup3, int, (int, int, int))                                          \
+	X(pipe, int, (int *))                                                  \
+	X(pipe2, int, (int *, int))                                            \
+	X(nanosleep, int, (const struct timespec *, struct timespec *))        \
+	X(clock_nanosleep, int,                                                \
+	  (clockid_t, int, const struct timespec *, struct timespec *))        \
+	X(usleep, int, (useconds_t))                                           \
+	X(sleep, unsigned, (unsigned))                                         \
+	X(poll, int, (struct pollfd *, nfds_t, int))                           \
+	X(ppoll, int,                                                          \
+	  (struct pollfd *, nfds_t, const struct timespec *,                   \
+	   const sigset_t *))                                                  \
+	X(select, int, (int, fd_set *, fd_set *, fd_set *, struct timeval *))  \
+	X(pselect, int,                                                        \
+	  (int, fd_set *, fd_set *, fd_set *, const struct timespec *,         \
+	   const sigset_t *))                                                  \
+	X(epoll_wait, int, (int, struct epoll_event *, int, int))              \
+	X(epoll_pwait, int,                                                    \
+	  (int, struct epoll_event *, int, int, const sigset_t *))             \
+	X(sched_yield, int, (void))                                            \
+	X(sigaction, int, (int, const struct sigaction *, struct sigaction *)) \
+	X(raise, int, (int))
 
 struct weft_real {
 #define X(name, ret, params) ret(*name) params;

@@ -32,13 +32,14 @@ static inline long weft__posix(long r)
 	return r;
 }
 
-/* fork.c: set in a forked child, where the runtime is not ours. */
-hidden extern bool weft__forked;
+/* signal.c: in a signal handler of the program's, on this kernel thread. */
+hidden extern __thread unsigned weft__in_handler
+	__attribute__((tls_model("initial-exec")));
 
 /* Is the caller a virtual thread of this process's runtime? */
 static inline bool weft__on_vthread(void)
 {
-	return likely(!weft__forked) && weft__impl_in_vthread();
+	return likely(!weft__in_handler) && weft__impl_in_vthread();
 }
 
 /* pthread.c: the caller's identity, as pthread_self() gives it. */

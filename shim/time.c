@@ -48,10 +48,24 @@ int64_t weft__deadline(clockid_t clock, const struct timespec *abs)
 	return d < 0 ? 0 : d;
 }
 
-/* Sleep ns from now; never interrupted, so nothing remains. */
-static void sleep_ns(int64_t ns)
+/*
+ * Sleep ns from now: 0, or -EINTR when a signal handler interrupted it,
+ * with the time that remained in *rem if rem is not NULL.
+ */
+static int sleep_ns(int64_t ns, struct timespec *rem)
 {
-	weft_sleep_until(weft_now() + ns);
+	int64_t end = weft_now() + ns, left;
+	int r = weft_sleep_until(end);
+
+	if (r != -EINTR)
+		return 0;
+	if (rem) {
+		left = end - weft_now();
+		if (left < 0)
+			left = 0;
+		*rem = (struct timespec){ left / NS, left % NS };
+	}
+	return r;
 }
 
 WEFT_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
@@ -63,8 +77,7 @@ WEFT_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 	ns = weft__ts_ns(req);
 	if (ns < 0)
 		return weft__posix(ns);
-	sleep_ns(ns);
-	return 0;
+	return weft__posix(sleep_ns(ns, rem));
 }
 
 /* clock_nanosleep returns its error; it does not set errno. */
@@ -81,28 +94,26 @@ WEFT_EXPORT int clock_nanosleep(clockid_t clock, int flags,
 		ns = weft__deadline(clock, req);
 		if (ns < 0)
 			return EINVAL;
-		weft_sleep_until(ns);
-		return 0;
+		return weft_sleep_until(ns) == -EINTR ? EINTR : 0;
 	}
 	ns = weft__ts_ns(req);
 	if (ns < 0)
 		return EINVAL;
-	sleep_ns(ns);
-	return 0;
+	return -sleep_ns(ns, rem);
 }
 
 WEFT_EXPORT int usleep(useconds_t us)
 {
 	if (!weft__on_vthread())
 		return REAL(usleep)(us);
-	sleep_ns((int64_t)us * 1000);
-	return 0;
+	return weft__posix(sleep_ns((int64_t)us * 1000, NULL));
 }
 
 WEFT_EXPORT unsigned sleep(unsigned s)
 {
+	struct timespec rem;
+
 	if (!weft__on_vthread())
 		return REAL(sleep)(s);
-	sleep_ns((int64_t)s * NS);
-	return 0;
+	return sleep_ns((int64_t)s * NS, &rem) ? (unsigned)rem.tv_sec : 0;
 }

@@ -29,7 +29,7 @@ static intptr_t two_pipes(void *arg)
 	io_uring_prep_poll_add(sqe[0], a[0], POLLIN);
 	sqe[1] = weft__ring_sqe(c);
 	io_uring_prep_poll_add(sqe[1], b[0], POLLIN);
-	r = weft__ring_wait_any(c, sqe, w, 2, -1);
+	r = weft__ring_wait_any(c, sqe, w, 2, -1, WEFT__WAIT_IO);
 	cr_assert_eq(r, 0);
 	cr_assert_eq(w[0].res, -ECANCELED);
 	cr_assert_eq(w[1].res, POLLIN);
@@ -39,7 +39,8 @@ static intptr_t two_pipes(void *arg)
 	io_uring_prep_poll_add(sqe[0], a[0], POLLIN);
 	sqe[1] = weft__ring_sqe(c);
 	io_uring_prep_poll_add(sqe[1], a[0], POLLIN);
-	r = weft__ring_wait_any(c, sqe, w, 2, weft_now() + 5 * T_MS);
+	r = weft__ring_wait_any(c, sqe, w, 2, weft_now() + 5 * T_MS,
+				WEFT__WAIT_IO);
 	cr_assert_eq(r, -ETIMEDOUT);
 	cr_assert_eq(w[0].res, -ECANCELED);
 	cr_assert_eq(w[1].res, -ECANCELED);
@@ -98,7 +99,8 @@ static intptr_t reader(void *arg)
 		io_uring_prep_read(sqe, x->fd[0], buf, sizeof(buf), -1);
 		/* deadlines from already passed to a few microseconds */
 		weft__ring_wait_any(c, &sqe, &w, 1,
-				    weft_now() + (seen % 4) * 3000);
+				    weft_now() + (seen % 4) * 3000,
+				    WEFT__WAIT_IO);
 		cr_assert(w.res > 0 || w.res == -ECANCELED, "res %d", w.res);
 		if (w.res > 0)
 			atomic_fetch_add(&x->read, w.res);

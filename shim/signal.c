@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Signals.  The carriers other than the main kernel thread block the
+ * asynchronous signals, so the kernel delivers the process's signals
+ * there, and a handler runs on whatever that kernel thread was running,
+ * a virtual thread's stack included.  The shim puts a trampoline in front
+ * of every handler the program installs, which gives back two things a
+ * native program has:
+ *
+ * - Calls made from a handler are the native ones: while a handler runs,
+ *   every interposed call passes straight through (a write to a self-pipe
+ *   must not park the thread the signal interrupted).
+ * - A handler interrupts a blocked thread, as the kernel interrupts the
+ *   thread it picked: the target of pthread_kill, or else the main
+ *   thread (the kernel's first choice for a process's signal).  Its
+ *   blocking call then fails with EINTR where the native one would: I/O
+ *   if the handler lacks SA_RESTART; sleeps, poll, select, epoll_wait and
+ *   sem_wait whatever the flags; locks and joins never.  The runtime does
+ *   it from carrier 0's scheduler, just after the handler (a handler may
+ *   interrupt code that holds the runtime's locks).
+ *
+ * sigaction() reports the program's handlers, never the trampoline.  The
+ * signals of faults (SIGSEGV, SIGBUS...) are the thread's own and pass
+ * straight through, as do handlers installed before the shim loaded.  A
+ * handler left by siglongjmp leaves its carrier passing calls through.
+ */
+#include "pt.h"
+
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+__thread unsigned weft__in_handler __attribute__((tls_model("initial-exec")));
+
+/* The program's action for each signal, if the trampoline stands in. */
+static struct sigaction slots[NSIG][2]; /* written in turn: see set() */
+static const struct sigaction *_Atomic user[NSIG];
+static sigset_t intr; /* siginterrupt's: signal() without SA_RESTART */
+static struct weft_spin update_lock;
+
+/* What handlers left to do: bit 0 one ran, bit 1 one lacked SA_RESTART. */
+static atomic_uint pending;
+static struct weft_spin targets_lock;
+static struct weft__pthread *directed; /* pthread_kill's, by sig_next */
+static struct weft__pthread *main_pt;
+
+static bool faults(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE ||
+	       sig == SIGILL || sig == SIGTRAP || sig == SIGSYS;
+}
+
+static bool is_handler(const struct sigaction *a)
+{
+	return a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN;
+}
+
+/* Carrier 0's scheduler, after a handler: interrupt the target threads. */
+static void deliver(void)
+{
+	unsigned p = atomic_exchange(&pending, 0);
+	bool restart = !(p & 2);
+
+	weft__spin_lock(&targets_lock);
+	if (directed) {
+		while (directed) {
+			struct weft__pthread *pt = directed;
+
+			directed = pt->sig_next;
+			pt->sig_next = NULL;
+			pt->sig_queued = false;
+			weft__impl_signal_interrupt(pt->t, restart);
+		}
+	} else if (main_pt) {
+		weft__impl_signal_interrupt(main_pt->t, restart);
+	}
+	weft__spin_unlock(&targets_lock);
+}
+
+static void call(const struct sigaction *a, int sig, siginfo_t *si, void *uc)
+{
+	weft__in_handler++;
+	if (a->sa_flags & SA_SIGINFO)
+		a->sa_sigaction(sig, si, uc);
+	else
+		a->sa_handler(sig);
+	weft__in_handler--;
+}
+
+static void trampoline(int sig, siginfo_t *si, void *uc)
+{
+	const struct sigaction *a = atomic_load(&user[sig]);
+
+	if (!a)
+		return;
+	if (a->sa_flags & SA_RESETHAND) /* the kernel reset it already */
+		atomic_store(&user[sig], NULL);
+	call(a, sig, si, uc);
+	atomic_fetch_or(&pending, a->sa_flags & SA_RESTART ? 1 : 3);
+	weft__impl_defer(deliver);
+}
+
+/*
+ * Install act for sig: the trampoline in front of a handler, else act
+ * itself.  Async-signal-safe, as sigaction is: signals are blocked while
+ * the table changes, so a handler on this kernel thread cannot see it
+ * half done.  Two slots a signal, used in turn, so that a handler
+ * running elsewhere reads a whole action.
+ */
+static int set(int sig, const struct sigaction *act, struct sigaction *old)
+{
+	const struct sigaction *was;
+	struct sigaction k, prev;
+	sigset_t all, saved;
+	int r = 0;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
+	weft__spin_lock(&update_lock);
+	was = atomic_load(&user[sig]);
+	if (was)
+		prev = *was;
+	else
+		r = REAL(sigaction)(sig, NULL, &prev);
+	if (!r && act && is_handler(act)) {
+		struct sigaction *slot =
+			&slots[sig][was == &slots[sig][0] ? 1 : 0];
+
+		*slot = *act;
+		k = *act;
+		k.sa_sigaction = trampoline;
+		k.sa_flags |= SA_SIGINFO;
+		atomic_store(&user[sig], slot);
+		r = REAL(sigaction)(sig, &k, NULL);
+		if (r)
+			atomic_store(&user[sig], was);
+	} else if (!r && act) {
+		r = REAL(sigaction)(sig, act, NULL);
+		if (!r)
+			atomic_store(&user[sig], NULL);
+	}
+	weft__spin_unlock(&update_lock);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (!r && old)
+		*old = prev;
+	return r;
+}
+
+WEFT_EXPORT int sigaction(int sig, const struct sigaction *act,
+			  struct sigaction *old)
+{
+	if (sig < 1 || sig >= NSIG || faults(sig) || sig == SIGKILL ||
+	    sig == SIGSTOP)
+		return REAL(sigaction)(sig, act, old);
+	return set(sig, act, old);
+}
+
+/* glibc's signal(): BSD semantics, SA_RESTART unless siginterrupt said. */
+WEFT_EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+	struct sigaction a = { .sa_handler = handler }, old;
+
+	if (handler == SIG_ERR || sig < 1 || sig >= NSIG) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	sigemptyset(&a.sa_mask);
+	sigaddset(&a.sa_mask, sig);
+	a.sa_flags = sigismember(&intr, sig) == 1 ? 0 : SA_RESTART;
+	if (sigaction(sig, &a, &old) < 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+WEFT_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler)
+{
+	return signal(sig, handler);
+}
+
+/* System V's: one shot, not masked, interrupting. */
+WEFT_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler)
+{
+	struct sigaction a = { .sa_handler = handler }, old;
+
+	if (handler == SIG_ERR || sig < 1 || sig >= NSIG) {
+		errno = EINVAL;
+		return SIG_ERR;
+	}
+	sigemptyset(&a.sa_mask);
+	a.sa_flags = SA_RESETHAND | SA_NODEFER;
+	if (sigaction(sig, &a, &old) < 0)
+		return SIG_ERR;
+	return old.sa_handler;
+}
+
+WEFT_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t handler)
+{
+	return sysv_signal(sig, handler);
+}
+
+WEFT_EXPORT int siginterrupt(int sig, int flag)
+{
+	struct sigaction a;
+
+	if (sig < 1 || sig >= NSIG || sigaction(sig, NULL, &a) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (flag) {
+		sigaddset(&intr, sig);
+		a.sa_flags &= ~SA_RESTART;
+	} else {
+		sigdelset(&intr, sig);
+		a.sa_flags |= SA_RESTART;
+	}
+	return sigaction(sig, &a, NULL);
+}
+
+/*
+ * A signal at the calling virtual thread runs its handler here and now,
+ * as natively; its carrier may block the signal, so it is not raised.
+ * Without a handler of the program's, the signal goes to the process,
+ * where its default action (or a handler from before the shim) happens.
+ */
+static int raise_here(int sig)
+{
+	const struct sigaction *a = atomic_load(&user[sig]);
+	siginfo_t si = { .si_signo = sig, .si_code = SI_TKILL };
+
+	if (!a)
+		return kill(getpid(), sig) ? errno : 0;
+	if (a->sa_flags & SA_RESETHAND) {
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+		set(sig, &dfl, NULL);
+	}
+	si.si_pid = getpid();
+	si.si_uid = getuid();
+	call(a, sig, &si, NULL);
+	return 0;
+}
+
+WEFT_EXPORT int raise(int sig)
+{
+	int r;
+
+	if (!weft__on_vthread() || sig < 1 || sig >= NSIG)
+		return REAL(raise)(sig);
+	r = raise_here(sig);
+	return r ? (errno = r, -1) : 0;
+}
+
+/* pthread_kill of a virtual thread (pthread.c). */
+int weft__signal_thread(struct weft__pthread *pt, int sig)
+{
+	if (pt == weft__pt_self())
+		return raise_here(sig);
+	weft__spin_lock(&targets_lock);
+	if (!pt->sig_queued && !pt->sig_gone) {
+		pt->sig_queued = true;
+		pt->sig_next = directed;
+		directed = pt;
+	}
+	weft__spin_unlock(&targets_lock);
+	return kill(getpid(), sig) ? errno : 0;
+}
+
+/* The thread is ending: no signal may reach it from now on. */
+void weft__signal_forget(struct weft__pthread *pt)
+{
+	struct weft__pthread **p;
+
+	weft__spin_lock(&targets_lock);
+	pt->sig_gone = true;
+	if (pt->sig_queued) {
+		for (p = &directed; *p != pt; p = &(*p)->sig_next)
+			;
+		*p = pt->sig_next;
+		pt->sig_queued = false;
+	}
+	if (main_pt == pt)
+		main_pt = NULL;
+	weft__spin_unlock(&targets_lock);
+}
+
+/* start.c: the main thread is the target of the process's signals. */
+void weft__signal_main(struct weft__pthread *pt)
+{
+	weft__spin_lock(&targets_lock);
+	main_pt = pt;
+	weft__spin_unlock(&targets_lock);
+}
