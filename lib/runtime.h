@@ -157,6 +157,7 @@ struct weft__carrier {
 	struct weft_thread *current; /* owner: running thread or NULL */
 	struct weft_thread *dead;    /* owner: exited, to finalise */
 	struct weft_thread *yielded; /* owner: yielded, to queue again */
+	void (*after_park)(void);    /* owner: run once the current parks */
 	struct weft__queue runq;     /* owner: runnable pinned threads */
 	unsigned tick;		     /* owner: picks, for fairness */
 	_Atomic(struct weft_thread *) inbox; /* wake-ups from elsewhere */
@@ -230,6 +231,10 @@ hidden void weft__stack_fork_lock(void);
 hidden void weft__stack_fork_unlock(void);
 hidden bool weft__stack_overflowed(const struct weft_thread *t, void *addr);
 hidden size_t weft__stack_default(void);
+
+/* pool.c */
+hidden void weft__pool_stop(void);
+hidden void weft__pool_fork_child(void);
 
 /* timer.c */
 hidden void weft__timer_arm(struct weft__carrier *c, struct weft__timer *tm);

@@ -366,6 +366,12 @@ static void run(struct weft__carrier *c, struct weft_thread *t)
 		weft__enqueue_local(c, c->yielded);
 		c->yielded = NULL;
 	}
+	if (unlikely(c->after_park)) {
+		void (*fn)(void) = c->after_park;
+
+		c->after_park = NULL;
+		fn();
+	}
 	if (c->dead) {
 		struct weft_thread *d = c->dead;
 
@@ -551,6 +557,7 @@ static void *carrier_main(void *arg)
 
 static void stop_carriers(int started, bool adopted)
 {
+	weft__pool_stop();
 	atomic_store(&weft__rt.stopping, true);
 	for (int i = 0; i < started; i++) {
 		struct weft__carrier *c = &weft__rt.carriers[i];
@@ -876,6 +883,7 @@ static void fork_child(void)
 		if (&weft__rt.carriers[i] != self)
 			forget_carrier(&weft__rt.carriers[i]);
 	weft__group_fork_child(t);
+	weft__pool_fork_child();
 	atomic_store(&weft__rt.nr_sleeping, 0);
 	atomic_store(&weft__rt.stopping, false);
 	if (!t) {

@@ -37,6 +37,13 @@ WEFT_IMPL void weft__impl_defer(void (*fn)(void));
  */
 WEFT_IMPL void weft__impl_signal_interrupt(struct weft_thread *t, bool restart);
 
+/*
+ * Run fn(arg) on a kernel thread of the blocking pool while the calling
+ * virtual thread parks (on a plain thread: here and now).  For calls
+ * io_uring cannot make, such as getaddrinfo.  Not a cancellation point.
+ */
+WEFT_IMPL void weft__impl_blocking(void (*fn)(void *), void *arg);
+
 /* Is the caller a virtual thread (not a plain thread, not a scheduler)? */
 WEFT_IMPL bool weft__impl_in_vthread(void);
 

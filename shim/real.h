@@ -3,6 +3,7 @@
 #ifndef WEFT_SHIM_REAL_H
 #define WEFT_SHIM_REAL_H
 
+#include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -93,7 +94,25 @@ typedef int main_fn(int, char **, char **);
 	  (int, struct epoll_event *, int, int, const sigset_t *))             \
 	X(sched_yield, int, (void))                                            \
 	X(sigaction, int, (int, const struct sigaction *, struct sigaction *)) \
-	X(raise, int, (int))
+	X(raise, int, (int))                                                   \
+	X(getaddrinfo, int,                                                    \
+	  (const char *, const char *, const struct addrinfo *,                \
+	   struct addrinfo **))                                                \
+	X(getnameinfo, int,                                                    \
+	  (const struct sockaddr *, socklen_t, char *, socklen_t, char *,      \
+	   socklen_t, int))                                                    \
+	X(gethostbyname, struct hostent *, (const char *))                     \
+	X(gethostbyname2, struct hostent *, (const char *, int))               \
+	X(gethostbyaddr, struct hostent *, (const void *, socklen_t, int))     \
+	X(gethostbyname_r, int,                                                \
+	  (const char *, struct hostent *, char *, size_t, struct hostent **,  \
+	   int *))                                                             \
+	X(gethostbyname2_r, int,                                               \
+	  (const char *, int, struct hostent *, char *, size_t,                \
+	   struct hostent **, int *))                                          \
+	X(gethostbyaddr_r, int,                                                \
+	  (const void *, socklen_t, int, struct hostent *, char *, size_t,     \
+	   struct hostent **, int *))
 
 struct weft_real {
 #define X(name, ret, params) ret(*name) params;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "lib/weftimpl.h" /* weft__impl_blocking */
 
 #define T_ERRNO 12345 /* errno sentinel: weft must leave it alone */
 #define T_FD 1000000L /* "a new fd": numbers differ from run to run */
@@ -3140,4 +3141,54 @@ Test(io_signal, sigpipe_as_native)
 	cr_assert_eq(weft_shutdown(), 0);
 	cr_assert_eq(atomic_load(&sigpipes), 2,
 		     "no SIGPIPE for weft_write on a virtual thread");
+}
+
+/* ---- the blocking pool ---- */
+
+static atomic_int ticks;
+static atomic_bool job_done;
+
+/* A call that blocks its kernel thread, as getaddrinfo may. */
+static void blocking_job(void *arg)
+{
+	usleep(100 * 1000);
+	*(int *)arg = atomic_load(&ticks);
+}
+
+static intptr_t ticker(void *arg)
+{
+	while (!atomic_load(&job_done)) {
+		atomic_fetch_add(&ticks, 1);
+		weft_sleep_until(weft_now() + T_MS);
+	}
+	return 0;
+}
+
+static intptr_t pool_caller(void *arg)
+{
+	int seen = -1;
+
+	weft__impl_blocking(blocking_job, &seen);
+	atomic_store(&job_done, true);
+	return seen;
+}
+
+/* The pool's call blocks its own kernel thread, not the one carrier. */
+Test(io, blocking_pool_leaves_the_carrier_free)
+{
+	struct weft_thread *t, *caller;
+	intptr_t seen;
+	int plain = -1, threads = t_kernel_threads();
+
+	setenv("WEFT_CARRIERS", "1", 1);
+	cr_assert_eq(weft_thread_spawn(&t, ticker, NULL, NULL), 0);
+	cr_assert_eq(weft_thread_spawn(&caller, pool_caller, NULL, NULL), 0);
+	cr_assert_eq(weft_thread_join(caller, &seen), 0);
+	cr_assert_eq(weft_thread_join(t, NULL), 0);
+	cr_assert_gt(seen, 0, "the other thread never ran meanwhile");
+	/* From a plain thread: the call is made here. */
+	weft__impl_blocking(blocking_job, &plain);
+	cr_assert_geq(plain, 0);
+	cr_assert_eq(weft_shutdown(), 0);
+	cr_assert_eq(t_kernel_threads(), threads, "pool threads left behind");
 }
