@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# Build and run the runtime-core benchmarks with their peers, several times
-# each, and print a Markdown table of the medians and the targets.
+# Build and run the runtime-core benchmarks with their peers, and the shim's
+# echo-server and pipe benchmarks, several times each, and print a Markdown
+# table of the medians and the targets.
 set -euo pipefail
 
 usage() {
@@ -22,10 +23,14 @@ themselves where a figure needs one carrier; the Go peers set GOMAXPROCS.
 BENCH_SWITCHES, BENCH_HANDOFFS, BENCH_THREADS, BENCH_PTHREADS,
 BENCH_SLEEPERS, BENCH_PARKED, BENCH_READS, BENCH_READERS and BENCH_TASKS
 scale the work down for a quick look (figures made so are not comparable with the targets).
+
+echo runs bench/echo.sh (its -h tells the ECHO_* settings); pipe times
+1 GiB through cat and dd under shim/weft-run against the same natively,
+PIPE_RUNS (default 5) times each in a run, taking turns.
 EOF
 }
 
-ALL="switch spawn sleepers parked read group"
+ALL="switch spawn sleepers parked read group echo pipe"
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 src=$(dirname "$here")
 build=
@@ -72,7 +77,15 @@ if [ "$buildtype" != release ]; then
 fi
 targets=
 for b in $benches; do
-	targets="$targets bench/bench_$b"
+	case $b in
+	echo)
+		targets="$targets bench/bench_echo_threads"
+		targets="$targets bench/bench_echo_epoll bench/bench_echo_load"
+		targets="$targets shim/weft-run shim/libweft-preload.so"
+		;;
+	pipe) targets="$targets shim/weft-run shim/libweft-preload.so" ;;
+	*) targets="$targets bench/bench_$b" ;;
+	esac
 done
 # shellcheck disable=SC2086 # one word a target
 ninja -C "$build" $targets >&2
@@ -104,21 +117,138 @@ log=$out/log.txt
 # Defaults for every figure: the programs choose their own settings.
 unset WEFT_CARRIERS WEFT_STACK_SIZE_KB GOMAXPROCS GOGC GODEBUG
 
-run_one() { # name program
-	local rc=0
+run_one() { # name command...
+	local name=$1 rc=0
 
-	echo "## $1" >>"$log"
-	"$2" >"$out/.stdout" 2>>"$log" || rc=$?
+	shift
+	echo "## $name" >>"$log"
+	"$@" >"$out/.stdout" 2>>"$log" || rc=$?
 	grep '^{' "$out/.stdout" >>"$results" || true
 	if [ $rc -ne 0 ]; then
-		say "$1 failed with status $rc (see $log)"
+		say "$name failed with status $rc (see $log)"
 	fi
+}
+
+pipe_emit() { # metric value unit: a figure, as bench.h prints it
+	printf '{"bench":"pipe","metric":"%s","value":%s,"unit":"%s"}\n' \
+		"$1" "$2" "$3"
+	printf '%-10s %-24s %14.2f %s\n' pipe "$1" "$2" "$3" >&2
+}
+
+median() { # of the numbers on stdin, one a line
+	sort -n | awk '{ v[NR] = $1 } END {
+		m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		print m }'
+}
+
+pipe_once() { # cat|dd native|shim: "wall-ms cpu-ms" for 1 GiB, checked
+	local shim=() t0 t1 bytes cpu
+
+	[ "$2" = native ] || shim=("$build/shim/weft-run" --)
+	# The program's own CPU time: `times` in the subshell that runs it.
+	t0=$EPOCHREALTIME
+	case $1 in
+	cat)
+		dd if=/dev/zero bs=64k count=16384 status=none | {
+			"${shim[@]}" cat
+			r=$?
+			times >"$out/.pipe-times"
+			exit $r
+		} | LC_ALL=C dd of=/dev/null bs=128k 2>"$out/.pipe" ||
+			return 1
+		;;
+	dd)
+		{
+			"${shim[@]}" dd if=/dev/zero bs=64k count=16384 \
+				iflag=fullblock status=none
+			r=$?
+			times >"$out/.pipe-times"
+			exit $r
+		} | LC_ALL=C dd of=/dev/null bs=128k 2>"$out/.pipe" ||
+			return 1
+		;;
+	esac
+	t1=$EPOCHREALTIME
+	bytes=$(awk '/ bytes / { print $1 }' "$out/.pipe")
+	if [ "$bytes" != $((1 << 30)) ]; then
+		echo "pipe: $1 ($2) passed ${bytes:-no} bytes, not 1 GiB" >&2
+		return 1
+	fi
+	# The second line of `times` is the children's "0m0.123s 0m0.456s".
+	cpu=$(awk -F'[ms ]' 'NR == 2 {
+		printf "%.1f", (($1 + $4) * 60 + $2 + $5) * 1000 }' \
+		"$out/.pipe-times")
+	awk -v a="$t0" -v b="$t1" -v c="$cpu" \
+		'BEGIN { printf "%.1f %s\n", (b - a) * 1000, c }'
+}
+
+# cat: a pipe in, a pipe out; dd: /dev/zero in, a pipe out.  The shimmed
+# and the native pipeline take turns, PIPE_RUNS times; the figures are the
+# medians of the wall time of the pipeline and of the CPU time (user and
+# system) of the program under test, and their ratios.  Then 64 MiB of
+# random bytes go through each shimmed program and are compared with what
+# went in.
+#
+# dd counts blocks, and a short read makes a short block: under the shim
+# (whose first try is preadv2 with RWF_NOWAIT, which /dev/zero cuts short
+# when the scheduler wants the CPU) 1 GiB of 64 KiB blocks can come out a
+# few KiB short.  So the timed dd says iflag=fullblock, natively too, and
+# dd_short_bytes counts the bytes a plain dd lost in one more run.
+pipe_bench() {
+	local runs=${PIPE_RUNS:-5} p m t k nat shm data=$out/.pipe-data
+	local bytes
+
+	for p in cat dd; do
+		for m in native shim; do
+			: >"$out/.pipe-$m"
+		done
+		for _ in $(seq "$runs"); do
+			for m in native shim; do
+				t=$(pipe_once "$p" "$m") || return 1
+				echo "$t" >>"$out/.pipe-$m"
+				echo "pipe: $p $m ${t% *} ms, CPU ${t#* } ms" >&2
+			done
+		done
+		for k in 1 2; do # wall time, then CPU time
+			nat=$(cut -d' ' -f$k "$out/.pipe-native" | median)
+			shm=$(cut -d' ' -f$k "$out/.pipe-shim" | median)
+			t=
+			[ $k = 1 ] || t=cpu_
+			pipe_emit "${p}_native_${t}ms" "$nat" ms
+			pipe_emit "${p}_shim_${t}ms" "$shm" ms
+			pipe_emit "${p}_${t}ratio" "$(awk -v a="$shm" -v b="$nat" \
+				'BEGIN { printf "%.4f", a / b }')" x
+		done
+	done
+	bytes=$("$build/shim/weft-run" -- dd if=/dev/zero bs=64k count=16384 \
+		status=none | wc -c) || return 1
+	pipe_emit dd_short_bytes $(((1 << 30) - bytes)) bytes
+	head -c 64M /dev/urandom >"$data"
+	# shellcheck disable=SC2094 # both only read it
+	"$build/shim/weft-run" -- cat <"$data" | cmp - "$data" || return 1
+	# shellcheck disable=SC2002 # the shimmed cat must read a pipe
+	cat "$data" | "$build/shim/weft-run" -- cat | cmp - "$data" ||
+		return 1
+	"$build/shim/weft-run" -- dd if="$data" bs=64k status=none |
+		cmp - "$data" || return 1
+	rm -f "$data" "$out"/.pipe*
 }
 
 start=$(date +%s)
 for b in $benches; do
 	for r in $(seq "$repeats"); do
 		say "$b, run $r of $repeats"
+		case $b in
+		echo)
+			run_one "echo (run $r)" bash "$here/echo.sh" \
+				-B "$build" -g "$gobin/echo"
+			continue
+			;;
+		pipe)
+			run_one "pipe (run $r)" pipe_bench
+			continue
+			;;
+		esac
 		run_one "$b (C, run $r)" "$build/bench/bench_$b"
 		if [ -n "$have_go" ] && [ -x "$gobin/$b" ]; then
 			run_one "$b (Go, run $r)" "$gobin/$b"
@@ -191,6 +321,89 @@ row() { # target figure... verdict: the figure may come in several words
 	shift
 	figure=${*:1:$#-1}
 	echo "| $target | $figure | ${!#} |"
+}
+
+worst() { # bench metric: the largest of the runs, or nothing
+	awk -v b="$1" -v m="$2" "$num_awk"'
+		$1 == b && $2 == m { print num($5) }' "$medians"
+}
+
+echo_targets() {
+	local c k e g n w r
+
+	for c in 1000 10000; do
+		e=$(med echo "epoll_${c}_rps")
+		g=$(med echo "go_${c}_rps")
+		for k in 1 2; do
+			w=$(med echo "threads_shim${k}_${c}_rps")
+			r=$(ratio "$w" "$e")
+			row "echo, $c conns: shim ${k}c >= 1.0x epoll req/s" \
+				"shim $w, epoll ${e:-?}: ${r:-?}x" \
+				"$(verdict "$r" 1 '>=')"
+		done
+		for k in 1 2; do
+			w=$(med echo "threads_shim${k}_${c}_rps")
+			r=$(ratio "$w" "$g")
+			row "echo, $c conns: shim ${k}c >= 1.5x Go req/s" \
+				"shim $w, go ${g:-?}: ${r:-?}x" \
+				"(GOMAXPROCS=1: $(med echo "go1_${c}_rps"))" \
+				"$(verdict "$r" 1.5 '>=')"
+		done
+		n=$(med echo "threads_native_${c}_rps")
+		row "(echo, $c conns: native threads ~0.45x epoll)" \
+			"native $n, epoll ${e:-?}: $(ratio "$n" "$e")x" \
+			"(reference)"
+	done
+	n=$(med echo threads_native_10000_rss_mib)
+	for k in 1 2; do
+		w=$(med echo "threads_shim${k}_10000_rss_mib")
+		r=$(ratio "$w" "$n")
+		row "echo, 10000 conns: shim ${k}c peak RSS <= 0.6x native" \
+			"shim $w MiB, native ${n:-?} MiB: ${r:-?}x" \
+			"$(verdict "$r" 0.6)"
+	done
+}
+
+echo_table() {
+	local c e sv w
+
+	echo "| echo server | conns | req/s | x epoll | p50 us | p99 us |" \
+		"peak RSS MiB | kernel threads |"
+	echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+	for c in 100 1000 10000; do
+		e=$(med echo "epoll_${c}_rps")
+		for sv in threads_native threads_shim1 threads_shim2 epoll \
+			go go1; do
+			w=$(med echo "${sv}_${c}_rps")
+			[ -n "$w" ] || continue
+			echo "| $sv | $c | $w | $(ratio "$w" "$e") |" \
+				"$(med echo "${sv}_${c}_p50_us") |" \
+				"$(med echo "${sv}_${c}_p99_us") |" \
+				"$(med echo "${sv}_${c}_rss_mib") |" \
+				"$(med echo "${sv}_${c}_kthreads") |"
+		done
+	done
+}
+
+pipe_targets() {
+	local p r w
+
+	for p in cat dd; do
+		r=$(med pipe "${p}_ratio")
+		row "$p 1 GiB through a pipe: shim within 5% of native" \
+			"shim $(med pipe "${p}_shim_ms") ms," \
+			"native $(med pipe "${p}_native_ms") ms: ${r:-?}x" \
+			"$(verdict "$r" 1.05)"
+		r=$(med pipe "${p}_cpu_ratio")
+		row "... $p's own CPU time (user + system)" \
+			"shim $(med pipe "${p}_shim_cpu_ms") ms," \
+			"native $(med pipe "${p}_native_cpu_ms") ms: ${r:-?}x" \
+			"$(verdict "$r" 1.05)"
+	done
+	w=$(worst pipe dd_short_bytes)
+	row "(plain dd under the shim passes every byte)" \
+		"bytes missing of 1 GiB: median $(med pipe dd_short_bytes)," \
+		"most ${w:-?}" "$(verdict "$w" 0)"
 }
 
 summary=$out/summary.md
@@ -294,6 +507,16 @@ summary=$out/summary.md
 		row "100,000 tasks, max_concurrency 64: faster than Go" \
 			"weft $w ms, go ${g:-?} ms: ${r:-?}x" \
 			"$(verdict "$r" 1 '<=')"
+	fi
+	if [ -n "$(med echo epoll_1000_rps)" ]; then
+		echo_targets
+	fi
+	if [ -n "$(med pipe cat_ratio)" ]; then
+		pipe_targets
+	fi
+	if [ -n "$(med echo epoll_1000_rps)" ]; then
+		echo
+		echo_table
 	fi
 } >"$summary"
 cat "$summary"
