@@ -122,8 +122,12 @@ void weft__cancel_wake(struct weft__ctl *ctl, struct weft__group *stop)
 		weft__wake(t, word);
 }
 
-/* Fail the current or next blocking call of ctl's thread with -EINTR. */
-static void interrupt(struct weft__ctl *ctl)
+/*
+ * Fail the blocking call of ctl's thread with -EINTR if its wait is of
+ * kind min_kind or above (WEFT__WAIT_*); if it is not blocked in one and
+ * pend, fail its next blocking call instead.
+ */
+static void interrupt(struct weft__ctl *ctl, int min_kind, bool pend)
 {
 	struct weft__waiter *w;
 	struct weft_thread *t = NULL;
@@ -131,11 +135,11 @@ static void interrupt(struct weft__ctl *ctl)
 
 	weft__spin_lock(&ctl->lock);
 	w = ctl->wait;
-	if (w &&
+	if (w && w->kind >= min_kind &&
 	    (w->cause = -EINTR, weft__waiter_claim_as(w, WEFT_CANCELLED))) {
 		t = w->thread;
 		word = &w->state;
-	} else {
+	} else if (pend) {
 		atomic_store(&ctl->interrupted, 1);
 	}
 	weft__spin_unlock(&ctl->lock);
@@ -150,27 +154,14 @@ static void interrupt(struct weft__ctl *ctl)
  */
 void weft__impl_signal_interrupt(struct weft_thread *t, bool restart)
 {
-	struct weft__ctl *ctl = &t->ctl;
-	struct weft__waiter *w;
-	atomic_uint *word = NULL;
-
-	weft__spin_lock(&ctl->lock);
-	w = ctl->wait;
-	if (w &&
-	    (w->kind == WEFT__WAIT_ALWAYS ||
-	     (w->kind == WEFT__WAIT_IO && !restart)) &&
-	    (w->cause = -EINTR, weft__waiter_claim_as(w, WEFT_CANCELLED)))
-		word = &w->state;
-	weft__spin_unlock(&ctl->lock);
-	if (word)
-		weft__wake(t, word);
+	interrupt(&t->ctl, restart ? WEFT__WAIT_ALWAYS : WEFT__WAIT_IO, false);
 }
 
 int weft_thread_interrupt(struct weft_thread *t)
 {
 	if (!t)
 		return -EINVAL;
-	interrupt(&t->ctl);
+	interrupt(&t->ctl, WEFT__WAIT_OTHER, true);
 	return 0;
 }
 

@@ -528,11 +528,16 @@ static void carrier_leave(struct weft__carrier *c)
 	tls_carrier = NULL;
 }
 
-/* Run by the stopper once the carrier has left: nobody can kick it now. */
+/*
+ * Run by the stopper once the carrier has left (nobody can kick it now),
+ * or in a fork child for a carrier whose kernel thread stayed behind.
+ */
 static void carrier_free(struct weft__carrier *c)
 {
-	weft__ring_exit(c);
-	munmap(c->altstack, ALTSTACK_SIZE);
+	if (!c->setup_err)
+		weft__ring_exit(c);
+	if (c->altstack)
+		munmap(c->altstack, ALTSTACK_SIZE);
 	free(c->heap);
 }
 
@@ -574,8 +579,7 @@ static void stop_carriers(int started, bool adopted)
 			carrier_leave(c);
 		else
 			pthread_join(c->pthread, NULL);
-		if (!c->setup_err)
-			carrier_free(c);
+		carrier_free(c);
 	}
 	free(weft__rt.carriers_mem);
 	weft__rt.carriers = weft__rt.carriers_mem = NULL;
@@ -860,16 +864,6 @@ static void fork_parent(void)
 	weft__root_fork_unlock();
 }
 
-/* Another carrier's kernel thread is not in the child: drop its ring. */
-static void forget_carrier(struct weft__carrier *c)
-{
-	if (!c->setup_err)
-		weft__ring_exit(c);
-	if (c->altstack)
-		munmap(c->altstack, ALTSTACK_SIZE);
-	free(c->heap);
-}
-
 static void fork_child(void)
 {
 	struct weft__carrier *self = tls_carrier;
@@ -881,7 +875,7 @@ static void fork_child(void)
 	weft__root_fork_unlock();
 	for (int i = 0; i < weft__rt.nr_carriers; i++)
 		if (&weft__rt.carriers[i] != self)
-			forget_carrier(&weft__rt.carriers[i]);
+			carrier_free(&weft__rt.carriers[i]);
 	weft__group_fork_child(t);
 	weft__pool_fork_child();
 	atomic_store(&weft__rt.nr_sleeping, 0);
@@ -889,7 +883,7 @@ static void fork_child(void)
 	if (!t) {
 		/* Not a virtual thread: no runtime until the next spawn. */
 		if (self)
-			forget_carrier(self);
+			carrier_free(self);
 		free(weft__rt.carriers_mem);
 		weft__rt.carriers = weft__rt.carriers_mem = NULL;
 		weft__rt.nr_carriers = 0;

@@ -62,17 +62,15 @@ static void deliver(void)
 	bool restart = !(p & 2);
 
 	weft__spin_lock(&targets_lock);
-	if (directed) {
-		while (directed) {
-			struct weft__pthread *pt = directed;
-
-			directed = pt->sig_next;
-			pt->sig_next = NULL;
-			pt->sig_queued = false;
-			weft__impl_signal_interrupt(pt->t, restart);
-		}
-	} else if (main_pt) {
+	if (!directed && main_pt)
 		weft__impl_signal_interrupt(main_pt->t, restart);
+	while (directed) {
+		struct weft__pthread *pt = directed;
+
+		directed = pt->sig_next;
+		pt->sig_next = NULL;
+		pt->sig_queued = false;
+		weft__impl_signal_interrupt(pt->t, restart);
 	}
 	weft__spin_unlock(&targets_lock);
 }
