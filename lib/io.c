@@ -16,6 +16,19 @@
  * error after some progress reports the progress (the error comes back
  * from the next call).  The ring takes at most MAX_RW bytes at a time,
  * the kernel's own cap for read(2).
+ *
+ * A read of a file (regular, block or character device) is short only at
+ * its end, but one tried with RWF_NOWAIT stops where the page cache ends,
+ * and /dev/zero's where the scheduler wants the CPU: such a read goes on
+ * until the buffer is full, as read(2) would have.  Pipes and sockets
+ * return what is there, as natively.
+ *
+ * The shim knows more of an fd than the API does (weft__impl_*): whether
+ * it is blocking and whether it is a stream, so it needs neither fcntl
+ * nor fstat.  With that, a read of a blocking stream whose last try would
+ * have blocked goes straight to the ring (which tries once itself before
+ * it waits) for RING_FIRST reads, then tries first again: a server whose
+ * reads wait for every request saves a failed system call per request.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -23,15 +36,22 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "runtime.h"
+#include "weftimpl.h"
 
 #define MAX_RW 0x7ffff000u
 #define CUR ((uint64_t)-1) /* io_uring's "the file position" */
 #define SMALL_IOV 16
+#define RING_FIRST 16 /* reads straight to the ring after one that waited */
+
+#define BLOCKING WEFT_IMPL_FD_BLOCKING
+#define STREAM WEFT_IMPL_FD_STREAM
+#define FILE_LIKE WEFT_IMPL_FD_FILE
 
 /* The carrier of the calling virtual thread, or NULL on a plain thread. */
 static inline struct weft__carrier *vthread_carrier(void)
@@ -58,11 +78,49 @@ static int checkpoint(struct weft__carrier *c)
 			return cp_;      \
 	} while (0)
 
-static bool nonblocking(int fd)
+static bool nonblocking(int fd, unsigned know)
 {
-	long fl = WEFT_SYS(fcntl(fd, F_GETFL));
+	long fl;
 
+	if (know & BLOCKING)
+		return false;
+	fl = WEFT_SYS(fcntl(fd, F_GETFL));
 	return fl >= 0 && (fl & O_NONBLOCK);
+}
+
+/* Is a short read of fd native (a stream), or only at its end (a file)? */
+static bool file_like(int fd, unsigned know)
+{
+	struct stat st;
+
+	if (know & (STREAM | FILE_LIKE))
+		return know & FILE_LIKE;
+	return WEFT_SYS(fstat(fd, &st)) == 0 &&
+	       (S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) ||
+		S_ISCHR(st.st_mode));
+}
+
+/* Should this read of fd skip the try, its last one having waited? */
+static bool ring_first(struct weft_thread *t, int fd, unsigned know)
+{
+	if (t->ring_fd != fd + 1 ||
+	    (know & (BLOCKING | STREAM)) != (BLOCKING | STREAM))
+		return false;
+	if (!t->ring_left) {
+		t->ring_fd = 0; /* time to try again */
+		return false;
+	}
+	t->ring_left--;
+	return true;
+}
+
+/* A try on fd would have blocked. */
+static void waited(struct weft_thread *t, int fd, unsigned know)
+{
+	if ((know & (BLOCKING | STREAM)) == (BLOCKING | STREAM)) {
+		t->ring_fd = fd + 1;
+		t->ring_left = RING_FIRST;
+	}
 }
 
 static size_t clamp(size_t len)
@@ -71,6 +129,29 @@ static size_t clamp(size_t len)
 }
 
 /* ---- reads ---- */
+
+/* Step an iovec array past n bytes; the index of the first left. */
+static int advance(struct iovec *iov, int cnt, size_t n)
+{
+	int i = 0;
+
+	while (i < cnt && n >= iov[i].iov_len)
+		n -= iov[i++].iov_len;
+	if (i < cnt) {
+		iov[i].iov_base = (char *)iov[i].iov_base + n;
+		iov[i].iov_len -= n;
+	}
+	return i;
+}
+
+static size_t total(const struct iovec *iov, int cnt)
+{
+	size_t t = 0;
+
+	for (int i = 0; i < cnt; i++)
+		t += iov[i].iov_len;
+	return t;
+}
 
 /* The first len bytes of iov were written by the kernel. */
 static void filled(const struct iovec *iov, int n, ssize_t len)
@@ -100,31 +181,78 @@ static ssize_t ring_readv(struct weft__carrier *c, int fd,
 	return r;
 }
 
+/*
+ * The rest of a read of a file that came back short after done bytes,
+ * read as read(2) would have: until full, the end, or an error (which the
+ * next call reports).  The bytes read stay read, whatever happens.
+ */
+static ssize_t read_on(struct weft__carrier *c, int fd, const struct iovec *iov,
+		       int n, off_t off, size_t done)
+{
+	struct iovec small[SMALL_IOV], *rest = small;
+	size_t want = total(iov, n);
+	int first;
+
+	if (n > SMALL_IOV && !(rest = malloc(n * sizeof(*rest))))
+		return done;
+	memcpy(rest, iov, n * sizeof(*rest));
+	first = advance(rest, n, done);
+	while (done < want && first < n) {
+		off_t at = off < 0 ? off : off + (off_t)done;
+		ssize_t r = WEFT_SYS(
+			preadv2(fd, rest + first, n - first, at, RWF_NOWAIT));
+
+		if (r == -EAGAIN || r == -EOPNOTSUPP)
+			r = ring_readv(c, fd, rest + first, n - first,
+				       at < 0 ? CUR : (uint64_t)at);
+		if (r <= 0)
+			break;
+		done += r;
+		first += advance(rest + first, n - first, r);
+	}
+	if (rest != small)
+		free(rest);
+	return done;
+}
+
 /* off < 0: the file position. */
-static ssize_t do_readv(int fd, const struct iovec *iov, int n, off_t off)
+static ssize_t do_readv(int fd, const struct iovec *iov, int n, off_t off,
+			unsigned know)
 {
 	struct weft__carrier *c = vthread_carrier();
+	struct weft_thread *t;
 	ssize_t r;
 	CHECKPOINT(c);
 
-	r = WEFT_SYS(preadv2(fd, iov, n, off, c ? RWF_NOWAIT : 0));
-	if (!c || (r != -EAGAIN && r != -EOPNOTSUPP))
-		return r;
-	if (r == -EAGAIN && nonblocking(fd))
-		return r;
-	return ring_readv(c, fd, iov, n, off < 0 ? CUR : (uint64_t)off);
+	if (!c)
+		return WEFT_SYS(preadv2(fd, iov, n, off, 0));
+	t = c->current;
+	if (off < 0 && ring_first(t, fd, know))
+		return ring_readv(c, fd, iov, n, CUR);
+	r = WEFT_SYS(preadv2(fd, iov, n, off, RWF_NOWAIT));
+	if (r == -EAGAIN || r == -EOPNOTSUPP) {
+		if (r == -EAGAIN && nonblocking(fd, know))
+			return r;
+		if (r == -EAGAIN)
+			waited(t, fd, know);
+		return ring_readv(c, fd, iov, n, off < 0 ? CUR : (uint64_t)off);
+	}
+	if (r > 0 && !(know & STREAM) && (size_t)r < total(iov, n) &&
+	    file_like(fd, know))
+		r = read_on(c, fd, iov, n, off, r);
+	return r;
 }
 
 ssize_t weft_read(int fd, void *buf, size_t len)
 {
 	struct iovec v = { buf, len };
 
-	return do_readv(fd, &v, 1, -1);
+	return do_readv(fd, &v, 1, -1, 0);
 }
 
 ssize_t weft_readv(int fd, const struct iovec *iov, int iovcnt)
 {
-	return do_readv(fd, iov, iovcnt, -1);
+	return do_readv(fd, iov, iovcnt, -1, 0);
 }
 
 ssize_t weft_pread(int fd, void *buf, size_t len, off_t off)
@@ -133,40 +261,17 @@ ssize_t weft_pread(int fd, void *buf, size_t len, off_t off)
 
 	if (off < 0)
 		return -EINVAL;
-	return do_readv(fd, &v, 1, off);
+	return do_readv(fd, &v, 1, off, 0);
 }
 
 /* ---- writes ---- */
-
-/* Step an iovec array past n bytes; the index of the first left. */
-static int advance(struct iovec *iov, int cnt, size_t n)
-{
-	int i = 0;
-
-	while (i < cnt && n >= iov[i].iov_len)
-		n -= iov[i++].iov_len;
-	if (i < cnt) {
-		iov[i].iov_base = (char *)iov[i].iov_base + n;
-		iov[i].iov_len -= n;
-	}
-	return i;
-}
-
-static size_t total(const struct iovec *iov, int cnt)
-{
-	size_t t = 0;
-
-	for (int i = 0; i < cnt; i++)
-		t += iov[i].iov_len;
-	return t;
-}
 
 /*
  * One step of a blocking write: try without blocking, then the ring.
  * send_flags >= 0 makes it a sendmsg with those flags.
  */
 static ssize_t write_step(struct weft__carrier *c, int fd, struct iovec *iov,
-			  int n, off_t off, int send_flags)
+			  int n, off_t off, int send_flags, unsigned know)
 {
 	struct msghdr m = { .msg_iov = iov, .msg_iovlen = n };
 	struct io_uring_sqe *sqe;
@@ -179,7 +284,7 @@ static ssize_t write_step(struct weft__carrier *c, int fd, struct iovec *iov,
 	if (r != -EAGAIN && r != -EOPNOTSUPP)
 		return r;
 	if (r == -EAGAIN && ((send_flags >= 0 && (send_flags & MSG_DONTWAIT)) ||
-			     nonblocking(fd)))
+			     nonblocking(fd, know)))
 		return r;
 	sqe = weft__ring_sqe(c);
 	if (send_flags >= 0)
@@ -198,7 +303,7 @@ static ssize_t write_step(struct weft__carrier *c, int fd, struct iovec *iov,
  * what was written, or the error if nothing was.
  */
 static ssize_t write_all(struct weft__carrier *c, int fd, struct iovec *iov,
-			 int n, off_t off, int send_flags)
+			 int n, off_t off, int send_flags, unsigned know)
 {
 	size_t want = total(iov, n), done = 0;
 	int first = 0;
@@ -206,7 +311,7 @@ static ssize_t write_all(struct weft__carrier *c, int fd, struct iovec *iov,
 	do {
 		ssize_t r = write_step(c, fd, iov + first, n - first,
 				       off < 0 ? off : off + (off_t)done,
-				       send_flags);
+				       send_flags, know);
 
 		if (r < 0)
 			return done ? (ssize_t)done : r;
@@ -221,7 +326,7 @@ static ssize_t write_all(struct weft__carrier *c, int fd, struct iovec *iov,
 }
 
 static ssize_t do_writev(int fd, const struct iovec *iov, int n, off_t off,
-			 int send_flags)
+			 int send_flags, unsigned know)
 {
 	struct weft__carrier *c = vthread_carrier();
 	struct iovec small[SMALL_IOV], *copy = small;
@@ -238,7 +343,7 @@ static ssize_t do_writev(int fd, const struct iovec *iov, int n, off_t off,
 	if (n > SMALL_IOV && !(copy = malloc(n * sizeof(*copy))))
 		return -ENOMEM;
 	memcpy(copy, iov, n * sizeof(*copy));
-	r = write_all(c, fd, copy, n, off, send_flags);
+	r = write_all(c, fd, copy, n, off, send_flags, know);
 	if (copy != small)
 		free(copy);
 	return r;
@@ -248,12 +353,12 @@ ssize_t weft_write(int fd, const void *buf, size_t len)
 {
 	struct iovec v = { (void *)buf, len };
 
-	return do_writev(fd, &v, 1, -1, -1);
+	return do_writev(fd, &v, 1, -1, -1, 0);
 }
 
 ssize_t weft_writev(int fd, const struct iovec *iov, int iovcnt)
 {
-	return do_writev(fd, iov, iovcnt, -1, -1);
+	return do_writev(fd, iov, iovcnt, -1, -1, 0);
 }
 
 ssize_t weft_pwrite(int fd, const void *buf, size_t len, off_t off)
@@ -262,12 +367,12 @@ ssize_t weft_pwrite(int fd, const void *buf, size_t len, off_t off)
 
 	if (off < 0)
 		return -EINVAL;
-	return do_writev(fd, &v, 1, off, -1);
+	return do_writev(fd, &v, 1, off, -1, 0);
 }
 
 /* ---- sockets ---- */
 
-static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
+static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags, unsigned know)
 {
 	struct weft__carrier *c = vthread_carrier();
 	struct io_uring_sqe *sqe;
@@ -277,10 +382,13 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
 	if (!c)
 		return WEFT_SYS(recvmsg(fd, msg, flags));
 	/* MSG_WAITALL wants all of it: the ring waits for the rest. */
-	if (!(flags & MSG_WAITALL) || nonblocking(fd)) {
+	if ((!(flags & MSG_WAITALL) || nonblocking(fd, know)) &&
+	    ((flags & MSG_DONTWAIT) || !ring_first(c->current, fd, know))) {
 		r = WEFT_SYS(recvmsg(fd, msg, flags | MSG_DONTWAIT));
-		if (r != -EAGAIN || (flags & MSG_DONTWAIT) || nonblocking(fd))
+		if (r != -EAGAIN || (flags & MSG_DONTWAIT) ||
+		    nonblocking(fd, know))
 			return r;
+		waited(c->current, fd, know);
 	}
 	sqe = weft__ring_sqe(c);
 	io_uring_prep_recvmsg(sqe, fd, msg, flags);
@@ -298,22 +406,23 @@ ssize_t weft_recv(int fd, void *buf, size_t len, int flags)
 	struct iovec v = { buf, len };
 	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
 
-	return do_recvmsg(fd, &m, flags);
+	return do_recvmsg(fd, &m, flags, 0);
 }
 
 ssize_t weft_recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	return do_recvmsg(fd, msg, flags);
+	return do_recvmsg(fd, msg, flags, 0);
 }
 
 ssize_t weft_send(int fd, const void *buf, size_t len, int flags)
 {
 	struct iovec v = { (void *)buf, len };
 
-	return do_writev(fd, &v, 1, -1, flags & ~MSG_WAITALL);
+	return do_writev(fd, &v, 1, -1, flags & ~MSG_WAITALL, 0);
 }
 
-ssize_t weft_sendmsg(int fd, const struct msghdr *msg, int flags)
+static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags,
+			  unsigned know)
 {
 	struct weft__carrier *c = vthread_carrier();
 	struct io_uring_sqe *sqe;
@@ -325,13 +434,42 @@ ssize_t weft_sendmsg(int fd, const struct msghdr *msg, int flags)
 	/* With a name or control data, one message: no partial retries. */
 	if (msg->msg_name || msg->msg_controllen) {
 		r = WEFT_SYS(sendmsg(fd, msg, flags | MSG_DONTWAIT));
-		if (r != -EAGAIN || (flags & MSG_DONTWAIT) || nonblocking(fd))
+		if (r != -EAGAIN || (flags & MSG_DONTWAIT) ||
+		    nonblocking(fd, know))
 			return r;
 		sqe = weft__ring_sqe(c);
 		io_uring_prep_sendmsg(sqe, fd, msg, flags);
 		return weft__ring_wait(c, sqe);
 	}
-	return do_writev(fd, msg->msg_iov, msg->msg_iovlen, -1, flags);
+	return do_writev(fd, msg->msg_iov, msg->msg_iovlen, -1, flags, know);
+}
+
+ssize_t weft_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	return do_sendmsg(fd, msg, flags, 0);
+}
+
+ssize_t weft__impl_readv(int fd, const struct iovec *iov, int n, off_t off,
+			 unsigned know)
+{
+	return do_readv(fd, iov, n, off, know);
+}
+
+ssize_t weft__impl_writev(int fd, const struct iovec *iov, int n, off_t off,
+			  unsigned know)
+{
+	return do_writev(fd, iov, n, off, -1, know);
+}
+
+ssize_t weft__impl_recvmsg(int fd, struct msghdr *msg, int flags, unsigned know)
+{
+	return do_recvmsg(fd, msg, flags, know);
+}
+
+ssize_t weft__impl_sendmsg(int fd, const struct msghdr *msg, int flags,
+			   unsigned know)
+{
+	return do_sendmsg(fd, msg, flags, know);
 }
 
 int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
@@ -341,7 +479,7 @@ int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 	int r;
 	CHECKPOINT(c);
 
-	if (!c || nonblocking(fd))
+	if (!c || nonblocking(fd, 0))
 		return WEFT_SYS(accept4(fd, addr, addrlen, flags));
 	sqe = weft__ring_sqe(c);
 	io_uring_prep_accept(sqe, fd, addr, addrlen, flags);
@@ -359,7 +497,7 @@ int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 	struct io_uring_sqe *sqe;
 	CHECKPOINT(c);
 
-	if (!c || nonblocking(fd))
+	if (!c || nonblocking(fd, 0))
 		return WEFT_SYS(connect(fd, addr, addrlen));
 	sqe = weft__ring_sqe(c);
 	io_uring_prep_connect(sqe, fd, addr, addrlen);

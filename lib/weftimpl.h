@@ -80,6 +80,32 @@ WEFT_IMPL int weft__impl_poll_any(const struct pollfd *fds, unsigned n,
 				  int64_t deadline);
 
 /*
+ * What the shim's fd table knows of an fd, so that a blocking operation
+ * need not ask the kernel: that it is a blocking one (no O_NONBLOCK), and
+ * its kind: a stream (pipe, socket), whose read returns what is there, or
+ * a file (regular file, block or character device), whose read is short
+ * only at its end.  0: nothing known.
+ */
+enum {
+	WEFT_IMPL_FD_BLOCKING = 1,
+	WEFT_IMPL_FD_STREAM = 2,
+	WEFT_IMPL_FD_FILE = 4,
+};
+
+/*
+ * weft_readv/pread/writev/pwrite/recvmsg/sendmsg with what is known of the
+ * fd (off < 0: the file position); the same results, fewer system calls.
+ */
+WEFT_IMPL ssize_t weft__impl_readv(int fd, const struct iovec *iov, int n,
+				   off_t off, unsigned know);
+WEFT_IMPL ssize_t weft__impl_writev(int fd, const struct iovec *iov, int n,
+				    off_t off, unsigned know);
+WEFT_IMPL ssize_t weft__impl_recvmsg(int fd, struct msghdr *msg, int flags,
+				     unsigned know);
+WEFT_IMPL ssize_t weft__impl_sendmsg(int fd, const struct msghdr *msg,
+				     int flags, unsigned know);
+
+/*
  * The stack of virtual thread t: its lowest usable byte (above the guard)
  * and its usable size, the control block at its top included.
  */

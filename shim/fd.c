@@ -108,8 +108,11 @@ WEFT_EXPORT int creat64(const char *path, mode_t mode)
 
 WEFT_EXPORT int socket(int domain, int type, int protocol)
 {
-	return opened(REAL(socket)(domain, type, protocol),
-		      type & SOCK_NONBLOCK ? O_NONBLOCK : 0);
+	int fd = REAL(socket)(domain, type, protocol);
+
+	if (fd >= 0)
+		weft__fd_set_stream(fd, type & SOCK_NONBLOCK);
+	return fd;
 }
 
 WEFT_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
@@ -117,8 +120,8 @@ WEFT_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 	int r = REAL(socketpair)(domain, type, protocol, sv);
 
 	if (r == 0) {
-		weft__fd_set(sv[0], type & SOCK_NONBLOCK);
-		weft__fd_set(sv[1], type & SOCK_NONBLOCK);
+		weft__fd_set_stream(sv[0], type & SOCK_NONBLOCK);
+		weft__fd_set_stream(sv[1], type & SOCK_NONBLOCK);
 	}
 	return r;
 }
@@ -128,8 +131,8 @@ WEFT_EXPORT int pipe2(int fds[2], int flags)
 	int r = REAL(pipe2)(fds, flags);
 
 	if (r == 0) {
-		weft__fd_set(fds[0], flags & O_NONBLOCK);
-		weft__fd_set(fds[1], flags & O_NONBLOCK);
+		weft__fd_set_stream(fds[0], flags & O_NONBLOCK);
+		weft__fd_set_stream(fds[1], flags & O_NONBLOCK);
 	}
 	return r;
 }

@@ -11,6 +11,11 @@
  * entry costs speed, never correctness: io_uring itself answers EAGAIN on
  * an O_NONBLOCK file, and a blocking call passed through still blocks.
  *
+ * The byte also says, once known, whether the fd is a stream (a pipe or
+ * socket, whose reads return what is there) or a file (whose reads are
+ * short only at the end): sockets and pipes are streams from birth, any
+ * other fd is looked up once with fstat when it is first read.
+ *
  * A socket's SO_RCVTIMEO and SO_SNDTIMEO, set through the interposed
  * setsockopt, live in a second table of the same shape, touched only for
  * fds whose byte has FD_TIMEO: the fast path reads one byte.  dup copies
@@ -25,13 +30,20 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #define CHUNK_SHIFT 12
 #define CHUNK (1 << CHUNK_SHIFT)
 #define NR_CHUNKS 4096 /* fds below 16 Mi are cached */
 
 /* An entry: 0 (never seen or closed), or FD_KNOWN and what is known. */
-enum { FD_KNOWN = 1, FD_NONBLOCK = 2, FD_TIMEO = 4 };
+enum {
+	FD_KNOWN = 1,
+	FD_NONBLOCK = 2,
+	FD_TIMEO = 4,
+	FD_STREAM = 8,
+	FD_FILE = 16,
+};
 
 /* SO_RCVTIMEO and SO_SNDTIMEO of one fd, in ns; 0 is none. */
 struct timeo {
@@ -101,9 +113,14 @@ void weft__fd_set(int fd, bool nonblock)
 	put(fd, FD_KNOWN | (nonblock ? FD_NONBLOCK : 0));
 }
 
+void weft__fd_set_stream(int fd, bool nonblock)
+{
+	put(fd, FD_KNOWN | FD_STREAM | (nonblock ? FD_NONBLOCK : 0));
+}
+
 void weft__fd_set_nonblock(int fd, bool nonblock)
 {
-	unsigned char v = get(fd) & FD_TIMEO;
+	unsigned char v = get(fd) & (FD_TIMEO | FD_STREAM | FD_FILE);
 
 	put(fd, v | FD_KNOWN | (nonblock ? FD_NONBLOCK : 0));
 }
@@ -157,6 +174,28 @@ bool weft__fd_nonblock(int fd)
 	}
 	weft__fd_set(fd, fl & O_NONBLOCK);
 	return fl & O_NONBLOCK;
+}
+
+unsigned weft__fd_kind(int fd)
+{
+	unsigned char v = get(fd);
+	struct stat st;
+	int saved = errno;
+
+	if (!(v & (FD_STREAM | FD_FILE))) {
+		if (fstat(fd, &st) < 0) {
+			errno = saved;
+			return 0;
+		}
+		v |= S_ISREG(st.st_mode) || S_ISBLK(st.st_mode) ||
+				     S_ISCHR(st.st_mode) ?
+			     FD_FILE :
+			     FD_STREAM;
+		/* Only on a known entry: an unknown one says nothing. */
+		if (v & FD_KNOWN)
+			put(fd, v);
+	}
+	return v & FD_FILE ? WEFT_IMPL_FD_FILE : WEFT_IMPL_FD_STREAM;
 }
 
 int64_t weft__fd_timeout(int fd, int which)

@@ -21,6 +21,22 @@ static inline bool to_ring(int fd)
 	return weft__on_vthread() && !weft__fd_nonblock(fd);
 }
 
+/* What the table knows of fd, which to_ring() found blocking. */
+static inline unsigned know(int fd)
+{
+	return WEFT_IMPL_FD_BLOCKING | weft__fd_kind(fd);
+}
+
+static ssize_t ring_readv(int fd, const struct iovec *iov, int n, off_t off)
+{
+	return weft__posix(weft__impl_readv(fd, iov, n, off, know(fd)));
+}
+
+static ssize_t ring_writev(int fd, const struct iovec *iov, int n, off_t off)
+{
+	return weft__posix(weft__impl_writev(fd, iov, n, off, know(fd)));
+}
+
 static ssize_t timed_readv(int fd, const struct iovec *iov, int n,
 			   int64_t timeo)
 {
@@ -46,7 +62,7 @@ WEFT_EXPORT ssize_t read(int fd, void *buf, size_t len)
 		return REAL(read)(fd, buf, len);
 	if (unlikely(t = weft__fd_timeout(fd, WEFT_RCVTIMEO)))
 		return timed_readv(fd, &v, 1, t);
-	return weft__posix(weft_read(fd, buf, len));
+	return ring_readv(fd, &v, 1, -1);
 }
 
 WEFT_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
@@ -65,14 +81,16 @@ WEFT_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 		return REAL(write)(fd, buf, len);
 	if (unlikely(t = weft__fd_timeout(fd, WEFT_SNDTIMEO)))
 		return timed_writev(fd, &v, 1, t);
-	return weft__posix(weft_write(fd, buf, len));
+	return ring_writev(fd, &v, 1, -1);
 }
 
 WEFT_EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
 {
-	if (!to_ring(fd))
+	struct iovec v = { .iov_base = buf, .iov_len = len };
+
+	if (!to_ring(fd) || off < 0)
 		return REAL(pread64)(fd, buf, len, off);
-	return weft__posix(weft_pread(fd, buf, len, off));
+	return ring_readv(fd, &v, 1, off);
 }
 
 WEFT_EXPORT ssize_t pread64(int fd, void *buf, size_t len, off_t off)
@@ -96,9 +114,11 @@ WEFT_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t len, off_t off,
 
 WEFT_EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 {
-	if (!to_ring(fd))
+	struct iovec v = { .iov_base = (void *)buf, .iov_len = len };
+
+	if (!to_ring(fd) || off < 0)
 		return REAL(pwrite64)(fd, buf, len, off);
-	return weft__posix(weft_pwrite(fd, buf, len, off));
+	return ring_writev(fd, &v, 1, off);
 }
 
 WEFT_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off)
@@ -114,7 +134,7 @@ WEFT_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 		return REAL(readv)(fd, iov, iovcnt);
 	if (unlikely(t = weft__fd_timeout(fd, WEFT_RCVTIMEO)))
 		return timed_readv(fd, iov, iovcnt, t);
-	return weft__posix(weft_readv(fd, iov, iovcnt));
+	return ring_readv(fd, iov, iovcnt, -1);
 }
 
 WEFT_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
@@ -125,41 +145,14 @@ WEFT_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 		return REAL(writev)(fd, iov, iovcnt);
 	if (unlikely(t = weft__fd_timeout(fd, WEFT_SNDTIMEO)))
 		return timed_writev(fd, iov, iovcnt, t);
-	return weft__posix(weft_writev(fd, iov, iovcnt));
-}
-
-/*
- * preadv and pwritev: first without waiting (the page cache), then one
- * io_uring operation.  A file's positioned write is not short but for an
- * error, so one operation is what the system call does.
- */
-static ssize_t ring_prw(int fd, const struct iovec *iov, int n, off_t off,
-			bool write)
-{
-	struct io_uring_sqe *sqe;
-	ssize_t r;
-
-	if (off < 0)
-		return -EINVAL;
-	if (write)
-		r = WEFT_SYS(pwritev2(fd, iov, n, off, RWF_NOWAIT));
-	else
-		r = WEFT_SYS(preadv2(fd, iov, n, off, RWF_NOWAIT));
-	if (r != -EAGAIN && r != -EOPNOTSUPP)
-		return r;
-	sqe = weft__impl_sqe();
-	if (write)
-		io_uring_prep_writev(sqe, fd, iov, n, off);
-	else
-		io_uring_prep_readv(sqe, fd, iov, n, off);
-	return weft__impl_wait(sqe, -1);
+	return ring_writev(fd, iov, iovcnt, -1);
 }
 
 WEFT_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int n, off_t off)
 {
-	if (!to_ring(fd))
+	if (!to_ring(fd) || off < 0)
 		return REAL(preadv64)(fd, iov, n, off);
-	return weft__posix(ring_prw(fd, iov, n, off, false));
+	return ring_readv(fd, iov, n, off);
 }
 
 WEFT_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int n, off_t off)
@@ -169,9 +162,9 @@ WEFT_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int n, off_t off)
 
 WEFT_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
 {
-	if (!to_ring(fd))
+	if (!to_ring(fd) || off < 0)
 		return REAL(pwritev64)(fd, iov, n, off);
-	return weft__posix(ring_prw(fd, iov, n, off, true));
+	return ring_writev(fd, iov, n, off);
 }
 
 WEFT_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int n, off_t off)

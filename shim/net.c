@@ -16,11 +16,17 @@ static inline bool to_ring(int fd, int flags)
 	       !weft__fd_nonblock(fd);
 }
 
+/* What the table knows of fd, which to_ring() found blocking. */
+static inline unsigned know(int fd)
+{
+	return WEFT_IMPL_FD_BLOCKING | weft__fd_kind(fd);
+}
+
 /* A socket from accept starts with its listener's timeouts. */
 static int accepted(int lfd, int fd, int flags)
 {
 	if (fd >= 0) {
-		weft__fd_set(fd, flags & SOCK_NONBLOCK);
+		weft__fd_set_stream(fd, flags & SOCK_NONBLOCK);
 		weft__fd_inherit_timeouts(lfd, fd);
 	}
 	return fd;
@@ -65,7 +71,7 @@ WEFT_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 		return REAL(recvmsg)(fd, msg, flags);
 	if (unlikely(t = weft__fd_timeout(fd, WEFT_RCVTIMEO)))
 		return weft__posix(weft__timed_recv(fd, msg, flags, t));
-	return weft__posix(weft_recvmsg(fd, msg, flags));
+	return weft__posix(weft__impl_recvmsg(fd, msg, flags, know(fd)));
 }
 
 WEFT_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
@@ -76,7 +82,7 @@ WEFT_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 		return REAL(sendmsg)(fd, msg, flags);
 	if (unlikely(t = weft__fd_timeout(fd, WEFT_SNDTIMEO)))
 		return weft__posix(weft__timed_send(fd, msg, flags, t));
-	return weft__posix(weft_sendmsg(fd, msg, flags));
+	return weft__posix(weft__impl_sendmsg(fd, msg, flags, know(fd)));
 }
 
 WEFT_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
@@ -88,7 +94,7 @@ WEFT_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 		return REAL(recv)(fd, buf, len, flags);
 	if (unlikely(weft__fd_timeout(fd, WEFT_RCVTIMEO)))
 		return recvmsg(fd, &msg, flags);
-	return weft__posix(weft_recv(fd, buf, len, flags));
+	return weft__posix(weft__impl_recvmsg(fd, &msg, flags, know(fd)));
 }
 
 WEFT_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen,
@@ -137,7 +143,8 @@ WEFT_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 		return REAL(send)(fd, buf, len, flags);
 	if (unlikely(weft__fd_timeout(fd, WEFT_SNDTIMEO)))
 		return sendmsg(fd, &msg, flags);
-	return weft__posix(weft_send(fd, buf, len, flags));
+	return weft__posix(
+		weft__impl_sendmsg(fd, &msg, flags & ~MSG_WAITALL, know(fd)));
 }
 
 WEFT_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,

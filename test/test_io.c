@@ -44,6 +44,7 @@ TestSuite(io_block, .timeout = 60, .init = t_nosigpipe);
 TestSuite(io_plain, .timeout = 60, .init = t_nosigpipe);
 TestSuite(io_stress, .timeout = 120, .init = t_nosigpipe);
 TestSuite(io_signal, .timeout = 30);
+TestSuite(io, .timeout = 60);
 
 /* ---- failures seen off the test's own thread ---- */
 
@@ -3191,4 +3192,56 @@ Test(io, blocking_pool_leaves_the_carrier_free)
 	cr_assert_geq(plain, 0);
 	cr_assert_eq(weft_shutdown(), 0);
 	cr_assert_eq(t_kernel_threads(), threads, "pool threads left behind");
+}
+
+/* ---- a read of a file is short only at its end ---- */
+
+#define HALF_SIZE (8 * MIB)
+
+/* A file whose first MiB is in the page cache and the rest is not. */
+static int t_half_cached(unsigned char *buf)
+{
+	int fd = t_tmpfile("", O_RDWR);
+
+	for (size_t i = 0; i < HALF_SIZE; i++)
+		buf[i] = t_pattern(i);
+	cr_assert_eq(write(fd, buf, HALF_SIZE), HALF_SIZE);
+	cr_assert_eq(fsync(fd), 0);
+	cr_assert_eq(posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED), 0);
+	cr_assert_eq(pread(fd, buf, MIB, 0), MIB);
+	cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+	memset(buf, 0, HALF_SIZE);
+	return fd;
+}
+
+static intptr_t t_read_half_cached(void *arg)
+{
+	unsigned char *buf = arg;
+	int fd = t_half_cached(buf);
+	ssize_t r = weft_read(fd, buf, HALF_SIZE);
+
+	for (size_t i = 0; r == HALF_SIZE && i < HALF_SIZE; i++)
+		if (buf[i] != t_pattern(i))
+			r = -1000 - 1;
+	close(fd);
+	if (r != HALF_SIZE)
+		return r;
+	fd = t_half_cached(buf);
+	r = weft_pread(fd, buf, HALF_SIZE, 0);
+	close(fd);
+	return r;
+}
+
+/* RWF_NOWAIT stops where the page cache does; read(2) does not. */
+Test(io, read_of_a_partly_cached_file_is_whole)
+{
+	unsigned char *buf = malloc(HALF_SIZE);
+
+	cr_assert(buf);
+	intptr_t got = t_run(t_read_half_cached, buf);
+
+	cr_assert_eq(got, HALF_SIZE, "a virtual thread read %ld", (long)got);
+	cr_assert_eq(t_read_half_cached(buf), HALF_SIZE);
+	cr_assert_eq(weft_shutdown(), 0);
+	free(buf);
 }
