@@ -337,6 +337,30 @@ static long long status_field(int pid, const char *key)
 	return v;
 }
 
+/* User + system CPU time of a process, in ns; -1 if unknown. */
+static long long cpu_ns(int pid)
+{
+	unsigned long long ut, st;
+	char path[64], line[1024], *p;
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	p = fgets(line, sizeof(line), f);
+	fclose(f);
+	/* utime and stime are fields 14 and 15; the name (2) may hold ')'. */
+	if (!p || !(p = strrchr(line, ')')) ||
+	    (n = sscanf(p + 2,
+			"%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
+			"%llu %llu",
+			&ut, &st)) != 2)
+		return -1;
+	return (long long)((ut + st) * (1000000000.0 / sysconf(_SC_CLK_TCK)));
+}
+
 static void raise_nofile(void)
 {
 	struct rlimit rl;
@@ -366,7 +390,8 @@ int main(int argc, char **argv)
 	const char *name = "server";
 	struct worker *workers;
 	int pid = 0, opt, i;
-	int64_t t0, t1;
+	int64_t t0, t1, cpu_t0 = 0, cpu_t1 = 0;
+	long long cpu0 = -1, cpu1 = -1;
 	size_t open = 0, j;
 	char metric[128];
 	double secs;
@@ -448,9 +473,20 @@ int main(int argc, char **argv)
 	pthread_barrier_wait(&start_line);
 
 	while (b_now() < window_end + 20000000) {
+		int64_t now = b_now();
+
 		if (pid > 0 && (t = status_field(pid, "Threads")) > kthreads)
 			kthreads = t;
-		usleep(20000);
+		/* The server's CPU time across (nearly) the same window. */
+		if (pid > 0 && !cpu_t0 && now >= window_start) {
+			cpu0 = cpu_ns(pid);
+			cpu_t0 = now;
+		}
+		if (pid > 0 && !cpu_t1 && now >= window_end) {
+			cpu1 = cpu_ns(pid);
+			cpu_t1 = now;
+		}
+		usleep(now < window_start ? 1000 : 20000);
 	}
 	atomic_store(&stop, true);
 	for (t = 0; t < nthreads; t++) {
@@ -485,6 +521,11 @@ int main(int argc, char **argv)
 	EMIT("rps", done / secs, "req/s");
 	EMIT("p50_us", done ? percentile(hist, done, 0.50) / 1e3 : 0, "us");
 	EMIT("p99_us", done ? percentile(hist, done, 0.99) / 1e3 : 0, "us");
+	if (pid > 0 && done && cpu0 >= 0 && cpu1 >= cpu0 && cpu_t1 > cpu_t0)
+		EMIT("cpu_us",
+		     (double)(cpu1 - cpu0) / (cpu_t1 - cpu_t0) * secs * 1e6 /
+			     done,
+		     "us/echo");
 	if (pid > 0) {
 		EMIT("rss_mib", status_field(pid, "VmHWM") / 1024.0, "MiB");
 		EMIT("kthreads", kthreads, "threads");
