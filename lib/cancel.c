@@ -26,6 +26,9 @@
  * cut to the earliest one in force, and a deadline that has passed is a
  * cancellation with cause -ETIMEDOUT.
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "runtime.h"
 #include "weftimpl.h"
 #include "group.h"
@@ -92,34 +95,66 @@ int64_t weft__cancel_deadline(struct weft__ctl *ctl, int64_t deadline)
 	return deadline;
 }
 
+void weft__wakes_init(struct weft__wakes *b)
+{
+	b->e = b->small;
+	b->n = 0;
+	b->cap = ARRAY_SIZE(b->small);
+}
+
+/* Wake t later; now, under the caller's locks, if memory ran out. */
+static void wakes_add(struct weft__wakes *b, struct weft_thread *t,
+		      atomic_uint *word)
+{
+	if (b->n == b->cap) {
+		size_t cap = 2 * b->cap;
+		struct weft__wake1 *e = b->e == b->small ? NULL : b->e;
+
+		e = realloc(e, cap * sizeof(*e));
+		if (!e) {
+			weft__wake(t, word);
+			return;
+		}
+		if (b->e == b->small)
+			memcpy(e, b->small, sizeof(b->small));
+		b->e = e;
+		b->cap = cap;
+	}
+	b->e[b->n++] = (struct weft__wake1){ t, word };
+}
+
+void weft__wakes_flush(struct weft__wakes *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		weft__wake(b->e[i].t, b->e[i].word);
+	if (b->e != b->small)
+		free(b->e);
+	weft__wakes_init(b);
+}
+
 /*
  * Something above ctl's thread was cancelled: if its wait is now in a
- * cancelled scope (a parked thread's scopes cannot change), wake it with
- * the cause; and carry the news down to the groups it owns, innermost
- * first, up to stop.  Locks are taken top-down: this control, then its
- * groups, then their members' controls.
+ * cancelled scope (a parked thread's scopes cannot change), claim it for
+ * a wake-up with the cause, added to b; and carry the news down to the
+ * groups it owns, innermost first, up to stop.  Locks are taken top-down:
+ * this control, then its groups, then their members' controls.
  */
-void weft__cancel_wake(struct weft__ctl *ctl, struct weft__group *stop)
+void weft__cancel_wake(struct weft__ctl *ctl, struct weft__group *stop,
+		       struct weft__wakes *b)
 {
 	struct weft__waiter *w;
-	struct weft_thread *t = NULL;
-	atomic_uint *word = NULL;
 	int cause;
 
 	weft__spin_lock(&ctl->lock);
 	w = ctl->wait;
 	if (w && (cause = scope_cause(ctl, false))) {
 		w->cause = cause;
-		if (weft__waiter_claim_as(w, WEFT_CANCELLED)) {
-			t = w->thread;
-			word = &w->state;
-		}
+		if (weft__waiter_claim_as(w, WEFT_CANCELLED))
+			wakes_add(b, w->thread, &w->state);
 	}
 	for (struct weft__group *g = ctl->groups; g && g != stop; g = g->outer)
-		weft__group_wake(g);
+		weft__group_wake(g, b);
 	weft__spin_unlock(&ctl->lock);
-	if (word)
-		weft__wake(t, word);
 }
 
 /*
@@ -229,12 +264,15 @@ int weft_cancel_scope_leave(struct weft_cancel_scope *ws)
 int weft_cancel_scope_cancel(struct weft_cancel_scope *ws)
 {
 	struct scope *sc = (struct scope *)ws;
+	struct weft__wakes b;
 	int zero = 0;
 
 	if (!sc)
 		return -EINVAL;
 	atomic_compare_exchange_strong(&sc->s.cause, &zero, -ECANCELED);
-	weft__cancel_wake(sc->ctl, sc->groups);
+	weft__wakes_init(&b);
+	weft__cancel_wake(sc->ctl, sc->groups, &b);
+	weft__wakes_flush(&b);
 	return 0;
 }
 

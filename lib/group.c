@@ -66,16 +66,17 @@ int weft_group_open(struct weft_group *wg, const struct weft_group_opts *o)
 }
 
 /* Wake every member whose wait is now cancelled, and their groups'. */
-void weft__group_wake(struct weft__group *g)
+void weft__group_wake(struct weft__group *g, struct weft__wakes *b)
 {
 	weft__spin_lock(&g->lock);
 	for (struct weft_thread *t = g->members; t; t = t->sibling)
-		weft__cancel_wake(&t->ctl, NULL);
+		weft__cancel_wake(&t->ctl, NULL, b);
 	weft__spin_unlock(&g->lock);
 }
 
 void weft__group_cancel(struct weft__group *g, int reason)
 {
+	struct weft__wakes b;
 	struct weft__ctl *owner;
 	int zero = 0;
 
@@ -90,10 +91,12 @@ void weft__group_cancel(struct weft__group *g, int reason)
 								  -ECANCELED);
 	owner = g->owner; /* the root's changes: read it under the lock */
 	weft__spin_unlock(&g->lock);
-	weft__group_wake(g);
+	weft__wakes_init(&b);
+	weft__group_wake(g, &b);
 	/* The owner's body, and groups it opened inside this one. */
 	if (owner)
-		weft__cancel_wake(owner, g);
+		weft__cancel_wake(owner, g, &b);
+	weft__wakes_flush(&b);
 }
 
 int weft_group_cancel(struct weft_group *wg)

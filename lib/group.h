@@ -49,7 +49,7 @@ struct weft__future {
 	struct weft__waiter *waiters;
 };
 
-hidden void weft__group_wake(struct weft__group *g);
+hidden void weft__group_wake(struct weft__group *g, struct weft__wakes *b);
 hidden void weft__group_cancel(struct weft__group *g, int reason);
 hidden void weft__group_member_done(struct weft_thread *t);
 hidden struct weft__scope *weft__root_scope(void);

@@ -10,11 +10,16 @@
  *
  * Every SQE of a parked thread carries the address of its waiter in
  * user_data; its CQE stores the result in the waiter and makes the thread
- * runnable on this carrier.  The one other kind of SQE is a read of the
- * carrier's eventfd, kept in flight while the carrier may sleep, through
- * which any other thread wakes it.  SQEs are submitted in batches: when
- * the carrier runs out of runnable threads, and every RUN_BUDGET threads
- * otherwise (sched.c).
+ * runnable on this carrier.  A thread parked on SQEs that is woken by
+ * something else (a deadline, a cancellation, an interrupt) must stay
+ * parked until the kernel has given back every SQE, whose memory it may
+ * still use: the carrier, as it is about to make the thread runnable,
+ * submits an ASYNC_CANCEL for each SQE instead and lets the last CQE wake
+ * it (weft__ring_keep_parked), so a cancelled thread runs once, not twice.  The
+ * one other kind of SQE is a read of the carrier's eventfd, kept in flight
+ * while the carrier may sleep, through which any other thread wakes it.  SQEs
+ * are submitted in batches: when the carrier runs out of runnable threads, and
+ * every RUN_BUDGET threads otherwise (sched.c).
  */
 #include <poll.h>
 #include <string.h>
@@ -30,8 +35,12 @@
 #endif
 
 #define SQ_ENTRIES 256
-#define CQ_ENTRIES 4096
+/* The kernel sizes its cancel hash by the CQ: 8192 gives its most buckets. */
+#define CQ_ENTRIES 8192
 #define UD_EVENTFD 1
+
+/* IOSQE_CQE_SKIP_SUCCESS where the kernel has it: no CQE for a cancel. */
+static unsigned cancel_flags;
 
 static const unsigned setup_ladder[] = {
 	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
@@ -56,6 +65,8 @@ int weft__ring_init(struct weft__carrier *c)
 		r = io_uring_queue_init_params(SQ_ENTRIES, &c->ring, &p);
 		if (r == 0) {
 			weft__rt.ring_flags = p.flags;
+			if (p.features & IORING_FEAT_CQE_SKIP)
+				cancel_flags = IOSQE_CQE_SKIP_SUCCESS;
 			break;
 		}
 		/* Only an unknown flag is worth another rung. */
@@ -164,6 +175,40 @@ static void cancel(struct weft__carrier *c, struct weft__waiter *w)
 
 	io_uring_prep_cancel64(sqe, (uintptr_t)w, 0);
 	io_uring_sqe_set_data64(sqe, 0); /* its own CQE is dropped */
+	sqe->flags |= cancel_flags;
+}
+
+/* Cancel the SQEs of m not yet completed; wake only when all have. */
+static void cancel_pending(struct weft__carrier *c, struct weft__multi *m)
+{
+	for (int i = 0; i < m->n; i++)
+		if (atomic_load_explicit(&m->ws[i].state,
+					 memory_order_relaxed) == WEFT_WAITING)
+			cancel(c, &m->ws[i]);
+	m->all = true;
+}
+
+/*
+ * t, parked in weft__ring_wait_any() on its carrier c, is about to be made
+ * runnable (the caller runs on c).  If its wait ended otherwise than by a
+ * completion while SQEs are still pending, cancel them here and keep it
+ * parked, its wait re-armed for the last CQE alone: true.  Its control
+ * block lets go of the wait first, so that no canceller claims it again.
+ */
+bool weft__ring_keep_parked(struct weft__carrier *c, struct weft_thread *t)
+{
+	struct weft__multi *m = t->multi;
+	unsigned state = atomic_load(&m->w.state);
+
+	if (m->all || !m->pending || state == WEFT_WOKEN ||
+	    state == WEFT_WAITING)
+		return false;
+	weft__cancel_unregister(&t->ctl);
+	m->why = state;
+	m->cause = m->w.cause;
+	cancel_pending(c, m);
+	atomic_store(&m->w.state, WEFT_WAITING);
+	return true;
 }
 
 /*
@@ -179,30 +224,34 @@ int weft__ring_wait_any(struct weft__carrier *c, struct io_uring_sqe **sqes,
 			struct weft__waiter *ws, int n, int64_t deadline,
 			int kind)
 {
+	struct weft_thread *t = c->current;
 	struct weft__multi m;
 	int r;
 
 	weft__waiter_init(&m.w);
 	m.w.kind = kind;
+	m.ws = ws;
+	m.n = n;
 	m.pending = n;
 	m.all = false;
+	m.why = 0;
 	for (int i = 0; i < n; i++) {
 		weft__waiter_init(&ws[i]);
 		ws[i].data = (uintptr_t)&m;
 		io_uring_sqe_set_data(sqes[i], &ws[i]);
 	}
+	t->multi = &m;
 	r = weft__waiter_wait_cancel(&m.w, deadline);
+	/* The carrier may have cancelled the rest already, as we slept. */
+	if (m.why)
+		r = m.why == WEFT_TIMEDOUT ? -ETIMEDOUT : m.cause;
 	/* Running again, on c: no completion is reaped until we park. */
 	if (m.pending) {
-		for (int i = 0; i < n; i++)
-			if (atomic_load_explicit(&ws[i].state,
-						 memory_order_relaxed) ==
-			    WEFT_WAITING)
-				cancel(c, &ws[i]);
-		m.all = true;
+		cancel_pending(c, &m);
 		atomic_store(&m.w.state, WEFT_WAITING);
 		weft__park();
 	}
+	t->multi = NULL;
 	return r;
 }
 

@@ -50,9 +50,13 @@ enum { WEFT__WAIT_OTHER, WEFT__WAIT_IO, WEFT__WAIT_ALWAYS };
  * Only the owning carrier touches pending and all.
  */
 struct weft__multi {
-	struct weft__waiter w; /* the parked thread's own waiter */
-	unsigned pending;      /* SQEs not yet completed */
-	bool all;	       /* wake only when pending reaches 0 */
+	struct weft__waiter w;	 /* the parked thread's own waiter */
+	struct weft__waiter *ws; /* one for each SQE */
+	int n;
+	unsigned pending; /* SQEs not yet completed */
+	bool all;	  /* wake only when pending reaches 0 */
+	unsigned why;	  /* WEFT_TIMEDOUT/CANCELLED: what ended the wait */
+	int cause;	  /* and w.cause then */
 };
 
 /* A deadline in a carrier's heap; owned and touched by that carrier only. */
@@ -124,6 +128,7 @@ struct weft_thread {
 	const char *name;
 	void *asan_fake;	   /* AddressSanitizer's fake stack */
 	void *specific;		   /* for the shim's pthread keys */
+	struct weft__multi *multi; /* ring.c: the ring wait it is parked in */
 	int ring_fd;		   /* io.c: 1 + a stream whose try waited */
 	unsigned ring_left;	   /* io.c: its reads straight to the ring */
 	struct weft__ctl ctl;	   /* cancellation, see cancel.c */
@@ -258,6 +263,8 @@ hidden int weft__ring_wait_any(struct weft__carrier *c,
 hidden void weft__ring_poll(struct weft__carrier *c, bool block,
 			    int64_t deadline);
 hidden void weft__ring_kick(struct weft__carrier *c);
+hidden bool weft__ring_keep_parked(struct weft__carrier *c,
+				   struct weft_thread *t);
 
 /* wait.c */
 hidden void weft__waiter_init(struct weft__waiter *w);
@@ -273,7 +280,22 @@ hidden void weft__ctxval_put(struct weft__ctxval *v);
 hidden struct weft__ctl *weft__ctl_self(void);
 hidden int weft__cancel_check(struct weft__ctl *ctl);
 hidden int64_t weft__cancel_deadline(struct weft__ctl *ctl, int64_t deadline);
-hidden void weft__cancel_wake(struct weft__ctl *ctl, struct weft__group *stop);
+/*
+ * The wake-ups a cancellation decided, made once every lock is let go: a
+ * thread whose waiter was claimed stays parked until woken, so it cannot
+ * go away meanwhile, and members that end need their group's lock.
+ */
+struct weft__wakes {
+	struct weft__wake1 {
+		struct weft_thread *t;
+		atomic_uint *word;
+	} * e, small[8];
+	size_t n, cap;
+};
+hidden void weft__wakes_init(struct weft__wakes *b);
+hidden void weft__wakes_flush(struct weft__wakes *b);
+hidden void weft__cancel_wake(struct weft__ctl *ctl, struct weft__group *stop,
+			      struct weft__wakes *b);
 hidden int weft__cancel_register(struct weft__ctl *ctl, struct weft__waiter *w);
 hidden void weft__cancel_unregister(struct weft__ctl *ctl);
 hidden bool weft__waiter_claim(struct weft__waiter *w);

@@ -212,6 +212,8 @@ static void kick_idle(struct weft__carrier *c)
 void weft__enqueue_local(struct weft__carrier *c, struct weft_thread *t)
 {
 	weft__timer_disarm(c, &t->timer);
+	if (unlikely(t->multi) && weft__ring_keep_parked(c, t))
+		return;
 	if (t->flags & WEFT_SPAWN_MIGRATABLE)
 		steal_push(c, t);
 	else
