@@ -2,6 +2,7 @@
 /* weft-run: run a program with the shim preloaded, on virtual threads. */
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,23 +28,41 @@ static __attribute__((noreturn)) void fail(const char *fmt, const char *arg)
 	exit(2);
 }
 
+/* Set buf to the path in fmt if that file is readable. */
+static bool found(char *buf, const char *fmt, const char *dir, const char *sub)
+{
+	int n = snprintf(buf, PATH_MAX, fmt, dir, sub);
+
+	return n > 0 && n < PATH_MAX && access(buf, R_OK) == 0;
+}
+
 /*
- * The library beside this executable (the build directory), else the
- * one installed in WEFT_PRELOAD_INSTALLED.  NULL if neither exists.
+ * Where the library is, first found of: beside this executable (the build
+ * tree); in the libdir of the tree this executable is installed in,
+ * wherever that tree has been moved (a DESTDIR, a copied prefix): the
+ * executable's directory ends in WEFT_BINDIR, and the library is in
+ * WEFT_LIBDIR of the same prefix; at WEFT_PRELOAD_INSTALLED, where it was
+ * installed.  /proc/self/exe has symlinks resolved.  NULL if none is.
  */
-static char *preload_path(void)
+static const char *preload_path(void)
 {
 	static char buf[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-	char *slash;
+	char dir[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	size_t len, bin = strlen(WEFT_BINDIR);
 
 	if (n > 0) {
-		buf[n] = '\0';
-		slash = strrchr(buf, '/');
-		if (slash && (size_t)(slash + 1 - buf) + sizeof(PRELOAD_NAME) <=
-				     sizeof(buf)) {
-			strcpy(slash + 1, PRELOAD_NAME);
-			if (access(buf, R_OK) == 0)
+		dir[n] = '\0';
+		slash = strrchr(dir, '/');
+		if (slash)
+			*slash = '\0';
+		if (found(buf, "%s/%s", dir, PRELOAD_NAME))
+			return buf;
+		len = strlen(dir);
+		if (bin && len > bin && dir[len - bin - 1] == '/' &&
+		    !strcmp(dir + len - bin, WEFT_BINDIR)) {
+			dir[len - bin - 1] = '\0'; /* the prefix */
+			if (found(buf, "%s/%s/" PRELOAD_NAME, dir, WEFT_LIBDIR))
 				return buf;
 		}
 	}
@@ -111,7 +130,17 @@ int main(int argc, char **argv)
 		fail("no program to run%s", "");
 	lib = preload_path();
 	if (!lib) {
-		fputs("weft-run: cannot find " PRELOAD_NAME "\n", stderr);
+		fputs("weft-run: cannot find " PRELOAD_NAME " beside weft-run, "
+		      "in its tree, or at " WEFT_PRELOAD_INSTALLED "\n",
+		      stderr);
+		return 2;
+	}
+	/* ld.so splits LD_PRELOAD at spaces and colons. */
+	if (strpbrk(lib, " :")) {
+		fprintf(stderr,
+			"weft-run: LD_PRELOAD cannot hold '%s': "
+			"it has a space or a colon\n",
+			lib);
 		return 2;
 	}
 	set_preload(lib);
