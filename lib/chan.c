@@ -3,11 +3,14 @@
  * A bounded channel of pointers: multi-producer, multi-consumer, with
  * close.  A ring buffer under a weft_mutex and two condition variables;
  * its waits are theirs, so they park virtual threads, work for plain
- * threads, and are cancellation points.
+ * threads, and are cancellation points, as send and receive are at entry.
+ * A call cancelled in any of its waits, the lock's included, changes
+ * nothing; close always closes.
  */
 #include <stdlib.h>
 
 #include "runtime.h"
+#include "sync.h"
 
 struct weft_chan {
 	struct weft_mutex lock;
@@ -47,7 +50,11 @@ int weft_chan_send(struct weft_chan *ch, void *value)
 
 	if (!ch)
 		return -EINVAL;
-	weft_mutex_lock(&ch->lock);
+	r = weft__cancel_check(weft__ctl_self());
+	if (!r)
+		r = weft_mutex_lock(&ch->lock);
+	if (r)
+		return r;
 	while (!r && ch->n == ch->cap && !ch->closed)
 		r = wait(&ch->not_full, ch);
 	if (!r && ch->closed)
@@ -66,7 +73,11 @@ int weft_chan_recv(struct weft_chan *ch, void **ret_value)
 
 	if (!ch || !ret_value)
 		return -EINVAL;
-	weft_mutex_lock(&ch->lock);
+	r = weft__cancel_check(weft__ctl_self());
+	if (!r)
+		r = weft_mutex_lock(&ch->lock);
+	if (r)
+		return r;
 	while (!r && ch->n == 0 && !ch->closed)
 		r = wait(&ch->not_empty, ch);
 	/* Values sent before the close are still received. */
@@ -86,7 +97,7 @@ int weft_chan_close(struct weft_chan *ch)
 {
 	if (!ch)
 		return -EINVAL;
-	weft_mutex_lock(&ch->lock);
+	weft__mutex_relock(&ch->lock); /* not a cancellation point */
 	ch->closed = true;
 	weft_cond_broadcast(&ch->not_full);
 	weft_cond_broadcast(&ch->not_empty);

@@ -153,3 +153,107 @@ Test(chan, plain_threads_send_to_virtual_consumers)
 	weft_chan_free(ch);
 	cr_assert_eq(weft_shutdown(), 0);
 }
+
+/*
+ * Deadlines firing at random points of sends and receives on a small,
+ * busy channel: in the wait for room or data, or in the wait for the
+ * channel's lock.  A call that fails changes nothing; every value sent is
+ * received exactly once.
+ */
+#define RACERS 32
+#define TRIES 3000
+
+static atomic_long sent_sum, sent_n, got_sum, got_n, failed;
+
+static int64_t t_soon(unsigned *seed)
+{
+	return weft_now() + rand_r(seed) % 5000;
+}
+
+static intptr_t deadline_sender(void *arg)
+{
+	unsigned seed = (unsigned)(intptr_t)arg;
+
+	for (intptr_t i = 1; i <= TRIES; i++) {
+		struct weft_cancel_scope s;
+		intptr_t v = (intptr_t)arg * TRIES + i;
+		int r;
+
+		weft_cancel_scope_enter(&s, t_soon(&seed), 0);
+		r = weft_chan_send(ch, (void *)v);
+		weft_cancel_scope_leave(&s);
+		if (r == 0) {
+			atomic_fetch_add(&sent_sum, v);
+			atomic_fetch_add(&sent_n, 1);
+		} else if (r == -ETIMEDOUT) {
+			atomic_fetch_add(&failed, 1);
+		} else {
+			return r;
+		}
+	}
+	return 0;
+}
+
+static intptr_t deadline_receiver(void *arg)
+{
+	unsigned seed = (unsigned)(intptr_t)arg + 7777;
+	void *v;
+
+	for (int i = 0; i < TRIES; i++) {
+		struct weft_cancel_scope s;
+		int r;
+
+		weft_cancel_scope_enter(&s, t_soon(&seed), 0);
+		r = weft_chan_recv(ch, &v);
+		weft_cancel_scope_leave(&s);
+		if (r == 0) {
+			atomic_fetch_add(&got_sum, (intptr_t)v);
+			atomic_fetch_add(&got_n, 1);
+		} else if (r == -ETIMEDOUT) {
+			atomic_fetch_add(&failed, 1);
+		} else {
+			return r;
+		}
+	}
+	return 0;
+}
+
+static intptr_t body_deadlines(void *arg)
+{
+	struct weft_group g;
+	void *v;
+
+	cr_assert_eq(weft_chan_new(&ch, 2), 0);
+	weft_group(&g)
+	{
+		for (intptr_t i = 1; i <= RACERS; i++) {
+			weft_spawn(&g, deadline_sender, (void *)i);
+			weft_spawn(&g, deadline_receiver, (void *)i);
+		}
+	}
+	cr_assert_eq(weft_group_result(&g), 0);
+	weft_chan_close(ch);
+	while (weft_chan_recv(ch, &v) == 0) {
+		atomic_fetch_add(&got_sum, (intptr_t)v);
+		atomic_fetch_add(&got_n, 1);
+	}
+	weft_chan_free(ch);
+	cr_assert_gt(atomic_load(&failed), 0, "no deadline ever fired");
+	cr_assert_eq(atomic_load(&got_n), atomic_load(&sent_n));
+	cr_assert_eq(atomic_load(&got_sum), atomic_load(&sent_sum),
+		     "a value lost or received twice");
+	return 0;
+}
+
+Test(chan, deadlines_anywhere_in_a_call_lose_nothing)
+{
+	setenv("WEFT_CARRIERS", "2", 1);
+	for (int round = 0; round < 20; round++) {
+		atomic_store(&sent_sum, 0);
+		atomic_store(&sent_n, 0);
+		atomic_store(&got_sum, 0);
+		atomic_store(&got_n, 0);
+		cr_assert_eq(t_run(body_deadlines, NULL), 0);
+	}
+	cr_assert_eq(weft_shutdown(), 0);
+}
