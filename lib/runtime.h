@@ -140,7 +140,7 @@ struct weft_thread {
 /* A carrier's own few free stacks of one size class (stack.c). */
 #define WEFT_STACK_CLASSES 13
 struct weft__stack_cache {
-	uintptr_t e[32];
+	uintptr_t e[64]; /* filled and drained half at a time */
 	unsigned n;
 };
 
@@ -181,7 +181,8 @@ struct weft__carrier {
 	atomic_int sleeping; /* in io_uring_enter, wants a write */
 	void *altstack;	     /* for the stack overflow handler */
 	struct weft__stack_cache stack_cache[WEFT_STACK_CLASSES]; /* owner */
-	int setup_err; /* result of ring setup, for the starter */
+	uint64_t next_id, end_id; /* owner: thread ids it may hand out */
+	int setup_err;		  /* result of ring setup, for the starter */
 };
 
 struct weft__runtime {

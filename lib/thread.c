@@ -41,6 +41,27 @@ static void entry(void *arg)
 	weft__exit_current();
 }
 
+/* Ids from 1 up, taken ID_BLOCK at a time by each carrier. */
+#define ID_BLOCK 1024
+
+static uint64_t new_id(void)
+{
+	struct weft__carrier *c = weft__carrier_self();
+
+	if (!c)
+		return atomic_fetch_add_explicit(&weft__rt.next_id, 1,
+						 memory_order_relaxed) +
+		       1;
+	if (c->next_id == c->end_id) {
+		c->next_id = atomic_fetch_add_explicit(&weft__rt.next_id,
+						       ID_BLOCK,
+						       memory_order_relaxed) +
+			     1;
+		c->end_id = c->next_id + ID_BLOCK;
+	}
+	return c->next_id++;
+}
+
 /* A thread ready to start, not yet queued: callers may set it up. */
 struct weft_thread *weft__thread_new(intptr_t (*fn)(void *), void *arg,
 				     const struct weft_spawn_attr *attr,
@@ -69,9 +90,7 @@ struct weft_thread *weft__thread_new(intptr_t (*fn)(void *), void *arg,
 	t->arg = arg;
 	t->flags = flags;
 	t->name = attr && attr->name ? attr->name : DEFAULT_NAME;
-	t->id = atomic_fetch_add_explicit(&weft__rt.next_id, 1,
-					  memory_order_relaxed) +
-		1;
+	t->id = new_id();
 	t->timer.idx = TIMER_IDLE;
 	t->ctl.values = weft__ctxval_get(weft__ctl_self()->values);
 	atomic_init(&t->join, flags & WEFT_SPAWN_DETACHED ? WEFT_JOIN_DETACHED :
