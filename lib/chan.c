@@ -7,7 +7,7 @@
  */
 #include <stdlib.h>
 
-#include "runtime.h"
+#include "sync.h"
 
 struct weft_chan {
 	struct weft_mutex lock;
@@ -38,7 +38,7 @@ void weft_chan_free(struct weft_chan *ch)
 
 static int wait(struct weft_cond *c, struct weft_chan *ch)
 {
-	return weft_cond_wait(c, &ch->lock);
+	return weft__cond_wait_as(c, &ch->lock, -1, WEFT__ON_CHAN, ch);
 }
 
 int weft_chan_send(struct weft_chan *ch, void *value)

@@ -84,7 +84,9 @@ struct weft_thread *weft__thread_new(intptr_t (*fn)(void *), void *arg,
 
 void weft__thread_start(struct weft_thread *t)
 {
-	atomic_fetch_add_explicit(&weft__rt.live, 1, memory_order_relaxed);
+	weft__stats_live(atomic_fetch_add_explicit(&weft__rt.live, 1,
+						   memory_order_relaxed) +
+			 1);
 	weft__enqueue_new(t);
 }
 
@@ -111,6 +113,7 @@ void weft__thread_finalise(struct weft_thread *t)
 	unsigned s = atomic_load(&t->join);
 	struct weft__waiter *w;
 
+	weft__registry_del(t);
 	weft__ctxval_put(t->ctl.values);
 	t->ctl.values = NULL;
 	for (;;) {
@@ -154,6 +157,7 @@ int weft_thread_join(struct weft_thread *t, intptr_t *ret_value)
 	s = atomic_load(&t->join);
 	if (s == WEFT_JOIN_RUNNING) {
 		weft__waiter_init(&w);
+		weft__note(&w, WEFT__ON_JOIN, t);
 		t->joiner = &w;
 		if (atomic_compare_exchange_strong(&t->join, &s,
 						   WEFT_JOIN_WAITING)) {

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Observability: the counters (stats.c) and the records of what parked
+ * threads wait on (dump.c), with the few hooks the runtime calls.
+ *
+ * Everything here costs a handful of plain stores on the hot path: each
+ * carrier counts into a block of its own, on cache lines of its own, and
+ * only its kernel thread writes it; the totals are summed when printed.
+ */
+#ifndef WEFT_OBS_H
+#define WEFT_OBS_H
+
+#include <stdint.h>
+
+#include "internal.h"
+
+struct weft_thread;
+struct weft__carrier;
+struct weft__waiter;
+struct weft__trace;
+struct io_uring_sqe;
+
+/* What a waiter waits on: the kind of wait, set where the thread parks. */
+enum {
+	WEFT__ON_NOTHING = 0, /* not said */
+	WEFT__ON_RING,	      /* io_uring operations: op, fd, addr, n */
+	WEFT__ON_SLEEP,	      /* a deadline alone */
+	WEFT__ON_MUTEX,	      /* obj: the weft_mutex */
+	WEFT__ON_COND,	      /* obj: the weft_cond */
+	WEFT__ON_SEM,	      /* obj: the weft_sem */
+	WEFT__ON_CHAN,	      /* obj: the weft_chan */
+	WEFT__ON_JOIN,	      /* obj: the weft_thread joined */
+	WEFT__ON_GROUP,	      /* obj: the group joined */
+	WEFT__ON_FUTURE,      /* obj: the future */
+	WEFT__ON_POOL,	      /* a call on the blocking pool */
+};
+
+struct weft__note {
+	uint8_t on;   /* WEFT__ON_* */
+	uint8_t op;   /* ring: the first SQE's opcode */
+	uint16_t n;   /* ring: how many SQEs (a poll of several fds) */
+	int32_t fd;   /* ring: the first SQE's fd */
+	uint64_t obj; /* the object waited on; ring: the first SQE's addr */
+};
+
+#define weft__note(w, what, object)                     \
+	((w)->note = (struct weft__note){ .on = (what), \
+					  .obj = (uintptr_t)(object) })
+
+/*
+ * A virtual thread's part.  next and prev link it into the registry of
+ * live threads (dump.c): its carrier's, owner-only, or for a migratable
+ * thread the global list under a lock.  wait is set by the thread itself
+ * while it is parked on a waiter; trace by a carrier that dumps it.
+ */
+struct weft__thread_obs {
+	struct weft_thread *next, *prev;
+	struct weft__waiter *wait;
+	struct weft__trace *trace;
+};
+
+/* Counters of one carrier: written by it alone, summed when printed. */
+#define WEFT__NR_OPS 64
+struct weft__stats {
+	uint64_t switches;	    /* a thread given the CPU */
+	uint64_t steals;	    /* work taken from another carrier */
+	uint64_t cancelled;	    /* waits ended by a cancellation */
+	uint64_t ops[WEFT__NR_OPS]; /* SQEs submitted, by opcode */
+} __attribute__((aligned(64)));
+
+struct weft__carrier_obs {
+	struct weft__stats *stats;    /* never NULL once the carrier exists */
+	struct weft_thread *registry; /* owner: the threads pinned here */
+	unsigned seen;		      /* owner: the last dump it took part in */
+};
+
+/*
+ * An owner-only counter: a plain load, add and store, no lock prefix.
+ * Relaxed atomics only so that a reader summing from elsewhere is no
+ * data race.
+ */
+static inline void weft__count(uint64_t *p, uint64_t n)
+{
+	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + n,
+			 __ATOMIC_RELAXED);
+}
+
+#define WEFT_STAT(c, field) weft__count(&(c)->obs.stats->field, 1)
+#define weft__obs_op(c, opcode) \
+	weft__count(&(c)->obs.stats->ops[(opcode) & (WEFT__NR_OPS - 1)], 1)
+
+/* ---- hooks: sched.c ---- */
+
+/* run(): thread t gets carrier c's CPU (t->carrier not yet updated). */
+#define weft__obs_run(c, t)                       \
+	do {                                      \
+		WEFT_STAT(c, switches);           \
+		if (unlikely(!(t)->carrier))      \
+			weft__registry_add(c, t); \
+	} while (0)
+
+/* A thread back from a switch: a dumping carrier may want its trace. */
+#define weft__obs_resumed(t)                     \
+	do {                                     \
+		while (unlikely((t)->obs.trace)) \
+			weft__dump_here(t);      \
+	} while (0)
+
+/* The top of a carrier's loop: a dump is asked for or under way. */
+hidden extern atomic_uint weft__dump_word;
+#define weft__obs_poll(c)                                                 \
+	do {                                                              \
+		if (unlikely(atomic_load_explicit(&weft__dump_word,       \
+						  memory_order_relaxed))) \
+			weft__dump_poll(c);                               \
+	} while (0)
+
+/* stats.c */
+/* The runtime starts (carriers allocated, not yet running) and stops. */
+hidden void weft__obs_start(void);
+hidden void weft__obs_stop(bool ran);
+/* A fork child keeps only self (the forking thread t, or none). */
+hidden void weft__obs_fork_child(struct weft__carrier *self,
+				 struct weft_thread *t);
+/* A thread was started: n threads are now live. */
+hidden extern atomic_uint weft__stats_peak;
+hidden void weft__stats_peak_slow(unsigned n);
+static inline void weft__stats_live(unsigned n)
+{
+	if (unlikely(n > atomic_load_explicit(&weft__stats_peak,
+					      memory_order_relaxed)))
+		weft__stats_peak_slow(n);
+}
+/* A wait of t (NULL: a plain thread) ended by a cancellation. */
+hidden void weft__stats_cancelled(struct weft_thread *t);
+/* The current thread of c parks on sqes[0..n) with waiter w. */
+hidden void weft__obs_ring(struct weft__carrier *c, struct weft__waiter *w,
+			   struct io_uring_sqe **sqes, int n);
+
+/*
+ * The monitor's figures (lib/monitor.c): compensating carriers started,
+ * and the time carriers spent blocked outside io_uring.  Weak: the stats
+ * table prints "-" for them until a module defines it.
+ */
+struct weft__monitor_stats {
+	uint64_t compensating; /* extra carriers started */
+	uint64_t blocked_ns;   /* time carriers spent blocked outside */
+};
+hidden void weft__monitor_stats(struct weft__monitor_stats *ret)
+	__attribute__((weak));
+
+/* The name of an io_uring opcode ("READ"), or NULL (stats.c). */
+hidden const char *weft__op_name(unsigned op);
+
+/* dump.c */
+hidden void weft__registry_add(struct weft__carrier *c, struct weft_thread *t);
+hidden void weft__registry_del(struct weft_thread *t);
+hidden void weft__dump_here(struct weft_thread *t);
+hidden void weft__dump_poll(struct weft__carrier *c);
+hidden void weft__dump_start(void);
+hidden void weft__dump_stop(void);
+hidden void weft__dump_fork_child(struct weft__carrier *self,
+				  struct weft_thread *t);
+
+#endif
