@@ -8,7 +8,9 @@
  * counts from the fork and prints a table of its own when it exits, with
  * its own pid: it is a process of its own, as an exec'd program under
  * weft-run is.  A process killed by a signal or ended by _exit prints
- * nothing.
+ * nothing.  The table goes to a copy of stderr taken at the start
+ * (close-on-exec, fd 100 or above): cat and its kin close their stderr
+ * in an atexit handler, before the process's destructors run.
  *
  * The counters cost a plain add each: every carrier owns a block of
  * them, cache-line aligned and apart from every other carrier's, which
@@ -17,6 +19,7 @@
  * live count: neither costs the hot path anything new.  The few things
  * counted on plain threads (cancelled waits) go to one shared atomic.
  */
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +33,7 @@
 
 atomic_uint weft__stats_peak;
 static bool enabled;	 /* WEFT_STATS=1 at the runtime's start */
+static int out_fd = -1;	 /* the copy of stderr to print on */
 static uint64_t base_id; /* weft__rt.next_id when counting began */
 static int64_t since;	 /* when counting began */
 static atomic_ulong plain_cancelled;
@@ -154,6 +158,10 @@ void weft__obs_start(void)
 	unsigned on, n = weft__rt.nr_carriers;
 
 	enabled = weft__env_uint("WEFT_STATS", 0, 1, 0, &on) == 0 && on;
+	/* Raw: the shim's fcntl would enter the copy in its fd table. */
+	if (enabled && out_fd < 0)
+		out_fd =
+			syscall(SYS_fcntl, STDERR_FILENO, F_DUPFD_CLOEXEC, 100);
 	reset();
 	blocks = aligned_alloc(64, n * sizeof(*blocks));
 	if (blocks)
@@ -238,7 +246,17 @@ static void print_table(void)
 		put(&b, "  %-30s %12s\n", "blocked outside io_uring (s)", "-");
 	}
 	/* Not write(): under the shim that may be a ring operation. */
-	syscall(SYS_write, STDERR_FILENO, b.s, b.n);
+	syscall(SYS_write, out_fd >= 0 ? out_fd : STDERR_FILENO, b.s, b.n);
+}
+
+static void forget(void)
+{
+	if (out_fd >= 0)
+		syscall(SYS_close, out_fd);
+	out_fd = -1;
+	enabled = false;
+	free(blocks);
+	blocks = NULL;
 }
 
 void weft__obs_stop(bool ran)
@@ -246,9 +264,7 @@ void weft__obs_stop(bool ran)
 	weft__dump_stop();
 	if (ran && enabled)
 		print_table();
-	enabled = false;
-	free(blocks);
-	blocks = NULL;
+	forget();
 }
 
 /* The process exits with the runtime still running: the shim's way. */
@@ -264,10 +280,7 @@ void weft__obs_fork_child(struct weft__carrier *self, struct weft_thread *t)
 {
 	weft__dump_fork_child(self, t);
 	if (!t) {
-		/* No runtime in the child until its next spawn. */
-		enabled = false;
-		free(blocks);
-		blocks = NULL;
+		forget(); /* no runtime in the child until its next spawn */
 		return;
 	}
 	memset(self->obs.stats, 0, sizeof(*self->obs.stats));
