@@ -148,41 +148,29 @@ static bool migratable(const struct weft_thread *t)
 	return t->flags & WEFT_SPAWN_MIGRATABLE;
 }
 
-/* Thread t runs on c for the first time (sched.c's run()). */
-void weft__registry_add(struct weft__carrier *c, struct weft_thread *t)
+/* A migratable thread runs for the first time (obs.h's registry). */
+void weft__registry_add_mig(struct weft_thread *t)
 {
-	struct weft_thread **head = &c->obs.registry;
-
-	if (migratable(t)) {
-		head = &weft__migratable;
-		weft__spin_lock(&mig_lock);
-	}
+	weft__spin_lock(&mig_lock);
 	t->obs.prev = NULL;
-	t->obs.next = *head;
-	if (*head)
-		(*head)->obs.prev = t;
-	*head = t;
-	if (migratable(t))
-		weft__spin_unlock(&mig_lock);
+	t->obs.next = weft__migratable;
+	if (weft__migratable)
+		weft__migratable->obs.prev = t;
+	weft__migratable = t;
+	weft__spin_unlock(&mig_lock);
 }
 
-/* Thread t ended; its carrier finalises it (thread.c). */
-void weft__registry_del(struct weft_thread *t)
+/* A migratable thread ended. */
+void weft__registry_del_mig(struct weft_thread *t)
 {
-	struct weft_thread **head = &t->carrier->obs.registry;
-
-	if (migratable(t)) {
-		head = &weft__migratable;
-		weft__spin_lock(&mig_lock);
-	}
+	weft__spin_lock(&mig_lock);
 	if (t->obs.prev)
 		t->obs.prev->obs.next = t->obs.next;
 	else
-		*head = t->obs.next;
+		weft__migratable = t->obs.next;
 	if (t->obs.next)
 		t->obs.next->obs.prev = t->obs.prev;
-	if (migratable(t))
-		weft__spin_unlock(&mig_lock);
+	weft__spin_unlock(&mig_lock);
 }
 
 /* ---- traces ---- */
@@ -321,7 +309,7 @@ static struct weft__part *collect(struct weft__carrier *c, bool all)
 			record(p, c, t, false);
 	}
 	weft__spin_unlock(&c->steal_lock);
-	for (t = c->obs.registry; t; t = t->obs.next)
+	for (t = c->obs.own.registry; t; t = t->obs.next)
 		record(p, c, t, true);
 	if (all) {
 		weft__spin_lock(&mig_lock);
@@ -437,11 +425,11 @@ static void take_part(struct weft__carrier *c)
 	unsigned g;
 
 	weft__spin_lock(&sess.lock);
-	if (!sess.open || c->obs.seen == sess.gen) {
+	if (!sess.open || c->obs.own.seen == sess.gen) {
 		weft__spin_unlock(&sess.lock);
 		return;
 	}
-	c->obs.seen = sess.gen;
+	c->obs.own.seen = sess.gen;
 	g = sess.gen & INT32_MAX;
 	if (++sess.arrived == weft__rt.nr_carriers && !sess.gave_up)
 		sess.stopped = true;
@@ -674,9 +662,13 @@ void weft__dump_start(void)
 		dump_sig = 0;
 }
 
+/* Give the signal back, unless the program has taken it meanwhile. */
 static void forget_signal(void)
 {
-	if (dump_sig)
+	struct sigaction now;
+
+	if (dump_sig && __sigaction(dump_sig, NULL, &now) == 0 &&
+	    now.sa_handler == on_dump_signal)
 		__sigaction(dump_sig, &old_action, NULL);
 	dump_sig = 0;
 	atomic_fetch_and(&weft__dump_word, ~DUMP_SIGNAL);
@@ -702,12 +694,12 @@ void weft__dump_fork_child(struct weft__carrier *self, struct weft_thread *t)
 		forget_signal();
 		return;
 	}
-	self->obs.registry = NULL;
+	self->obs.own.registry = NULL;
 	t->obs.next = t->obs.prev = NULL;
 	if (migratable(t))
 		weft__migratable = t;
 	else
-		self->obs.registry = t;
+		self->obs.own.registry = t;
 }
 
 /* ---- the API ---- */
@@ -738,7 +730,9 @@ int weft_dump(int fd, unsigned flags)
 		return -EINVAL;
 	if (!self && weft__carrier_self())
 		return -EINVAL; /* a scheduler cannot wait for itself */
-	r = weft_mutex_lock(&dump_mutex);
+	r = weft__cancel_check(weft__ctl_self());
+	if (r == 0)
+		r = weft_mutex_lock(&dump_mutex);
 	if (r < 0)
 		return r;
 	if (weft_carrier_count() == 0) {

@@ -59,35 +59,73 @@ struct weft__thread_obs {
 	struct weft__trace *trace;
 };
 
-/* Counters of one carrier: written by it alone, summed when printed. */
+/*
+ * What only a carrier's own kernel thread writes: its counters, summed
+ * when printed, and the registry of the threads pinned to it.
+ */
 #define WEFT__NR_OPS 64
-struct weft__stats {
-	uint64_t switches;	    /* a thread given the CPU */
-	uint64_t steals;	    /* work taken from another carrier */
-	uint64_t cancelled;	    /* waits ended by a cancellation */
-	uint64_t ops[WEFT__NR_OPS]; /* SQEs submitted, by opcode */
-} __attribute__((aligned(64)));
-
-struct weft__carrier_obs {
-	struct weft__stats *stats;    /* never NULL once the carrier exists */
-	struct weft_thread *registry; /* owner: the threads pinned here */
-	unsigned seen;		      /* owner: the last dump it took part in */
+struct weft__own {
+	uint64_t switches;	      /* a thread given the CPU */
+	uint64_t steals;	      /* work taken from another carrier */
+	uint64_t cancelled;	      /* waits ended by a cancellation */
+	struct weft_thread *registry; /* the threads pinned here */
+	unsigned seen;		      /* the last dump it took part in */
+	uint64_t ops[WEFT__NR_OPS];   /* SQEs submitted, by opcode */
 };
 
 /*
- * An owner-only counter: a plain load, add and store, no lock prefix.
- * Relaxed atomics only so that a reader summing from elsewhere is no
- * data race.
+ * 64 bytes on each side keep every other field, and every other
+ * carrier's, off the cache lines of own, however calloc aligned them.
  */
-static inline void weft__count(uint64_t *p, uint64_t n)
-{
-	__atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + n,
-			 __ATOMIC_RELAXED);
-}
+struct weft__carrier_obs {
+	char before[64];
+	struct weft__own own;
+	char after[64];
+};
 
-#define WEFT_STAT(c, field) weft__count(&(c)->obs.stats->field, 1)
+/*
+ * Owner-only counters: plain increments, one instruction.  A printer
+ * elsewhere reads them relaxed and may see a count a moment old.
+ */
+#define WEFT_STAT(c, field) ((c)->obs.own.field++)
 #define weft__obs_op(c, opcode) \
-	weft__count(&(c)->obs.stats->ops[(opcode) & (WEFT__NR_OPS - 1)], 1)
+	((c)->obs.own.ops[(opcode) & (WEFT__NR_OPS - 1)]++)
+
+/*
+ * The registry (dump.c): a thread joins its carrier's owner-only list
+ * when it first runs and leaves it when finalised; a migratable thread,
+ * which may run anywhere, joins the global list under a lock instead.
+ */
+#define weft__registry_add(c, t)                                    \
+	do {                                                        \
+		struct weft_thread **h_ = &(c)->obs.own.registry;   \
+                                                                    \
+		if (unlikely((t)->flags & WEFT_SPAWN_MIGRATABLE)) { \
+			weft__registry_add_mig(t);                  \
+		} else {                                            \
+			(t)->obs.prev = NULL;                       \
+			(t)->obs.next = *h_;                        \
+			if (*h_)                                    \
+				(*h_)->obs.prev = (t);              \
+			*h_ = (t);                                  \
+		}                                                   \
+	} while (0)
+
+#define weft__registry_del(t)                                              \
+	do {                                                               \
+		struct weft_thread **h_ = &(t)->carrier->obs.own.registry; \
+                                                                           \
+		if (unlikely((t)->flags & WEFT_SPAWN_MIGRATABLE)) {        \
+			weft__registry_del_mig(t);                         \
+		} else {                                                   \
+			if ((t)->obs.prev)                                 \
+				(t)->obs.prev->obs.next = (t)->obs.next;   \
+			else                                               \
+				*h_ = (t)->obs.next;                       \
+			if ((t)->obs.next)                                 \
+				(t)->obs.next->obs.prev = (t)->obs.prev;   \
+		}                                                          \
+	} while (0)
 
 /* ---- hooks: sched.c ---- */
 
@@ -153,8 +191,8 @@ hidden void weft__monitor_stats(struct weft__monitor_stats *ret)
 hidden const char *weft__op_name(unsigned op);
 
 /* dump.c */
-hidden void weft__registry_add(struct weft__carrier *c, struct weft_thread *t);
-hidden void weft__registry_del(struct weft_thread *t);
+hidden void weft__registry_add_mig(struct weft_thread *t);
+hidden void weft__registry_del_mig(struct weft_thread *t);
 hidden void weft__dump_here(struct weft_thread *t);
 hidden void weft__dump_poll(struct weft__carrier *c);
 hidden void weft__dump_start(void);

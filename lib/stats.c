@@ -13,8 +13,9 @@
  * in an atexit handler, before the process's destructors run.
  *
  * The counters cost a plain add each: every carrier owns a block of
- * them, cache-line aligned and apart from every other carrier's, which
- * only its kernel thread writes (obs.h); the printer sums the blocks.
+ * them, on cache lines apart from every other carrier's and from its own
+ * shared fields, which only its kernel thread writes (obs.h); the
+ * printer sums the blocks.
  * Threads created come from the thread ids handed out, the peak from the
  * live count: neither costs the hot path anything new.  The few things
  * counted on plain threads (cancelled waits) go to one shared atomic.
@@ -37,9 +38,6 @@ static int out_fd = -1;	 /* the copy of stderr to print on */
 static uint64_t base_id; /* weft__rt.next_id when counting began */
 static int64_t since;	 /* when counting began */
 static atomic_ulong plain_cancelled;
-static struct weft__stats *blocks; /* one a carrier, one allocation */
-/* For carriers when blocks cannot be had: counts, if contended. */
-static struct weft__stats spare;
 
 /* io_uring's opcodes, by number (include/uapi/linux/io_uring.h). */
 static const char *const op_names[WEFT__NR_OPS] = {
@@ -155,7 +153,7 @@ static void reset(void)
 
 void weft__obs_start(void)
 {
-	unsigned on, n = weft__rt.nr_carriers;
+	unsigned on;
 
 	enabled = weft__env_uint("WEFT_STATS", 0, 1, 0, &on) == 0 && on;
 	/* Raw: the shim's fcntl would enter the copy in its fd table. */
@@ -163,11 +161,6 @@ void weft__obs_start(void)
 		out_fd =
 			syscall(SYS_fcntl, STDERR_FILENO, F_DUPFD_CLOEXEC, 100);
 	reset();
-	blocks = aligned_alloc(64, n * sizeof(*blocks));
-	if (blocks)
-		memset(blocks, 0, n * sizeof(*blocks));
-	for (unsigned i = 0; i < n; i++)
-		weft__rt.carriers[i].obs.stats = blocks ? &blocks[i] : &spare;
 	weft__dump_start();
 }
 
@@ -204,14 +197,14 @@ static void row(struct buf *b, const char *what, uint64_t v)
 /* Sum every carrier's block and print the table on stderr. */
 static void print_table(void)
 {
-	struct weft__stats sum = { 0 };
+	struct weft__own sum = { 0 };
 	struct weft__monitor_stats mon = { 0 };
 	struct buf b = { .n = 0 };
 	int n = weft__rt.nr_carriers;
 	char what[48];
 
 	for (int i = 0; i < n; i++) {
-		const struct weft__stats *s = weft__rt.carriers[i].obs.stats;
+		const struct weft__own *s = &weft__rt.carriers[i].obs.own;
 
 		sum.switches += get(&s->switches);
 		sum.steals += get(&s->steals);
@@ -255,8 +248,6 @@ static void forget(void)
 		syscall(SYS_close, out_fd);
 	out_fd = -1;
 	enabled = false;
-	free(blocks);
-	blocks = NULL;
 }
 
 void weft__obs_stop(bool ran)
@@ -283,7 +274,9 @@ void weft__obs_fork_child(struct weft__carrier *self, struct weft_thread *t)
 		forget(); /* no runtime in the child until its next spawn */
 		return;
 	}
-	memset(self->obs.stats, 0, sizeof(*self->obs.stats));
+	self->obs.own.switches = self->obs.own.steals = 0;
+	self->obs.own.cancelled = 0;
+	memset(self->obs.own.ops, 0, sizeof(self->obs.own.ops));
 	reset();
 	atomic_store(&weft__stats_peak, 1);
 }

@@ -41,10 +41,13 @@ static void entry(void *arg)
 	weft__exit_current();
 }
 
-/* A thread ready to start, not yet queued: callers may set it up. */
-struct weft_thread *weft__thread_new(intptr_t (*fn)(void *), void *arg,
-				     const struct weft_spawn_attr *attr,
-				     int *ret_err)
+/*
+ * A thread ready to start, not yet queued: callers may set it up.
+ * Inlined into weft_thread_spawn, whose fast path it is.
+ */
+__attribute__((always_inline)) inline struct weft_thread *
+weft__thread_new(intptr_t (*fn)(void *), void *arg,
+		 const struct weft_spawn_attr *attr, int *ret_err)
 {
 	unsigned flags = attr ? attr->flags : 0;
 	size_t size = attr && attr->stack_size ? attr->stack_size :

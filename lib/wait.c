@@ -146,8 +146,8 @@ int weft__waiter_wait_cancel(struct weft__waiter *w, int64_t deadline)
 	}
 	r = weft__waiter_wait(w, weft__cancel_deadline(ctl, deadline));
 	weft__cancel_unregister(ctl);
-	if (atomic_load_explicit(&w->state, memory_order_relaxed) ==
-	    WEFT_CANCELLED)
+	if (r && atomic_load_explicit(&w->state, memory_order_relaxed) ==
+			 WEFT_CANCELLED)
 		weft__stats_cancelled(w->thread);
 	return r;
 }

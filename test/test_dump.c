@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -508,6 +509,44 @@ Test(dump, a_signal_dumps_to_the_file)
 	/* The program's own action is back. */
 	cr_assert_eq(sigaction(SIGUSR2, NULL, &sa), 0);
 	cr_expect_eq(sa.sa_handler, SIG_DFL);
+	unlink(path);
+}
+
+static volatile sig_atomic_t got;
+
+static void mine(int sig)
+{
+	got = sig;
+}
+
+Test(dump, the_program_s_own_handler_wins)
+{
+	char path[] = "/tmp/weft-dump-XXXXXX";
+	struct sigaction sa = { .sa_handler = mine };
+	struct weft_thread *t;
+	struct stat st;
+	int fd = mkstemp(path);
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	setenv("WEFT_DUMP_SIGNAL", "USR1", 1);
+	setenv("WEFT_DUMP_FILE", path, 1);
+	cr_assert_eq(weft_thread_spawn(&t, signal_sleeper, NULL, NULL), 0);
+	sigemptyset(&sa.sa_mask);
+	cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);
+	cr_assert_eq(kill(getpid(), SIGUSR1), 0);
+	for (int i = 0; i < 500 && !got; i++)
+		usleep(1000);
+	cr_expect_eq(got, SIGUSR1);
+	usleep(200 * 1000);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_expect_eq(st.st_size, 0,
+		     "a dump though the program took the signal");
+	weft_thread_interrupt(t);
+	cr_assert_eq(weft_thread_join(t, NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+	cr_assert_eq(sigaction(SIGUSR1, NULL, &sa), 0);
+	cr_expect_eq(sa.sa_handler, mine, "the runtime's stop took it back");
 	unlink(path);
 }
 
