@@ -541,10 +541,9 @@ static void json_thread(struct tree *t, const struct node *n)
 		    (r->deadline - t->in->now) / 1e6);
 	else
 		put(t->o, ",\"deadline_ms\":null");
-	put(t->o, ",\"traced\":%s",
-	    r->trace == TRACE_OK   ? "true" :
-	    r->trace == TRACE_NONE ? "false" :
-				     "\"too little stack left\"");
+	put(t->o, ",\"traced\":%s", r->trace == TRACE_OK ? "true" : "false");
+	if (r->trace == TRACE_NO_ROOM)
+		put(t->o, ",\"untraced\":\"too little stack left\"");
 	put(t->o, ",\"stack\":[");
 	for (size_t i = 0; i < r->nr_pc; i++) {
 		weft__syms_find(t->syms, n->pc[i], &sym);

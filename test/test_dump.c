@@ -465,6 +465,44 @@ Test(dump, dumps_while_threads_wake_switch_and_end)
 	close(null);
 }
 
+/* ---- a thread with too little stack left to be traced ---- */
+
+static __attribute__((noinline)) intptr_t deep_sleeper(void *arg)
+{
+	volatile char pad[10000];
+
+	pad[0] = 1;
+	pad[sizeof(pad) - 1] = 1;
+	weft_sleep_until(weft_now() + 60 * T_SEC);
+	return pad[0] + pad[sizeof(pad) - 1] - 2;
+}
+
+Test(dump, a_thread_near_its_stack_s_end_is_shown_not_traced)
+{
+	struct weft_spawn_attr small = { .stack_size = 16384 };
+	struct weft_thread *t;
+	int json[2];
+	char *out;
+	size_t len;
+	intptr_t v;
+
+	setenv("WEFT_CARRIERS", "1", 1);
+	t_out_pipe(json);
+	cr_assert_eq(weft_thread_spawn(&t, deep_sleeper, NULL, &small), 0);
+	usleep(50 * 1000);
+	cr_assert_eq(weft_dump(json[1], WEFT_DUMP_JSON), 0);
+	out = t_slurp(json[0], &len);
+	cr_expect(strstr(out, "\"wait\":{\"kind\":\"sleep\"}"), "%s", out);
+	cr_expect(strstr(out, "\"traced\":false,\"untraced\":\"too little "
+			      "stack left\",\"stack\":[]"),
+		  "%s", out);
+	free(out);
+	weft_thread_interrupt(t);
+	cr_assert_eq(weft_thread_join(t, &v), 0);
+	cr_expect_eq(v, 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
 /* ---- the signal, and misuse ---- */
 
 static __attribute__((noinline)) intptr_t signal_sleeper(void *arg)
