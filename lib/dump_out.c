@@ -343,6 +343,8 @@ static void text_wait(struct tree *t, const struct weft__rec *r)
 			put(t->o, ": %s fd %d", op ? op : "?", n->fd);
 	} else if (n->on == WEFT__ON_JOIN) {
 		put(t->o, ": join #%llu", (unsigned long long)r->target);
+	} else if (n->on == WEFT__ON_GROUP) {
+		put(t->o, ": join of group 0x%llx", (unsigned long long)n->obj);
 	} else if (n->on == WEFT__ON_SLEEP || n->on == WEFT__ON_POOL) {
 		put(t->o, ": %s",
 		    n->on == WEFT__ON_SLEEP ? "sleep" :
