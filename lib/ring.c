@@ -140,8 +140,9 @@ int weft__ring_wait_close(struct weft__carrier *c, struct io_uring_sqe *sqe)
 	struct weft__waiter w;
 
 	weft__waiter_init(&w);
+	weft__obs_ring(c, &w, &sqe, 1);
 	io_uring_sqe_set_data(sqe, &w);
-	weft__park();
+	weft__waiter_wait(&w, -1);
 	return w.res;
 }
 
@@ -174,6 +175,7 @@ static void cancel(struct weft__carrier *c, struct weft__waiter *w)
 	struct io_uring_sqe *sqe = get_sqe(c);
 
 	io_uring_prep_cancel64(sqe, (uintptr_t)w, 0);
+	weft__obs_op(c, IORING_OP_ASYNC_CANCEL);
 	io_uring_sqe_set_data64(sqe, 0); /* its own CQE is dropped */
 	sqe->flags |= cancel_flags;
 }
@@ -204,6 +206,8 @@ bool weft__ring_keep_parked(struct weft__carrier *c, struct weft_thread *t)
 	    state == WEFT_WAITING)
 		return false;
 	weft__cancel_unregister(&t->ctl);
+	if (state == WEFT_CANCELLED)
+		weft__stats_cancelled(t);
 	m->why = state;
 	m->cause = m->w.cause;
 	cancel_pending(c, m);
@@ -235,6 +239,7 @@ int weft__ring_wait_any(struct weft__carrier *c, struct io_uring_sqe **sqes,
 	m.pending = n;
 	m.all = false;
 	m.why = 0;
+	weft__obs_ring(c, &m.w, sqes, n);
 	for (int i = 0; i < n; i++) {
 		weft__waiter_init(&ws[i]);
 		ws[i].data = (uintptr_t)&m;
@@ -249,7 +254,7 @@ int weft__ring_wait_any(struct weft__carrier *c, struct io_uring_sqe **sqes,
 	if (m.pending) {
 		cancel_pending(c, &m);
 		atomic_store(&m.w.state, WEFT_WAITING);
-		weft__park();
+		weft__waiter_wait(&m.w, -1);
 	}
 	t->multi = NULL;
 	return r;

@@ -8,6 +8,7 @@
 #include <liburing.h>
 
 #include "internal.h"
+#include "obs.h"
 #include "weft.h"
 
 struct weft__carrier;
@@ -34,6 +35,7 @@ struct weft__waiter {
 	int32_t cause;	/* why it was cancelled, set before the CAS */
 	uintptr_t data; /* a ring wait's struct weft__multi, or 0 */
 	int kind;	/* WEFT__WAIT_*: what a signal does to it (shim) */
+	struct weft__note note; /* what it waits on, for dumps (obs.h) */
 };
 
 /*
@@ -135,6 +137,7 @@ struct weft_thread {
 	struct weft__group *group; /* member of, or NULL */
 	struct weft_thread *sibling, *sibling_prev; /* in group->members */
 	struct weft__future *future; /* where the value goes, or NULL */
+	struct weft__thread_obs obs; /* registry, wait, trace (obs.h) */
 };
 
 /* A carrier's own few free stacks of one size class (stack.c). */
@@ -183,6 +186,7 @@ struct weft__carrier {
 	struct weft__stack_cache stack_cache[WEFT_STACK_CLASSES]; /* owner */
 	uint64_t next_id, end_id; /* owner: thread ids it may hand out */
 	int setup_err;		  /* result of ring setup, for the starter */
+	struct weft__carrier_obs obs; /* counters, registry (obs.h) */
 };
 
 struct weft__runtime {
