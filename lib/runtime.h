@@ -83,11 +83,17 @@ struct weft__group;
  * owns, so that cancellation flows down to their members.
  */
 struct weft__ctl {
-	struct weft_spin lock;	     /* guards wait and groups */
-	struct weft__waiter *wait;   /* parked on this; NULL when running */
-	struct weft__group *groups;  /* open groups it owns, innermost first */
-	struct weft__scope *scope;   /* innermost; set by the thread itself */
-	atomic_uint interrupted;     /* an edge cancellation is pending */
+	struct weft_spin lock;	    /* guards wait and groups */
+	struct weft__waiter *wait;  /* parked on this; NULL when running */
+	struct weft__group *groups; /* open groups it owns, innermost first */
+	struct weft__scope *scope;  /* innermost; set by the thread itself */
+	atomic_uint interrupted;    /* an edge cancellation is pending */
+	/*
+	 * The shim's pthread_cancel: the thread is in a cancellation point
+	 * (set by the thread), and a cancel came there before it blocked
+	 * (set by a canceller under lock, consumed only inside a point).
+	 */
+	atomic_bool point, point_intr;
 	struct weft__ctxval *values; /* context values (ctxval.c) */
 };
 

@@ -37,7 +37,7 @@ static ssize_t timed_writev(int fd, const struct iovec *iov, int n,
 	return weft__posix(weft__timed_send(fd, &m, 0, timeo));
 }
 
-WEFT_EXPORT ssize_t read(int fd, void *buf, size_t len)
+static ssize_t do_read(int fd, void *buf, size_t len)
 {
 	struct iovec v = { .iov_base = buf, .iov_len = len };
 	int64_t t;
@@ -49,6 +49,11 @@ WEFT_EXPORT ssize_t read(int fd, void *buf, size_t len)
 	return weft__posix(weft_read(fd, buf, len));
 }
 
+WEFT_EXPORT ssize_t read(int fd, void *buf, size_t len)
+{
+	WEFT_POINT(ssize_t, do_read(fd, buf, len));
+}
+
 WEFT_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
 	if (len > buflen)
@@ -56,7 +61,7 @@ WEFT_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 	return read(fd, buf, len);
 }
 
-WEFT_EXPORT ssize_t write(int fd, const void *buf, size_t len)
+static ssize_t do_write(int fd, const void *buf, size_t len)
 {
 	struct iovec v = { .iov_base = (void *)buf, .iov_len = len };
 	int64_t t;
@@ -68,11 +73,21 @@ WEFT_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 	return weft__posix(weft_write(fd, buf, len));
 }
 
-WEFT_EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
+WEFT_EXPORT ssize_t write(int fd, const void *buf, size_t len)
+{
+	WEFT_POINT_WRITE(ssize_t, do_write(fd, buf, len), len);
+}
+
+static ssize_t do_pread(int fd, void *buf, size_t len, off_t off)
 {
 	if (!to_ring(fd))
 		return REAL(pread64)(fd, buf, len, off);
 	return weft__posix(weft_pread(fd, buf, len, off));
+}
+
+WEFT_EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
+{
+	WEFT_POINT(ssize_t, do_pread(fd, buf, len, off));
 }
 
 WEFT_EXPORT ssize_t pread64(int fd, void *buf, size_t len, off_t off)
@@ -94,11 +109,16 @@ WEFT_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t len, off_t off,
 	return __pread_chk(fd, buf, len, off, buflen);
 }
 
-WEFT_EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
+static ssize_t do_pwrite(int fd, const void *buf, size_t len, off_t off)
 {
 	if (!to_ring(fd))
 		return REAL(pwrite64)(fd, buf, len, off);
 	return weft__posix(weft_pwrite(fd, buf, len, off));
+}
+
+WEFT_EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	WEFT_POINT_WRITE(ssize_t, do_pwrite(fd, buf, len, off), len);
 }
 
 WEFT_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off)
@@ -106,7 +126,7 @@ WEFT_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off)
 	return pwrite(fd, buf, len, off);
 }
 
-WEFT_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+static ssize_t do_readv(int fd, const struct iovec *iov, int iovcnt)
 {
 	int64_t t;
 
@@ -117,7 +137,12 @@ WEFT_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 	return weft__posix(weft_readv(fd, iov, iovcnt));
 }
 
-WEFT_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+WEFT_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	WEFT_POINT(ssize_t, do_readv(fd, iov, iovcnt));
+}
+
+static ssize_t do_writev(int fd, const struct iovec *iov, int iovcnt)
 {
 	int64_t t;
 
@@ -126,6 +151,12 @@ WEFT_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 	if (unlikely(t = weft__fd_timeout(fd, WEFT_SNDTIMEO)))
 		return timed_writev(fd, iov, iovcnt, t);
 	return weft__posix(weft_writev(fd, iov, iovcnt));
+}
+
+WEFT_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	WEFT_POINT_WRITE(ssize_t, do_writev(fd, iov, iovcnt),
+			 weft__iov_len(iov, iovcnt < 0 ? 0 : iovcnt));
 }
 
 /*
@@ -155,11 +186,16 @@ static ssize_t ring_prw(int fd, const struct iovec *iov, int n, off_t off,
 	return weft__impl_wait(sqe, -1);
 }
 
-WEFT_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int n, off_t off)
+static ssize_t do_preadv(int fd, const struct iovec *iov, int n, off_t off)
 {
 	if (!to_ring(fd))
 		return REAL(preadv64)(fd, iov, n, off);
 	return weft__posix(ring_prw(fd, iov, n, off, false));
+}
+
+WEFT_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int n, off_t off)
+{
+	WEFT_POINT(ssize_t, do_preadv(fd, iov, n, off));
 }
 
 WEFT_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int n, off_t off)
@@ -167,11 +203,17 @@ WEFT_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int n, off_t off)
 	return preadv(fd, iov, n, off);
 }
 
-WEFT_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
+static ssize_t do_pwritev(int fd, const struct iovec *iov, int n, off_t off)
 {
 	if (!to_ring(fd))
 		return REAL(pwritev64)(fd, iov, n, off);
 	return weft__posix(ring_prw(fd, iov, n, off, true));
+}
+
+WEFT_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+	WEFT_POINT_WRITE(ssize_t, do_pwritev(fd, iov, n, off),
+			 weft__iov_len(iov, n < 0 ? 0 : n));
 }
 
 WEFT_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int n, off_t off)
@@ -179,14 +221,19 @@ WEFT_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int n, off_t off)
 	return pwritev(fd, iov, n, off);
 }
 
-WEFT_EXPORT int fsync(int fd)
+static int do_fsync(int fd)
 {
 	if (!weft__on_vthread())
 		return REAL(fsync)(fd);
 	return weft__posix(weft_fsync(fd));
 }
 
-WEFT_EXPORT int fdatasync(int fd)
+WEFT_EXPORT int fsync(int fd)
+{
+	WEFT_POINT(int, do_fsync(fd));
+}
+
+static int do_fdatasync(int fd)
 {
 	struct io_uring_sqe *sqe;
 
@@ -195,6 +242,11 @@ WEFT_EXPORT int fdatasync(int fd)
 	sqe = weft__impl_sqe();
 	io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
 	return weft__posix(weft__impl_wait(sqe, -1));
+}
+
+WEFT_EXPORT int fdatasync(int fd)
+{
+	WEFT_POINT(int, do_fdatasync(fd));
 }
 
 /*
