@@ -134,6 +134,7 @@ struct weft_thread {
 	struct weft__group *group; /* member of, or NULL */
 	struct weft_thread *sibling, *sibling_prev; /* in group->members */
 	struct weft__future *future; /* where the value goes, or NULL */
+	void *tp; /* its own TLS' thread pointer (tls.c), or NULL */
 };
 
 /* A carrier's own few free stacks of one size class (stack.c). */
@@ -181,6 +182,7 @@ struct weft__carrier {
 	void *altstack;	     /* for the stack overflow handler */
 	struct weft__stack_cache stack_cache[WEFT_STACK_CLASSES]; /* owner */
 	int setup_err; /* result of ring setup, for the starter */
+	void *tp; /* owner: its kernel thread's thread pointer, once known */
 };
 
 struct weft__runtime {
@@ -219,6 +221,14 @@ hidden intptr_t weft__main(intptr_t (*fn)(void *), void *arg,
 			   const struct weft_spawn_attr *attr,
 			   bool catch_signals);
 hidden void weft__runtime_idle(void);
+
+/* tls.c: TLS of its own for a thread (weftimpl.h) */
+hidden bool weft__tls_on(void);
+hidden void *weft__tls_get(void);
+hidden void weft__tls_put(void *tp);
+hidden void weft__tls_set(void *tp);
+hidden void weft__tls_enter(struct weft__carrier *c, struct weft_thread *t);
+hidden void weft__tls_first(void);
 
 /* thread.c */
 hidden struct weft_thread *weft__thread_new(intptr_t (*fn)(void *), void *arg,

@@ -132,6 +132,25 @@ WEFT_IMPL void weft__impl_point_interrupt(struct weft_thread *t);
 WEFT_IMPL pthread_t weft__impl_carrier_of(const struct weft_thread *t);
 
 /*
+ * Give every virtual thread spawned from now on TLS of its own (all
+ * modules' __thread and thread_local variables, laid out as glibc lays
+ * out a kernel thread's), or, unless always, only if a module other than
+ * libc and the runtime has static TLS.  Before the runtime starts: 0,
+ * -ENOENT (not needed), -EOPNOTSUPP (this machine cannot), -EBUSY.  See
+ * lib/tls.c.
+ */
+WEFT_IMPL int weft__impl_tls_private(bool always);
+
+/* Does the calling virtual thread have TLS of its own? */
+WEFT_IMPL bool weft__impl_tls_own(void);
+
+/*
+ * The caller's copy of the main program's TLS block (its own on such a
+ * virtual thread) and its size; NULL if none or not per thread.
+ */
+WEFT_IMPL void *weft__impl_tls_block(size_t *ret_size);
+
+/*
  * End the calling virtual thread here, as if its function had returned
  * 0 (pthread_exit).  Only on a virtual thread.
  */

@@ -76,6 +76,14 @@ hidden struct weft_thread *weft__pt_thread(struct weft__pthread *pt);
 hidden __attribute__((noreturn)) void weft__pt_exit(struct weft__pthread *pt,
 						    void *ret);
 
+/* tls.c */
+/* Before the runtime: the main program's TLS per virtual thread. */
+hidden void weft__tls_setup(void);
+/* On main's thread, first: the values the constructors left. */
+hidden void weft__tls_main(void);
+/* The thread ends: its thread_local objects' destructors. */
+hidden void weft__tls_end(void);
+
 /* signal.c */
 /* pthread_kill of a virtual thread: 0 or an errno. */
 hidden int weft__signal_thread(struct weft__pthread *pt, int sig);

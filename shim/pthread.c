@@ -84,8 +84,10 @@ void weft__pt_end(struct weft__pthread *pt, void *ret, bool keys)
 	unsigned s = PT_RUNNING;
 
 	pt->ret = ret;
-	if (keys)
+	if (keys) { /* as glibc: thread_locals, then keys */
+		weft__tls_end();
 		weft__keys_exit(pt);
+	}
 	weft__signal_forget(pt);
 	if (!atomic_compare_exchange_strong(&pt->state, &s, PT_EXITED))
 		free(pt); /* detached: nobody else holds it */

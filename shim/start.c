@@ -35,6 +35,7 @@ static struct start start;
 
 static void *run_main(void *arg)
 {
+	weft__tls_main();
 	weft__signal_main(start.pt);
 	exit(start.main(start.argc, start.argv, start.envp));
 }
@@ -70,6 +71,7 @@ static int shim_main(int argc, char **argv, char **envp)
 	start.pt = weft__pt_new(run_main, NULL);
 	if (start.pt) {
 		weft__keys_inherit(start.pt);
+		weft__tls_setup();
 		r = weft__impl_main(root, NULL);
 		if (start.started)
 			return (int)r;
