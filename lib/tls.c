@@ -63,6 +63,7 @@
 #define HWCAP2_FSGSBASE_ (1 << 1)
 #else
 #define HAVE_TLS_SWITCH 0
+#define TCBHEAD 0 /* tls.on is never set: nothing below runs */
 #endif
 
 #define MAX_MODULES 64
@@ -93,10 +94,7 @@ static size_t pool_len, pool_cap;
 
 static inline void *tp_now(void)
 {
-	void *tp;
-
-	__asm__ volatile("mov %%fs:0, %0" : "=r"(tp));
-	return tp;
+	return __builtin_thread_pointer();
 }
 
 void weft__tls_set(void *tp)

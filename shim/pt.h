@@ -59,6 +59,7 @@ struct weft__pthread {
 /* The caller's object if it is a virtual thread, made on first use. */
 hidden struct weft__pthread *weft__pt_self(void);
 hidden struct weft__pthread *weft__pt_new(void *(*fn)(void *), void *arg);
+hidden void weft__pt_free(struct weft__pthread *pt);
 hidden int weft__pt_start(struct weft__pthread *pt, size_t stack_size,
 			  bool detached);
 
@@ -85,8 +86,9 @@ hidden void weft__tls_main(void);
 hidden void weft__tls_end(void);
 
 /* signal.c */
-/* pthread_kill of a virtual thread: 0 or an errno. */
-hidden int weft__signal_thread(struct weft__pthread *pt, int sig);
+/* pthread_kill (value NULL) or pthread_sigqueue of a virtual thread. */
+hidden int weft__signal_thread(struct weft__pthread *pt, int sig,
+			       const union sigval *value);
 /* pt ends: signals no longer reach it. */
 hidden void weft__signal_forget(struct weft__pthread *pt);
 /* pt runs main: the process's signals interrupt it. */

@@ -24,6 +24,12 @@ bool weft__pt_ours(pthread_t th)
 	return pt && pt->magic == PT_MAGIC;
 }
 
+void weft__pt_free(struct weft__pthread *pt)
+{
+	free(pt->affinity);
+	free(pt);
+}
+
 struct weft__pthread *weft__pt_new(void *(*fn)(void *), void *arg)
 {
 	struct weft__pthread *pt = calloc(1, sizeof(*pt));
@@ -90,7 +96,7 @@ void weft__pt_end(struct weft__pthread *pt, void *ret, bool keys)
 	}
 	weft__signal_forget(pt);
 	if (!atomic_compare_exchange_strong(&pt->state, &s, PT_EXITED))
-		free(pt); /* detached: nobody else holds it */
+		weft__pt_free(pt); /* detached: nobody else holds it */
 	else
 		tell_timed_joiners();
 }
@@ -173,7 +179,7 @@ static int reap(struct weft__pthread *pt, void **ret, bool point)
 		return -r;
 	if (ret)
 		*ret = pt->ret;
-	free(pt);
+	weft__pt_free(pt);
 	return 0;
 }
 
@@ -276,7 +282,7 @@ WEFT_EXPORT int pthread_detach(pthread_t th)
 		return -weft_thread_detach(t);
 	if (s != PT_EXITED)
 		return EINVAL;
-	free(pt);
+	weft__pt_free(pt);
 	return -weft_thread_detach(t);
 }
 
@@ -387,7 +393,7 @@ WEFT_EXPORT int pthread_kill(pthread_t th, int sig)
 		return EINVAL;
 	if (sig == 0)
 		return 0;
-	return weft__signal_thread(pt, sig);
+	return weft__signal_thread(pt, sig, NULL);
 }
 
 /* A thread spinning on sched_yield must let its carrier's others run. */
@@ -439,3 +445,7 @@ WEFT_EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
 	weft_mutex_unlock(&once_lock);
 	return 0;
 }
+
+/* The name libpthread exported before glibc 2.34 (see mutex.c). */
+WEFT_EXPORT int __pthread_once(pthread_once_t *, void (*)(void))
+	__attribute__((alias("pthread_once"), copy(pthread_once)));
