@@ -16,7 +16,10 @@
  * - pthread_sigqueue delivers the value with the signal, as pthread_kill
  *   delivers a signal (signal.c).
  *
- * On a plain thread's pthread_t, glibc's own.
+ * On a plain thread's pthread_t, glibc's own.  Like every interposed
+ * name, these bind all the versions a binary may reference, which for
+ * the affinity calls includes GLIBC_2.3.3's, whose two arguments lacked
+ * the set's size: binaries of that glibc (2004) would misbehave.
  */
 #include "pt.h"
 
