@@ -31,7 +31,11 @@
  * image.  libc's keeps the caches malloc hangs there (glibc frees them
  * when a kernel thread exits, and offers nobody else a way to), so they
  * stay with the block instead of leaking, and so do errno and the like,
- * which a new thread does not look at first.  Dynamic TLS (modules
+ * which a new thread does not look at first.  The reset is sound only
+ * if the thread that ended ran its key destructors and thread_local
+ * destructors first, as a kernel thread does: other allocators
+ * (jemalloc) keep per-thread state in TLS, registered globally, and
+ * unregister it from a key destructor.  The shim ends every thread so.  Dynamic TLS (modules
  * dlopened later) stays too, and static TLS of a module loaded after a
  * block was made is not initialised in it.  The first time a block's
  * thread runs it sets up libc's ctype tables, as glibc's start_thread

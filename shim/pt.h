@@ -64,8 +64,8 @@ hidden int weft__pt_start(struct weft__pthread *pt, size_t stack_size,
 			  bool detached);
 
 /*
- * The end of a thread, by return, pthread_exit or cancellation (keys:
- * run the key destructors), or SYS_exit (not).
+ * The end of a thread, by return, pthread_exit, cancellation or SYS_exit
+ * (keys: run its key and thread_local destructors).
  */
 hidden void weft__pt_end(struct weft__pthread *pt, void *ret, bool keys);
 /* Is th a virtual thread's?  Its weft thread, if it has one. */

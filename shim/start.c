@@ -53,10 +53,20 @@ static size_t main_stack(void)
 
 static intptr_t root(void *arg)
 {
+	struct weft__pthread *pt;
+
 	start.started = true;
 	if (weft__pt_start(start.pt, main_stack(), false) < 0) {
 		fputs("weft: cannot start main\n", stderr);
 		abort();
+	}
+	/* It ends as a thread does: its keys' values, its TLS's. */
+	pt = *weft__impl_slot();
+	weft__tls_end();
+	if (pt) {
+		weft__keys_exit(pt);
+		*weft__impl_slot() = NULL;
+		weft__pt_free(pt);
 	}
 	return 0;
 }

@@ -342,10 +342,14 @@ static bool wrapper(long nr, const long *a, long *ret)
 	return true;
 }
 
-/* A raw exit ends the virtual thread, not its carrier; nothing else runs. */
+/*
+ * A raw exit ends the virtual thread, not its carrier.  Natively nothing
+ * else runs; here the thread's key and thread_local destructors do, as
+ * its TLS is reused (lib/tls.c).
+ */
 static __attribute__((noreturn)) void thread_exit(void)
 {
-	weft__pt_end(weft__pt_self(), NULL, false);
+	weft__pt_end(weft__pt_self(), NULL, true);
 	weft__impl_exit();
 }
 
