@@ -35,11 +35,11 @@
  * if the thread that ended ran its key destructors and thread_local
  * destructors first, as a kernel thread does: other allocators
  * (jemalloc) keep per-thread state in TLS, registered globally, and
- * unregister it from a key destructor.  The shim ends every thread so.  Dynamic TLS (modules
- * dlopened later) stays too, and static TLS of a module loaded after a
- * block was made is not initialised in it.  The first time a block's
- * thread runs it sets up libc's ctype tables, as glibc's start_thread
- * does.
+ * unregister it from a key destructor.  The shim ends every thread so.
+ * Dynamic TLS (modules dlopened later) stays too, and static TLS of a
+ * module loaded after a block was made is not initialised in it.  The
+ * first time a block's thread runs it sets up libc's ctype tables, as
+ * glibc's start_thread does.
  *
  * x86-64 with FSGSBASE (Linux 5.9+) only; elsewhere, and before the call,
  * the TLS stays the carrier's.  Cost: a few KiB a thread (one or two

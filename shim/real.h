@@ -43,7 +43,8 @@ typedef int main_fn(int, char **, char **);
 	X(pthread_getaffinity_np, int, (pthread_t, size_t, cpu_set_t *))       \
 	X(pthread_setschedparam, int,                                          \
 	  (pthread_t, int, const struct sched_param *))                        \
-	X(pthread_getschedparam, int, (pthread_t, int *, struct sched_param *)) \
+	X(pthread_getschedparam, int,                                          \
+	  (pthread_t, int *, struct sched_param *))                            \
 	X(pthread_setschedprio, int, (pthread_t, int))                         \
 	X(pthread_cancel, int, (pthread_t))                                    \
 	X(pthread_testcancel, void, (void))                                    \
