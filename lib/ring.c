@@ -89,7 +89,7 @@ void weft__ring_exit(struct weft__carrier *c)
 {
 	io_uring_queue_exit(&c->ring);
 	/* Not close(): in the preload that is the shim's, which may park. */
-	syscall(SYS_close, c->efd);
+	weft__sys(SYS_close, c->efd, 0, 0, 0, 0, 0);
 }
 
 static struct io_uring_sqe *get_sqe(struct weft__carrier *c)

@@ -89,11 +89,17 @@ struct weft__group;
  * owns, so that cancellation flows down to their members.
  */
 struct weft__ctl {
-	struct weft_spin lock;	     /* guards wait and groups */
-	struct weft__waiter *wait;   /* parked on this; NULL when running */
-	struct weft__group *groups;  /* open groups it owns, innermost first */
-	struct weft__scope *scope;   /* innermost; set by the thread itself */
-	atomic_uint interrupted;     /* an edge cancellation is pending */
+	struct weft_spin lock;	    /* guards wait and groups */
+	struct weft__waiter *wait;  /* parked on this; NULL when running */
+	struct weft__group *groups; /* open groups it owns, innermost first */
+	struct weft__scope *scope;  /* innermost; set by the thread itself */
+	atomic_uint interrupted;    /* an edge cancellation is pending */
+	/*
+	 * The shim's pthread_cancel: the thread is in a cancellation point
+	 * (set by the thread), and a cancel came there before it blocked
+	 * (set by a canceller under lock, consumed only inside a point).
+	 */
+	atomic_bool point, point_intr;
 	struct weft__ctxval *values; /* context values (ctxval.c) */
 };
 
@@ -138,6 +144,7 @@ struct weft_thread {
 	struct weft_thread *sibling, *sibling_prev; /* in group->members */
 	struct weft__future *future; /* where the value goes, or NULL */
 	struct weft__thread_obs obs; /* registry, wait, trace (obs.h) */
+	void *tp; /* its own TLS' thread pointer (tls.c), or NULL */
 };
 
 /* A carrier's own few free stacks of one size class (stack.c). */
@@ -186,6 +193,7 @@ struct weft__carrier {
 	struct weft__stack_cache stack_cache[WEFT_STACK_CLASSES]; /* owner */
 	uint64_t next_id, end_id; /* owner: thread ids it may hand out */
 	int setup_err;		  /* result of ring setup, for the starter */
+	void *tp; /* owner: its kernel thread's thread pointer, once known */
 	struct weft__carrier_obs obs; /* counters, registry (obs.h) */
 };
 
@@ -225,6 +233,14 @@ hidden intptr_t weft__main(intptr_t (*fn)(void *), void *arg,
 			   const struct weft_spawn_attr *attr,
 			   bool catch_signals);
 hidden void weft__runtime_idle(void);
+
+/* tls.c: TLS of its own for a thread (weftimpl.h) */
+hidden bool weft__tls_on(void);
+hidden void *weft__tls_get(void);
+hidden void weft__tls_put(void *tp);
+hidden void weft__tls_set(void *tp);
+hidden void weft__tls_enter(struct weft__carrier *c, struct weft_thread *t);
+hidden void weft__tls_first(void);
 
 /* thread.c */
 hidden struct weft_thread *weft__thread_new(intptr_t (*fn)(void *), void *arg,

@@ -344,6 +344,12 @@ int weft_yield(void)
 	    (n = q_pop(&c->runq))) {
 		q_push(&c->runq, t);
 		t->saved_errno = errno;
+		if (unlikely(n->tp)) {
+			weft__tls_enter(c, n);
+			tls_carrier = c; /* in n's TLS */
+		} else if (unlikely(t->tp)) {
+			weft__tls_set(c->tp);
+		}
 		errno = n->saved_errno;
 		c->current = n;
 		WEFT_STAT(c, switches);
@@ -361,13 +367,22 @@ int weft_yield(void)
 /* From c's scheduler to thread t. */
 static void run(struct weft__carrier *c, struct weft_thread *t)
 {
+	bool own_tls;
+
 	weft__obs_run(c, t);
 	t->carrier = c;
 	c->current = t;
 	c->tick++;
-	errno = t->saved_errno;
+	own_tls = t->tp;
+	if (unlikely(own_tls)) {
+		weft__tls_enter(c, t);
+		tls_carrier = c; /* in t's TLS */
+	}
+	errno = t->saved_errno; /* in t's TLS, or the carrier's it shares */
 	asan_start(&c->sched_fake, t->stack_lo, t->stack_size);
 	weft__ctx_switch(&c->sched_sp, t->sp);
+	if (unlikely(own_tls))
+		weft__tls_set(c->tp);
 	asan_finish(c->sched_fake);
 	if (c->yielded) {
 		weft__enqueue_local(c, c->yielded);
