@@ -332,7 +332,7 @@ static void bump(void)
 static void kick_all(void)
 {
 	for (int i = 0; i < weft__rt.nr_carriers; i++)
-		weft__ring_kick(&weft__rt.carriers[i]);
+		weft__ring_kick(weft__rt.carriers[i]);
 }
 
 /* Open a session for self (NULL: a plain thread, or a signal's dump). */
@@ -471,7 +471,7 @@ static void print(struct weft__out *o, unsigned flags)
 		o->oom = true;
 	} else {
 		for (int i = 0; i < n; i++) {
-			struct weft__carrier *c = &weft__rt.carriers[i];
+			struct weft__carrier *c = weft__rt.carriers[i];
 			struct weft_thread *t;
 
 			if (sess.parts[i])

@@ -207,7 +207,7 @@ static void print_table(void)
 	char what[48];
 
 	for (int i = 0; i < n; i++) {
-		const struct weft__own *s = &weft__rt.carriers[i].obs.own;
+		const struct weft__own *s = &weft__rt.carriers[i]->obs.own;
 
 		sum.switches += get(&s->switches);
 		sum.steals += get(&s->steals);
