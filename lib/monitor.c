@@ -16,17 +16,21 @@
  * kernel thread would only add to the load.
  *
  * Compensation.  A stuck carrier's steal queue (threads not yet started,
- * and migratable ones) may run anywhere: the monitor wakes a carrier
- * asleep in its ring to come and steal it (work stealing first), and if
- * none sleeps it starts an extra carrier, a kernel thread with its own
- * ring like the others, which steals it.  It helps each stuck carrier at
- * most once a bound, and keeps at most WEFT_MAX_EXTRA_CARRIERS extra
- * carriers at once.  Spawns from plain threads skip stuck carriers.
+ * and migratable ones) may run anywhere: at each look the monitor wakes a
+ * carrier asleep in its ring to come and steal it (work stealing first);
+ * if for a whole bound it finds none asleep, it starts an extra carrier,
+ * a kernel thread with its own ring like the others, which steals it,
+ * and then another a bound later if still needed, up to
+ * WEFT_MAX_EXTRA_CARRIERS at once.  The carriers that were busy take the
+ * work as soon as they run out of their own, so a short burst (a thread
+ * spawning a thousand others) rarely needs an extra one.  Spawns from
+ * plain threads skip stuck carriers.
  *
  * What waits.  Threads pinned to a stuck carrier (every thread that has
  * run there, see Migration in sched.c), with their wake-ups in its inbox,
- * their CQEs in its ring and their timers in its heap, wait for it to
- * come back, migratable ones too once they have parked there.  That is
+ * their SQEs not yet submitted and their CQEs in its ring, and their
+ * timers in its heap, wait for it to come back, migratable ones too once
+ * they have parked there.  That is
  * the price of the errno rule: a thread moved after it ran could read
  * another carrier's errno through an address computed before it parked.
  * So a program whose thread waits for something only a thread parked on
@@ -80,6 +84,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -88,6 +93,7 @@
 #include "runtime.h"
 
 #define LINGER_BOUNDS 10 /* bounds an extra carrier sleeps before leaving */
+#define GUARD 4096
 
 static struct {
 	struct weft__lock lock; /* a pass, start and stop; held over fork */
@@ -97,6 +103,12 @@ static struct {
 	int64_t bound;	  /* ns; 0: no monitor */
 	int cap;	  /* extra carriers at most */
 } mon;
+
+static const struct weft__watch unwatched = {
+	.probe = -1,
+	.wanted = -1,
+	.idle_since = -1,
+};
 
 /* ---- slots ---- */
 
@@ -126,6 +138,7 @@ int weft__carriers_alloc(unsigned n)
 		weft__rt.carriers[i] = &mem[i];
 		mem[i].index = i;
 		mem[i].efd = -1;
+		mem[i].watch = unwatched;
 	}
 	weft__rt.carriers_mem = mem;
 	weft__rt.nr_slots = n + cap;
@@ -136,11 +149,21 @@ int weft__carriers_alloc(unsigned n)
 	return 0;
 }
 
+/* Not the caller's: in a fork child the forking carrier may be an extra. */
+static void unmap_stack(struct weft__carrier *c)
+{
+	if (c->stack && c != weft__carrier_self())
+		munmap(c->stack, c->stack_len);
+	c->stack = NULL;
+}
+
 /* Once every carrier has left and been freed. */
 void weft__carriers_free(void)
 {
-	for (int i = 0; i < weft__rt.nr_slots; i++)
+	for (int i = 0; i < weft__rt.nr_slots; i++) {
 		weft__ring_efd_close(weft__rt.carriers[i]);
+		unmap_stack(weft__rt.carriers[i]);
+	}
 	free(weft__rt.carriers_mem);
 	free(weft__rt.carriers);
 	weft__rt.carriers = NULL;
@@ -188,15 +211,15 @@ void weft__monitor_wake(void)
  */
 bool weft__monitor_leave(struct weft__carrier *c)
 {
-	unsigned asked = LEAVE_ASKED;
+	unsigned asked = WEFT_LEAVE_ASKED;
 	bool idle = !atomic_load(&c->nr_pinned) && !c->runq.head &&
 		    !atomic_load(&c->nr_steal) && !atomic_load(&c->inbox) &&
 		    !c->heap_len && !c->inflight;
 
 	/* The monitor may have taken the question back (monitor_stop). */
-	atomic_compare_exchange_strong(&c->leave, &asked,
-				       idle ? LEAVE_GONE : LEAVE_NONE);
-	return idle && asked == LEAVE_ASKED;
+	atomic_compare_exchange_strong(
+		&c->leave, &asked, idle ? WEFT_LEAVE_GONE : WEFT_LEAVE_NONE);
+	return idle && asked == WEFT_LEAVE_ASKED;
 }
 
 /* ---- watching ---- */
@@ -291,7 +314,7 @@ static bool wake_one(struct weft__carrier *s)
 	for (int i = 1; i < n; i++) {
 		struct weft__carrier *v = weft__rt.carriers[(s->index + i) % n];
 
-		if (atomic_load(&v->leave) == LEAVE_NONE &&
+		if (atomic_load(&v->leave) == WEFT_LEAVE_NONE &&
 		    atomic_load(&v->sleeping) &&
 		    atomic_exchange(&v->sleeping, 0)) {
 			weft__ring_kick(v);
@@ -301,21 +324,56 @@ static bool wake_one(struct weft__carrier *s)
 	return false;
 }
 
+/*
+ * An extra carrier's kernel thread, on a stack of its own, as large as
+ * glibc's default: unmapped when it leaves, where glibc would keep its
+ * own in a cache.
+ */
+static int spawn(struct weft__carrier *c)
+{
+	pthread_attr_t a;
+	size_t size;
+	char *stack;
+	int r;
+
+	pthread_attr_init(&a);
+	pthread_attr_getstacksize(&a, &size);
+	stack = mmap(NULL, size + GUARD, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
+		     -1, 0);
+	if (stack == MAP_FAILED) {
+		pthread_attr_destroy(&a);
+		return -ENOMEM;
+	}
+	mprotect(stack, GUARD, PROT_NONE);
+	pthread_attr_setstack(&a, stack + GUARD, size);
+	r = pthread_create(&c->pthread, &a, weft__carrier_main, c);
+	pthread_attr_destroy(&a);
+	if (r) {
+		munmap(stack, size + GUARD);
+		return -r;
+	}
+	c->stack = stack;
+	c->stack_len = size + GUARD;
+	return 0;
+}
+
 /* Start an extra carrier in the next slot, if the cap allows. */
-static void start_extra(int64_t now)
+static void start_extra(void)
 {
 	int k = weft__rt.nr_carriers;
-	struct weft__carrier *c = weft__rt.carriers[k];
+	struct weft__carrier *c;
 	unsigned ready = atomic_load(&weft__rt.ready), extra;
 
 	if (k - weft__rt.nr_base >= mon.cap)
 		return;
+	c = weft__rt.carriers[k];
 	c->setup_err = 0;
-	atomic_store(&c->leave, LEAVE_NONE);
+	atomic_store(&c->leave, WEFT_LEAVE_NONE);
 	atomic_store(&c->stuck, false);
-	c->watch = (struct weft__watch){ .probe = -1, .idle_since = -1 };
+	c->watch = unwatched;
 	weft__rt.nr_carriers = k + 1;
-	if (pthread_create(&c->pthread, NULL, weft__carrier_main, c)) {
+	if (spawn(c) < 0) {
 		weft__rt.nr_carriers = k;
 		return;
 	}
@@ -323,10 +381,10 @@ static void start_extra(int64_t now)
 		weft__futex_wait(&weft__rt.ready, ready, -1);
 	if (c->setup_err) {
 		pthread_join(c->pthread, NULL);
+		unmap_stack(c);
 		weft__rt.nr_carriers = k;
 		return;
 	}
-	c->watch.helped = now;
 	extra = k + 1 - weft__rt.nr_base;
 	atomic_fetch_add_explicit(&weft__rt.monitor.extra_started, 1,
 				  memory_order_relaxed);
@@ -338,6 +396,7 @@ static void start_extra(int64_t now)
 static void reap(struct weft__carrier *c)
 {
 	pthread_join(c->pthread, NULL);
+	unmap_stack(c);
 	weft__carrier_free(c);
 	weft__stack_cache_flush(c);
 	if (atomic_load_explicit(&c->stuck, memory_order_relaxed))
@@ -358,10 +417,10 @@ static int64_t retire(int64_t now, int stuck)
 	if (top < weft__rt.nr_base)
 		return -1;
 	switch (atomic_load(&c->leave)) {
-	case LEAVE_GONE:
+	case WEFT_LEAVE_GONE:
 		reap(c);
 		return now; /* the one below may have lingered enough */
-	case LEAVE_ASKED:
+	case WEFT_LEAVE_ASKED:
 		return -1; /* it answers when it leaves its ring */
 	}
 	if (weft__rt.nr_carriers - stuck <= weft__rt.nr_base ||
@@ -370,7 +429,7 @@ static int64_t retire(int64_t now, int stuck)
 		return -1;
 	if (now - c->watch.idle_since < linger)
 		return c->watch.idle_since + linger;
-	atomic_store(&c->leave, LEAVE_ASKED);
+	atomic_store(&c->leave, WEFT_LEAVE_ASKED);
 	/* Pairs with idle()'s look at leave after it said "sleeping". */
 	if (atomic_load(&c->sleeping) && atomic_exchange(&c->sleeping, 0))
 		weft__ring_kick(c);
@@ -395,14 +454,17 @@ static int64_t pass(int64_t now, bool *ret_asleep)
 	}
 	for (int i = 0; i < n; i++) {
 		struct weft__carrier *c = weft__rt.carriers[i];
+		struct weft__watch *w = &c->watch;
 
 		if (!atomic_load_explicit(&c->stuck, memory_order_relaxed) ||
-		    !atomic_load(&c->nr_steal) ||
-		    now - c->watch.helped < mon.bound)
-			continue;
-		c->watch.helped = now;
-		if (!wake_one(c))
-			start_extra(now);
+		    !atomic_load(&c->nr_steal) || wake_one(c)) {
+			w->wanted = -1;
+		} else if (w->wanted < 0) {
+			w->wanted = now;
+		} else if (now - w->wanted >= mon.bound) {
+			w->wanted = now;
+			start_extra();
+		}
 	}
 	again = retire(now, stuck);
 	*ret_asleep = atomic_load(&weft__rt.nr_sleeping) ==
@@ -471,7 +533,7 @@ int weft__monitor_start(void)
 bool weft__monitor_stop(void)
 {
 	struct weft__carrier *c;
-	unsigned asked = LEAVE_ASKED;
+	unsigned asked = WEFT_LEAVE_ASKED;
 	int64_t now = weft__now();
 
 	if (!mon.running)
@@ -482,8 +544,9 @@ bool weft__monitor_stop(void)
 	pthread_join(mon.thread, NULL);
 	mon.running = false;
 	c = weft__rt.carriers[weft__rt.nr_carriers - 1];
-	if (!atomic_compare_exchange_strong(&c->leave, &asked, LEAVE_NONE) &&
-	    asked == LEAVE_GONE)
+	if (!atomic_compare_exchange_strong(&c->leave, &asked,
+					    WEFT_LEAVE_NONE) &&
+	    asked == WEFT_LEAVE_GONE)
 		reap(c);
 	for (int i = 0; i < weft__rt.nr_carriers; i++)
 		if (atomic_load(&weft__rt.carriers[i]->stuck))
@@ -524,8 +587,10 @@ void weft__monitor_fork_child(struct weft__carrier *self)
 	for (int i = 0; i < weft__rt.nr_slots; i++) {
 		weft__ring_efd_close(cs[i]);
 		if (cs[i] != self) {
+			unmap_stack(cs[i]);
 			memset(cs[i], 0, sizeof(*cs[i]));
 			cs[i]->efd = -1;
+			cs[i]->watch = unwatched;
 		}
 	}
 	cs[self->index] = cs[0];
@@ -533,8 +598,8 @@ void weft__monitor_fork_child(struct weft__carrier *self)
 	for (int i = 0; i < weft__rt.nr_slots; i++)
 		cs[i]->index = i;
 	self->tid = gettid();
-	self->watch = (struct weft__watch){ .probe = -1, .idle_since = -1 };
-	atomic_store(&self->leave, LEAVE_NONE);
+	self->watch = unwatched;
+	atomic_store(&self->leave, WEFT_LEAVE_NONE);
 	atomic_store(&self->stuck, false);
 	atomic_store(&self->nr_pinned, 1); /* the forking thread */
 	weft__rt.nr_base = 1;

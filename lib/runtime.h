@@ -157,9 +157,9 @@ struct weft__watch {
 	int64_t probe;		/* the first look that saw no pick, or -1 */
 	int64_t own;		/* its own time since then, see monitor.c */
 	int64_t last, last_cpu; /* the last look, and its CPU time then */
-	int64_t helped;		/* last time its steal queue was helped */
-	int64_t idle_since;	/* asleep in its ring since, or -1 */
-	unsigned idle_tick;	/* c->tick when that sleep began */
+	int64_t wanted;	    /* since when its steal queue found nobody, or -1 */
+	int64_t idle_since; /* asleep in its ring since, or -1 */
+	unsigned idle_tick; /* c->tick when that sleep began */
 };
 
 /*
@@ -202,11 +202,13 @@ struct weft__carrier {
 	pid_t tid;	       /* its kernel thread, for /proc and its clock */
 	atomic_uint nr_pinned; /* live threads that call it home */
 	atomic_bool stuck;     /* the monitor says so: plain spawns avoid it */
-	atomic_uint leave;     /* an extra carrier asked to leave: LEAVE_* */
+	atomic_uint leave; /* an extra carrier asked to leave: WEFT_LEAVE_* */
 	struct weft__watch watch; /* the monitor's */
+	void *stack; /* an extra carrier's, mapped by the monitor */
+	size_t stack_len;
 };
 
-/* What the monitor saw, for the statistics; written by the monitor. */
+/* What the monitor saw since the process started; written by the monitor. */
 struct weft__monitor_counts {
 	atomic_ulong stuck;	    /* times a carrier was found stuck */
 	atomic_ulong stuck_ns;	    /* time carriers spent stuck, summed */
@@ -265,7 +267,7 @@ hidden void *weft__carrier_main(void *arg);
 hidden void weft__carrier_free(struct weft__carrier *c);
 
 /* monitor.c */
-enum { LEAVE_NONE, LEAVE_ASKED, LEAVE_GONE };
+enum { WEFT_LEAVE_NONE, WEFT_LEAVE_ASKED, WEFT_LEAVE_GONE };
 hidden int weft__carriers_alloc(unsigned n);
 hidden void weft__carriers_free(void);
 hidden int weft__monitor_start(void);
