@@ -10,10 +10,11 @@
  * holds its carrier, and whatever waits there waits with it.  The
  * scheduler bumps c->tick at every pick; a carrier that is out of its
  * ring and has not picked a thread for WEFT_STUCK_MS (10 ms) of its own
- * time is stuck.  Its own time is wall time less what its kernel thread
- * spent waiting for a CPU (/proc/self/task/TID/schedstat): a carrier the
- * kernel preempted on an overloaded machine is not stuck, and another
- * kernel thread would only add to the load.
+ * time is stuck.  Its own time grows with the CPU time of its kernel
+ * thread while that is running or runnable, and with wall time while it
+ * is blocked (/proc/self/task/TID/stat says which): a carrier the kernel
+ * preempted on an overloaded machine is not stuck, and another kernel
+ * thread would only add to the load.
  *
  * Compensation.  A stuck carrier's steal queue (threads not yet started,
  * and migratable ones) may run anywhere: at each look the monitor wakes a
@@ -30,12 +31,12 @@
  * run there, see Migration in sched.c), with their wake-ups in its inbox,
  * their SQEs not yet submitted and their CQEs in its ring, and their
  * timers in its heap, wait for it to come back, migratable ones too once
- * they have parked there.  That is
- * the price of the errno rule: a thread moved after it ran could read
- * another carrier's errno through an address computed before it parked.
- * So a program whose thread waits for something only a thread parked on
- * the stuck carrier can give (a FILE lock held by a thread that sleeps
- * there) hangs under weft, where natively it would not.
+ * they have parked there.  That is the price of the errno rule: a thread
+ * moved after it ran could read another carrier's errno through an
+ * address computed before it parked.  So a program whose thread waits
+ * for something only a thread parked on the stuck carrier can give (a
+ * FILE lock held by a thread that sleeps there) hangs under weft, where
+ * natively it would not.
  *
  * The cap.  An extra carrier restores the parallelism a stuck one took;
  * it does not give each blocked thread a kernel thread.  As many extras
@@ -67,7 +68,9 @@
  *
  * Costs.  On the scheduler's path: the tick it already counted, now a
  * relaxed atomic, and a counter on a thread's first run.  While carriers
- * run, the monitor looks every half bound.  When every carrier sleeps in
+ * run, the monitor looks every half bound, at a counter and a flag per
+ * carrier, and at the CPU clock and /proc state of those it finds
+ * without a pick since its last look.  When every carrier sleeps in
  * its ring it sleeps on a futex that the first carrier to leave its ring
  * wakes (monitor_asleep and nr_sleeping pair as the inbox and "sleeping"
  * do in sched.c), so an idle process is never woken for it.
@@ -78,7 +81,9 @@
  * in on that carrier would take as its own; and a thread blocked in the
  * kernel cannot be switched out at all.  Moving pinned threads: the errno
  * rule.  No cap: a kernel thread per CPU-bound thread.  A timestamp per
- * pick instead of a counter: a clock read on every switch.
+ * pick instead of a counter: a clock read on every switch.  Wall time as
+ * the carrier's own: preemption would count.  schedstat's run_delay for
+ * the time it waited for a CPU: the kernel adds a wait only once it ends.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -369,6 +374,7 @@ static void start_extra(void)
 		return;
 	c = weft__rt.carriers[k];
 	c->setup_err = 0;
+	c->unsubmitted = 0; /* of the ring its last carrier left */
 	atomic_store(&c->leave, WEFT_LEAVE_NONE);
 	atomic_store(&c->stuck, false);
 	c->watch = unwatched;
