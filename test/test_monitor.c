@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,11 +19,13 @@
 
 TestSuite(monitor, .timeout = 60);
 
-#define SPIN_MS 300
+#define SPIN_MS 2000 /* at most: a spinner stops once released */
 #define SLEEPERS 100
 
-static atomic_int holding;    /* the spinner or blocker holds its carrier */
-static atomic_int done;	      /* sleepers that have finished */
+static atomic_int holding; /* the spinner or blocker holds its carrier */
+static atomic_int done;	   /* sleepers that have finished */
+static atomic_int release_at = INT_MAX; /* done that releases the spinner */
+static atomic_int release, spin_timed_out;
 static atomic_llong spin_end; /* when the spinner stopped */
 static atomic_llong last_done;
 static int never[2];	      /* a pipe the blocker reads with read(2) */
@@ -34,13 +37,15 @@ static void wait_for(atomic_int *v, int want, int64_t deadline)
 		usleep(500);
 }
 
+/* Spin for arg ms at most, until released; without a switch. */
 static intptr_t spinner(void *arg)
 {
 	int64_t end = weft_now() + (intptr_t)arg * T_MS;
 
 	atomic_store(&holding, 1);
-	while (weft_now() < end)
+	while (!atomic_load(&release) && weft_now() < end)
 		;
+	atomic_store(&spin_timed_out, !atomic_load(&release));
 	atomic_store(&spin_end, weft_now());
 	atomic_store(&holding, 0);
 	return 0;
@@ -65,7 +70,8 @@ static intptr_t sleeper(void *arg)
 	t = weft_now();
 	if (t > atomic_load(&last_done))
 		atomic_store(&last_done, t);
-	atomic_fetch_add(&done, 1);
+	if (atomic_fetch_add(&done, 1) + 1 == atomic_load(&release_at))
+		atomic_store(&release, 1);
 	return 0;
 }
 
@@ -95,16 +101,17 @@ Test(monitor, a_spinning_thread_does_not_stop_new_ones)
 	int64_t t0;
 
 	start_on_one_carrier();
+	atomic_store(&release_at, SLEEPERS);
 	cr_assert_eq(weft_thread_spawn(&s, spinner, (void *)SPIN_MS, NULL), 0);
 	wait_for(&holding, 1, weft_now() + T_SEC);
 	t0 = weft_now();
 	spawn_sleepers(t);
-	wait_for(&done, SLEEPERS, t0 + 2 * T_SEC);
+	wait_for(&done, SLEEPERS, t0 + 3 * T_SEC);
 	cr_assert_eq(atomic_load(&done), SLEEPERS);
-	cr_assert(atomic_load(&holding), "the sleepers waited for the spin");
-	cr_assert_lt(atomic_load(&last_done) - t0, 200 * T_MS);
+	cr_assert_lt(atomic_load(&last_done) - t0, 500 * T_MS);
 	join_all(t, SLEEPERS);
 	cr_assert_eq(weft_thread_join(s, NULL), 0);
+	cr_assert(!atomic_load(&spin_timed_out), "they waited for the spin");
 	cr_assert_eq(weft_shutdown(), 0);
 }
 
@@ -120,9 +127,9 @@ Test(monitor, a_thread_blocked_in_read_does_not_stop_new_ones)
 	wait_for(&holding, 1, weft_now() + T_SEC);
 	t0 = weft_now();
 	spawn_sleepers(t);
-	wait_for(&done, SLEEPERS, t0 + 2 * T_SEC);
+	wait_for(&done, SLEEPERS, t0 + 3 * T_SEC);
 	cr_assert_eq(atomic_load(&done), SLEEPERS);
-	cr_assert_lt(atomic_load(&last_done) - t0, 200 * T_MS);
+	cr_assert_lt(atomic_load(&last_done) - t0, 500 * T_MS);
 	cr_assert_eq(write(never[1], "x", 1), 1);
 	join_all(t, SLEEPERS);
 	cr_assert_eq(weft_thread_join(b, NULL), 0);
@@ -143,12 +150,13 @@ Test(monitor, a_spinning_spawner_does_not_strand_its_children)
 	struct weft_thread *s, *t[SLEEPERS];
 
 	start_on_one_carrier();
+	atomic_store(&release_at, SLEEPERS);
 	cr_assert_eq(weft_thread_spawn(&s, spawn_then_spin, t, NULL), 0);
-	wait_for(&done, SLEEPERS, weft_now() + 2 * T_SEC);
+	wait_for(&done, SLEEPERS, weft_now() + 3 * T_SEC);
 	cr_assert_eq(atomic_load(&done), SLEEPERS);
-	cr_assert(atomic_load(&holding), "the children waited for the spin");
 	cr_assert_eq(weft_thread_join(s, NULL), 0);
 	join_all(t, SLEEPERS);
+	cr_assert(!atomic_load(&spin_timed_out), "they waited for the spin");
 	cr_assert_eq(weft_shutdown(), 0);
 }
 
@@ -219,6 +227,7 @@ Test(monitor, pinned_threads_wait_for_their_carrier_and_resume_there)
 	struct weft_thread *p, *s, *t[10];
 
 	start_on_one_carrier();
+	atomic_store(&release_at, 10);
 	cr_assert_eq(weft_thread_spawn(&p, pinned, NULL, NULL), 0);
 	wait_for(&pinned_parked, 1, weft_now() + T_SEC);
 	/* One carrier: the spinner runs once the pinned thread has parked. */
@@ -226,13 +235,13 @@ Test(monitor, pinned_threads_wait_for_their_carrier_and_resume_there)
 	wait_for(&holding, 1, weft_now() + T_SEC);
 	for (int i = 0; i < 10; i++)
 		cr_assert_eq(weft_thread_spawn(&t[i], where, NULL, NULL), 0);
-	wait_for(&done, 10, weft_now() + 2 * T_SEC);
+	wait_for(&done, 10, weft_now() + 3 * T_SEC);
 	cr_assert_eq(atomic_load(&done), 10);
 	cr_assert_eq(atomic_load(&elsewhere), 10);
-	cr_assert(atomic_load(&holding), "new threads waited for the spin");
 	cr_assert_eq(weft_thread_join(p, NULL), 0);
 	cr_assert_eq(weft_thread_join(s, NULL), 0);
 	join_all(t, 10);
+	cr_assert(!atomic_load(&spin_timed_out), "they waited for the spin");
 	cr_assert_geq(atomic_load(&pinned_woke), atomic_load(&spin_end));
 	cr_assert_eq(pinned_where[0], 0);
 	cr_assert_eq(pinned_where[1], 0);
@@ -244,12 +253,14 @@ static atomic_int moved;
 
 static intptr_t roamer(void *arg)
 {
-	int64_t end = weft_now() + 2 * T_SEC;
+	int64_t end = weft_now() + 3 * T_SEC;
 
 	while (!atomic_load(&moved) && weft_now() < end) {
 		weft_yield();
-		if (atomic_load(&holding) && weft_carrier_index() != 0)
+		if (atomic_load(&holding) && weft_carrier_index() != 0) {
 			atomic_store(&moved, 1);
+			atomic_store(&release, 1);
+		}
 	}
 	return 0;
 }
@@ -262,11 +273,11 @@ Test(monitor, a_migratable_thread_leaves_a_stuck_carrier)
 	start_on_one_carrier();
 	cr_assert_eq(weft_thread_spawn(&m, roamer, NULL, &a), 0);
 	cr_assert_eq(weft_thread_spawn(&s, spinner, (void *)SPIN_MS, NULL), 0);
-	wait_for(&moved, 1, weft_now() + 2 * T_SEC);
-	cr_assert(atomic_load(&moved));
-	cr_assert(atomic_load(&holding), "it moved while the spin went on");
 	cr_assert_eq(weft_thread_join(m, NULL), 0);
 	cr_assert_eq(weft_thread_join(s, NULL), 0);
+	cr_assert(atomic_load(&moved));
+	cr_assert(!atomic_load(&spin_timed_out),
+		  "it moved as the spin went on");
 	cr_assert_eq(weft_shutdown(), 0);
 }
 
@@ -328,12 +339,16 @@ Test(monitor, extra_carriers_are_capped)
 					       (void *)(intptr_t)p[i][0], NULL),
 			     0);
 	}
-	end = weft_now() + 400 * T_MS;
+	/* Until the cap is reached, and 200 ms more, or 3 s. */
+	end = weft_now() + 3 * T_SEC;
 	while (weft_now() < end) {
 		int n = weft_carrier_count();
 
 		if (n > most)
 			most = n;
+		if (most == 3 && end > weft_now() + 200 * T_MS)
+			end = weft_now() + 200 * T_MS;
+		cr_assert_leq(n, 3);
 		cr_assert_leq(t_kernel_threads(), threads + 2);
 		usleep(1000);
 	}
@@ -391,8 +406,8 @@ static long switches(int tid)
 Test(monitor, the_monitor_sleeps_while_every_carrier_does)
 {
 	struct weft_thread *s;
+	long before, after;
 	int64_t end;
-	long before;
 	int tid;
 
 	if (getenv("WEFT_UNDER_VALGRIND"))
@@ -407,9 +422,13 @@ Test(monitor, the_monitor_sleeps_while_every_carrier_does)
 	usleep(300 * 1000);
 	cr_assert_eq(switches(tid), before, "woken while all slept");
 	/* While a carrier runs, it looks, every few milliseconds. */
-	cr_assert_eq(weft_thread_spawn(&s, spinner, (void *)200, NULL), 0);
+	cr_assert_eq(weft_thread_spawn(&s, spinner, (void *)SPIN_MS, NULL), 0);
+	end = weft_now() + SPIN_MS * T_MS;
+	while ((after = switches(tid)) < before + 3 && weft_now() < end)
+		usleep(1000);
+	atomic_store(&release, 1);
 	cr_assert_eq(weft_thread_join(s, NULL), 0);
-	cr_assert_geq(switches(tid), before + 3);
+	cr_assert_geq(after, before + 3, "%ld, then %ld", before, after);
 	cr_assert_eq(weft_shutdown(), 0);
 	cr_assert_eq(monitor_tid(), 0);
 }
@@ -427,6 +446,7 @@ Test(monitor, weft_stuck_ms_0_turns_it_off)
 	join_all(t, SLEEPERS);
 	cr_assert_eq(weft_thread_join(s, NULL), 0);
 	cr_assert_geq(atomic_load(&last_done), atomic_load(&spin_end));
+	cr_assert(atomic_load(&spin_timed_out));
 	cr_assert_eq(weft_carrier_count(), 1);
 	cr_assert_eq(weft_shutdown(), 0);
 }
@@ -440,6 +460,8 @@ static intptr_t child_spin_and_spawn(void *arg)
 	atomic_store(&holding, 0);
 	atomic_store(&last_done, 0);
 	atomic_store(&spin_end, 0);
+	atomic_store(&release, 0);
+	atomic_store(&release_at, SLEEPERS);
 	if (weft_thread_spawn(&s, spinner, (void *)SPIN_MS, NULL) < 0)
 		return 10;
 	for (int i = 0; i < SLEEPERS; i++)
@@ -452,7 +474,7 @@ static intptr_t child_spin_and_spawn(void *arg)
 	weft_thread_join(s, NULL);
 	if (atomic_load(&done) != SLEEPERS)
 		return 12;
-	return atomic_load(&last_done) < atomic_load(&spin_end) ? 0 : 13;
+	return atomic_load(&spin_timed_out) ? 13 : 0;
 }
 
 static intptr_t fork_and_check(void *arg)
