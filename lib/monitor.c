@@ -151,6 +151,7 @@ int weft__carriers_alloc(unsigned n)
 	weft__rt.nr_carriers = n;
 	mon.bound = (int64_t)ms * 1000000;
 	mon.cap = cap;
+	weft__rt.monitor = (struct weft__monitor_counts){ 0 };
 	return 0;
 }
 
@@ -532,14 +533,23 @@ int weft__monitor_start(void)
 }
 
 /*
- * Stop the monitor and settle the top extra carrier: asked to leave, it
- * stays (the stopper joins it with the rest) or has left (reaped here).
- * False if no monitor ran.
+ * Settle the top extra carrier, with the monitor held or gone: asked to
+ * leave, it stays; gone, it is reaped.  Then none leaves unasked.
  */
+static void settle(void)
+{
+	struct weft__carrier *c = weft__rt.carriers[weft__rt.nr_carriers - 1];
+	unsigned asked = WEFT_LEAVE_ASKED;
+
+	if (!atomic_compare_exchange_strong(&c->leave, &asked,
+					    WEFT_LEAVE_NONE) &&
+	    asked == WEFT_LEAVE_GONE)
+		reap(c);
+}
+
+/* Stop the monitor and settle the extra carriers; false if none ran. */
 bool weft__monitor_stop(void)
 {
-	struct weft__carrier *c;
-	unsigned asked = WEFT_LEAVE_ASKED;
 	int64_t now = weft__now();
 
 	if (!mon.running)
@@ -549,25 +559,31 @@ bool weft__monitor_stop(void)
 	weft__monitor_wake();
 	pthread_join(mon.thread, NULL);
 	mon.running = false;
-	c = weft__rt.carriers[weft__rt.nr_carriers - 1];
-	if (!atomic_compare_exchange_strong(&c->leave, &asked,
-					    WEFT_LEAVE_NONE) &&
-	    asked == WEFT_LEAVE_GONE)
-		reap(c);
+	settle();
 	for (int i = 0; i < weft__rt.nr_carriers; i++)
 		if (atomic_load(&weft__rt.carriers[i]->stuck))
 			unstick(weft__rt.carriers[i], now);
 	return true;
 }
 
-/* ---- fork ---- */
-
-void weft__monitor_fork_lock(void)
+/* For the statistics table (stats.c). */
+void weft__monitor_stats(struct weft__monitor_stats *ret)
 {
-	weft__lock(&mon.lock);
+	ret->compensating = atomic_load(&weft__rt.monitor.extra_started);
+	ret->peak = atomic_load(&weft__rt.monitor.extra_peak);
+	ret->blocked_ns = atomic_load(&weft__rt.monitor.stuck_ns);
 }
 
-void weft__monitor_fork_unlock(void)
+/* ---- holding the carriers still: fork, dumps ---- */
+
+void weft__monitor_hold(void)
+{
+	weft__lock(&mon.lock);
+	if (weft__rt.carriers)
+		settle();
+}
+
+void weft__monitor_release(void)
 {
 	weft__unlock(&mon.lock);
 }
@@ -608,6 +624,7 @@ void weft__monitor_fork_child(struct weft__carrier *self)
 	atomic_store(&self->leave, WEFT_LEAVE_NONE);
 	atomic_store(&self->stuck, false);
 	atomic_store(&self->nr_pinned, 1); /* the forking thread */
+	weft__rt.monitor = (struct weft__monitor_counts){ 0 };
 	weft__rt.nr_base = 1;
 	weft__rt.nr_carriers = 1;
 	if (mon.cap > weft__rt.nr_slots - 1)

@@ -208,7 +208,7 @@ struct weft__carrier {
 	size_t stack_len;
 };
 
-/* What the monitor saw since the process started; written by the monitor. */
+/* What the monitor saw since the runtime started; written by the monitor. */
 struct weft__monitor_counts {
 	atomic_ulong stuck;	    /* times a carrier was found stuck */
 	atomic_ulong stuck_ns;	    /* time carriers spent stuck, summed */
@@ -276,8 +276,9 @@ hidden void weft__monitor_wake(void);
 hidden bool weft__monitor_leave(struct weft__carrier *c);
 hidden struct weft__carrier *weft__monitor_place(void);
 hidden void weft__monitor_home(struct weft__carrier *c, struct weft_thread *t);
-hidden void weft__monitor_fork_lock(void);
-hidden void weft__monitor_fork_unlock(void);
+/* No carrier starts or leaves while held: fork, a thread dump. */
+hidden void weft__monitor_hold(void);
+hidden void weft__monitor_release(void);
 hidden void weft__monitor_fork_child(struct weft__carrier *self);
 
 /* thread.c */

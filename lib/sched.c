@@ -889,7 +889,7 @@ static void fork_prepare(void)
 {
 	if (atomic_load(&weft__rt.state) != RT_RUNNING)
 		return;
-	weft__monitor_fork_lock();
+	weft__monitor_hold();
 	weft__root_fork_lock();
 	weft__stack_fork_lock();
 }
@@ -900,7 +900,7 @@ static void fork_parent(void)
 		return;
 	weft__stack_fork_unlock();
 	weft__root_fork_unlock();
-	weft__monitor_fork_unlock();
+	weft__monitor_release();
 }
 
 static void fork_child(void)

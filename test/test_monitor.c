@@ -296,6 +296,7 @@ static void wait_retired(int threads)
 Test(monitor, an_extra_carrier_retires_and_is_counted)
 {
 	struct weft_thread *b, *t[SLEEPERS];
+	struct weft__monitor_stats ms;
 	int threads;
 
 	start_on_one_carrier();
@@ -314,11 +315,53 @@ Test(monitor, an_extra_carrier_retires_and_is_counted)
 	cr_assert_eq(weft_thread_join(b, NULL), 0);
 	wait_retired(threads);
 	cr_assert_geq(atomic_load(&weft__rt.monitor.stuck), 1);
-	cr_assert_geq(atomic_load(&weft__rt.monitor.stuck_ns), 100 * T_MS);
-	cr_assert_eq(atomic_load(&weft__rt.monitor.extra_started), 1);
-	cr_assert_eq(atomic_load(&weft__rt.monitor.extra_peak), 1);
+	/* What the statistics table prints (WEFT_STATS). */
+	weft__monitor_stats(&ms);
+	cr_assert_eq(ms.compensating, 1);
+	cr_assert_eq(ms.peak, 1);
+	cr_assert_geq(ms.blocked_ns, 100 * T_MS);
 	/* The runtime goes on as before, and starts extras again. */
 	cr_assert_eq(t_run(sleeper, NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+/*
+ * A thread dump while a carrier is stuck and an extra one runs: every
+ * carrier is in it, the stuck one with the thread that holds it.
+ */
+static intptr_t named_blocker(void *arg)
+{
+	return blocker(arg);
+}
+
+Test(monitor, a_dump_sees_the_extra_carrier_and_the_stuck_one)
+{
+	struct weft_spawn_attr a = { .name = "blocker" };
+	struct weft_thread *b, *t[SLEEPERS];
+	char out[8192] = "";
+	int p[2];
+	ssize_t n;
+
+	start_on_one_carrier();
+	cr_assert_eq(weft_thread_spawn(&b, named_blocker,
+				       (void *)(intptr_t)never[0], &a),
+		     0);
+	wait_for(&holding, 1, weft_now() + T_SEC);
+	spawn_sleepers(t);
+	wait_for(&done, SLEEPERS, weft_now() + 3 * T_SEC);
+	cr_assert_eq(weft_carrier_count(), 2);
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(weft_dump(p[1], 0), 0);
+	close(p[1]);
+	n = read(p[0], out, sizeof(out) - 1);
+	cr_assert_gt(n, 0);
+	close(p[0]);
+	cr_assert(strstr(out, ", 2 carriers\n"), "%s", out);
+	cr_assert(strstr(out, "carrier 0 did not stop"), "%s", out);
+	cr_assert(strstr(out, "\"blocker\""), "%s", out);
+	cr_assert_eq(write(never[1], "x", 1), 1);
+	join_all(t, SLEEPERS);
+	cr_assert_eq(weft_thread_join(b, NULL), 0);
 	cr_assert_eq(weft_shutdown(), 0);
 }
 
