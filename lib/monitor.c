@@ -98,7 +98,6 @@
 #include "runtime.h"
 
 #define LINGER_BOUNDS 10 /* bounds an extra carrier sleeps before leaving */
-#define GUARD 4096
 
 static struct {
 	struct weft__lock lock; /* a pass, start and stop; held over fork */
@@ -337,30 +336,30 @@ static bool wake_one(struct weft__carrier *s)
  */
 static int spawn(struct weft__carrier *c)
 {
+	size_t guard = sysconf(_SC_PAGESIZE), size;
 	pthread_attr_t a;
-	size_t size;
 	char *stack;
 	int r;
 
 	pthread_attr_init(&a);
 	pthread_attr_getstacksize(&a, &size);
-	stack = mmap(NULL, size + GUARD, PROT_READ | PROT_WRITE,
+	stack = mmap(NULL, size + guard, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
 		     -1, 0);
 	if (stack == MAP_FAILED) {
 		pthread_attr_destroy(&a);
 		return -ENOMEM;
 	}
-	mprotect(stack, GUARD, PROT_NONE);
-	pthread_attr_setstack(&a, stack + GUARD, size);
+	mprotect(stack, guard, PROT_NONE);
+	pthread_attr_setstack(&a, stack + guard, size);
 	r = pthread_create(&c->pthread, &a, weft__carrier_main, c);
 	pthread_attr_destroy(&a);
 	if (r) {
-		munmap(stack, size + GUARD);
+		munmap(stack, size + guard);
 		return -r;
 	}
 	c->stack = stack;
-	c->stack_len = size + GUARD;
+	c->stack_len = size + guard;
 	return 0;
 }
 
