@@ -388,6 +388,16 @@ void weft__stack_free(struct weft_thread *t)
 	sc->e[sc->n++] = e;
 }
 
+void weft__stack_cache_flush(struct weft__carrier *c)
+{
+	for (int k = 0; k < NR_CLASSES; k++) {
+		struct weft__stack_cache *sc = &c->stack_cache[k];
+
+		pool_put(&pools[k], k, sc->e, sc->n);
+		sc->n = 0;
+	}
+}
+
 /* Did a fault at addr hit t's guard page? */
 bool weft__stack_overflowed(const struct weft_thread *t, void *addr)
 {

@@ -152,6 +152,9 @@ void weft__thread_finalise(struct weft_thread *t)
 		weft__tls_put(t->tp);
 		t->tp = NULL;
 	}
+	/* Its carrier may retire now (monitor.c); t ran there last. */
+	atomic_fetch_sub_explicit(&t->carrier->nr_pinned, 1,
+				  memory_order_relaxed);
 	for (;;) {
 		if (s == WEFT_JOIN_DETACHED) {
 			weft__stack_free(t);
