@@ -247,7 +247,10 @@ void weft__impl_point_interrupt(struct weft_thread *t)
 
 /*
  * Register w as ctl's wait, unless an interrupt is pending (or a cancel
- * for the cancellation point the thread is in): -EINTR.
+ * for the cancellation point the thread is in): -EINTR; or a scope was
+ * cancelled since the caller's check: the cause.  A canceller sets the
+ * cause, then looks at the wait under this lock: looking again here,
+ * under it, one of the two always sees the other.
  */
 int weft__cancel_register(struct weft__ctl *ctl, struct weft__waiter *w)
 {
@@ -260,7 +263,7 @@ int weft__cancel_register(struct weft__ctl *ctl, struct weft__waiter *w)
 	else if (atomic_load_explicit(&ctl->point_intr, memory_order_relaxed) &&
 		 atomic_load(&ctl->point))
 		r = -EINTR;
-	else
+	else if (!(r = scope_cause(ctl, false)))
 		ctl->wait = w;
 	weft__spin_unlock(&ctl->lock);
 	return r;

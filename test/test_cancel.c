@@ -331,3 +331,40 @@ Test(cancel, racing_a_completing_read_on_a_pipe_loses_nothing)
 	cr_assert_eq(t_run(body_race, NULL), 0);
 	cr_assert_eq(weft_shutdown(), 0);
 }
+
+/*
+ * A cancellation that lands as its thread goes from its check to
+ * registering its wait is never missed: a plain thread, running beside
+ * the carriers, cancels a group the moment its member starts to sleep
+ * for a minute.  A missed one is a minute's hang: the suite's timeout.
+ */
+#define ENTRY_RACES 20000
+
+static intptr_t sleep_long(void *arg)
+{
+	atomic_int *started = arg;
+
+	atomic_store(started, 1);
+	return weft_sleep_until(weft_now() + 60 * T_SEC);
+}
+
+Test(cancel, a_cancel_as_a_thread_enters_its_wait_is_never_missed)
+{
+	setenv("WEFT_CARRIERS", "2", 1);
+	for (int i = 0; i < ENTRY_RACES; i++) {
+		struct weft_group g;
+		atomic_int started = 0;
+
+		cr_assert_eq(weft_group_open(&g, NULL), 0);
+		cr_assert_eq(weft_spawn(&g, sleep_long, &started), 0);
+		/* Vary where in its way to the wait the member is. */
+		while (!atomic_load(&started))
+			;
+		for (int spin = i % 128; spin > 0; spin--)
+			__asm__ volatile("" ::: "memory");
+		weft_group_cancel(&g);
+		cr_assert_eq(weft_group_join(&g), 0);
+		weft_group_fini(&g);
+	}
+	cr_assert_eq(weft_shutdown(), 0);
+}
