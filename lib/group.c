@@ -124,7 +124,8 @@ static void record(struct weft__group *g, struct weft_thread *t, int v)
 		if (g->nr_failures - 1 == g->cap) {
 			unsigned cap = g->cap ? 2 * g->cap : 8;
 			struct weft__failure *m =
-				realloc(g->more, cap * sizeof(*m));
+				WEFT_ALLOC(alloc_group_failures,
+					   realloc(g->more, cap * sizeof(*m)));
 
 			if (!m)
 				return; /* counted below all the same */
@@ -384,7 +385,7 @@ int weft_spawn_future(struct weft_group *g, intptr_t (*fn)(void *), void *arg,
 
 	if (!ret_future)
 		return -EINVAL;
-	f = calloc(1, sizeof(*f));
+	f = WEFT_ALLOC(alloc_future, calloc(1, sizeof(*f)));
 	if (!f)
 		return -ENOMEM;
 	atomic_init(&f->refs, 2);

@@ -88,8 +88,8 @@ int weft__impl_poll_any(const struct pollfd *fds, unsigned n, int64_t deadline)
 	int r;
 
 	if (n > ANY_ON_STACK) {
-		sqes = malloc(n * sizeof(*sqes));
-		ws = malloc(n * sizeof(*ws));
+		sqes = WEFT_ALLOC(alloc_poll, malloc(n * sizeof(*sqes)));
+		ws = WEFT_ALLOC(alloc_poll, malloc(n * sizeof(*ws)));
 		if (!sqes || !ws) {
 			r = -ENOMEM;
 			goto out_free;

@@ -193,7 +193,8 @@ static ssize_t read_on(struct weft__carrier *c, int fd, const struct iovec *iov,
 	size_t want = total(iov, n);
 	int first;
 
-	if (n > SMALL_IOV && !(rest = malloc(n * sizeof(*rest))))
+	if (n > SMALL_IOV &&
+	    !(rest = WEFT_ALLOC(alloc_iov, malloc(n * sizeof(*rest)))))
 		return done;
 	memcpy(rest, iov, n * sizeof(*rest));
 	first = advance(rest, n, done);
@@ -340,7 +341,8 @@ static ssize_t do_writev(int fd, const struct iovec *iov, int n, off_t off,
 			return WEFT_SYS(sendmsg(fd, &m, send_flags));
 		return WEFT_SYS(pwritev2(fd, iov, n, off, 0));
 	}
-	if (n > SMALL_IOV && !(copy = malloc(n * sizeof(*copy))))
+	if (n > SMALL_IOV &&
+	    !(copy = WEFT_ALLOC(alloc_iov, malloc(n * sizeof(*copy)))))
 		return -ENOMEM;
 	memcpy(copy, iov, n * sizeof(*copy));
 	r = write_all(c, fd, copy, n, off, send_flags, know);

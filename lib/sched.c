@@ -505,8 +505,10 @@ static int carrier_setup(struct weft__carrier *c)
 				      &c->sched_stack_size);
 		pthread_attr_destroy(&a);
 	}
-	c->altstack = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	c->altstack = WEFT_FAULT(carrier_altstack) ?
+			      MAP_FAILED :
+			      mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (c->altstack == MAP_FAILED) {
 		c->altstack = NULL;
 		return -ENOMEM;
@@ -613,7 +615,8 @@ static int start(bool adopt)
 		err = weft__stack_init();
 	if (err)
 		return err;
-	weft__rt.carriers = calloc(n, sizeof(*weft__rt.carriers));
+	weft__rt.carriers = WEFT_ALLOC(alloc_carriers,
+				       calloc(n, sizeof(*weft__rt.carriers)));
 	if (!weft__rt.carriers)
 		return -ENOMEM;
 	weft__rt.carriers_mem = weft__rt.carriers;
@@ -640,7 +643,10 @@ static int start(bool adopt)
 			pthread_sigmask(SIG_SETMASK, &all, NULL);
 			report_ready();
 		} else {
-			r = pthread_create(&c->pthread, NULL, carrier_main, c);
+			r = WEFT_FAULT(carrier_thread) ?
+				    EAGAIN :
+				    pthread_create(&c->pthread, NULL,
+						   carrier_main, c);
 			if (r) {
 				err = -(int)r;
 				break;

@@ -122,7 +122,8 @@ static int remember(void *p, size_t len)
 	weft__lock(&maps_lock);
 	if (nr_maps == maps_cap) {
 		size_t cap = maps_cap ? 2 * maps_cap : 64;
-		struct mapping *m = realloc(maps, cap * sizeof(*m));
+		struct mapping *m = WEFT_ALLOC(alloc_stack_maps,
+					       realloc(maps, cap * sizeof(*m)));
 
 		if (!m) {
 			weft__unlock(&maps_lock);
@@ -150,9 +151,12 @@ static void forget(void *p)
 
 static void *map(size_t len)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-		       -1, 0);
+	void *p = WEFT_FAULT(stack_map) ?
+			  MAP_FAILED :
+			  mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+				       MAP_STACK,
+			       -1, 0);
 
 	if (p == MAP_FAILED)
 		return NULL;
@@ -170,7 +174,8 @@ static bool guard(char *lo)
 		atomic_fetch_add(&guard_budget, 1);
 		return false;
 	}
-	if (mprotect(lo - PAGE, PAGE, PROT_NONE) == 0)
+	if (!WEFT_FAULT(stack_guard) &&
+	    mprotect(lo - PAGE, PAGE, PROT_NONE) == 0)
 		return true;
 	atomic_fetch_add(&guard_budget, 1);
 	return false;
@@ -224,7 +229,8 @@ static bool push(struct list *l, uintptr_t e)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 256;
-		uintptr_t *n = realloc(l->e, cap * sizeof(*n));
+		uintptr_t *n = WEFT_ALLOC(alloc_stack_list,
+					  realloc(l->e, cap * sizeof(*n)));
 
 		if (!n)
 			return false; /* loses the stack: only address space */

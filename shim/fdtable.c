@@ -60,7 +60,7 @@ static void *chunk(_Atomic(void *) *table, unsigned i, size_t size, bool create)
 
 	if (c || !create)
 		return c;
-	fresh = calloc(CHUNK, size);
+	fresh = WEFT_ALLOC(shim_fdtable, calloc(CHUNK, size));
 	if (!fresh)
 		return NULL;
 	if (!atomic_compare_exchange_strong(&table[i], &c, fresh)) {

@@ -59,7 +59,7 @@ static struct weft__key_value *cell(struct weft__pthread *pt, pthread_key_t k,
 	struct weft__key_value **b = &pt->keys[k / KEY_BLOCK];
 
 	if (!*b && create)
-		*b = calloc(KEY_BLOCK, sizeof(**b));
+		*b = WEFT_ALLOC(shim_key, calloc(KEY_BLOCK, sizeof(**b)));
 	return *b ? &(*b)[k % KEY_BLOCK] : NULL;
 }
 

@@ -26,7 +26,8 @@ static bool ours(pthread_t th)
 
 struct weft__pthread *weft__pt_new(void *(*fn)(void *), void *arg)
 {
-	struct weft__pthread *pt = calloc(1, sizeof(*pt));
+	struct weft__pthread *pt =
+		WEFT_ALLOC(shim_pthread, calloc(1, sizeof(*pt)));
 
 	if (pt) {
 		pt->magic = PT_MAGIC;

@@ -96,7 +96,8 @@ ssize_t weft__timed_send(int fd, const struct msghdr *msg, int flags,
 	ssize_t r;
 
 	if (m.msg_iovlen > SMALL_IOV &&
-	    !(iov = malloc(m.msg_iovlen * sizeof(*iov))))
+	    !(iov = WEFT_ALLOC(shim_timeo,
+			       malloc(m.msg_iovlen * sizeof(*iov)))))
 		return -ENOMEM;
 	if (m.msg_iovlen)
 		memcpy(iov, m.msg_iov, m.msg_iovlen * sizeof(*iov));
