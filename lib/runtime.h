@@ -62,10 +62,12 @@ struct weft__multi {
 /* A deadline in a carrier's heap; owned and touched by that carrier only. */
 struct weft__timer {
 	int64_t deadline;
-	uint32_t idx;		/* position in the heap, or TIMER_IDLE */
-	struct weft__waiter *w; /* timed out when the deadline passes */
+	uint32_t idx;		  /* position in the heap, TIMER_IDLE, _OVER */
+	struct weft__waiter *w;	  /* timed out when the deadline passes */
+	struct weft__timer *next; /* in the overflow list (timer.c) */
 };
 #define TIMER_IDLE UINT32_MAX
+#define TIMER_OVER (UINT32_MAX - 1)
 
 /*
  * A cancel scope (cancel.c).  Scopes nest: a thread's innermost scope's
@@ -171,11 +173,13 @@ struct weft__carrier {
 	struct weft_spin steal_lock;	     /* guards stealq */
 	struct weft__queue stealq;	     /* new and migratable threads */
 	atomic_uint nr_steal;
-	struct weft__timer **heap; /* owner: min-heap on deadline */
-	uint32_t heap_len, heap_cap;
+	struct weft__timer **heap;   /* owner: min-heap on deadline */
+	uint32_t heap_len, heap_cap; /* heap_len: every timer, over's too */
+	struct weft__timer *over;    /* owner: armed when the heap was full */
+	uint32_t nr_over;
 	unsigned inflight;    /* owner: SQEs not yet completed */
 	unsigned unsubmitted; /* owner: SQEs not yet submitted */
-	int efd;	      /* eventfd others write to wake us */
+	int efd; /* eventfd others write to wake us */
 	uint64_t efd_buf;
 	bool efd_armed;	     /* owner: a read on efd is in flight */
 	atomic_int sleeping; /* in io_uring_enter, wants a write */

@@ -916,7 +916,8 @@ static void fork_child(void)
 	atomic_store(&self->nr_steal, 0);
 	atomic_store(&self->inbox, NULL);
 	atomic_store(&self->sleeping, 0);
-	self->heap_len = 0;
+	self->heap_len = self->nr_over = 0;
+	self->over = NULL;
 	self->inflight = self->unsubmitted = 0;
 	self->efd_armed = false;
 	weft__rt.carriers = self;
