@@ -26,9 +26,6 @@
  * cut to the earliest one in force, and a deadline that has passed is a
  * cancellation with cause -ETIMEDOUT.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "runtime.h"
 #include "weftimpl.h"
 #include "group.h"
@@ -97,39 +94,29 @@ int64_t weft__cancel_deadline(struct weft__ctl *ctl, int64_t deadline)
 
 void weft__wakes_init(struct weft__wakes *b)
 {
-	b->e = b->small;
-	b->n = 0;
-	b->cap = ARRAY_SIZE(b->small);
+	b->head = NULL;
 }
 
-/* Wake t later; now, under the caller's locks, if memory ran out. */
+/* Wake the thread of a claimed waiter, or queue it for later. */
 static void wakes_add(struct weft__wakes *b, struct weft_thread *t,
 		      atomic_uint *word)
 {
-	if (b->n == b->cap) {
-		size_t cap = 2 * b->cap;
-		struct weft__wake1 *e = b->e == b->small ? NULL : b->e;
-
-		e = realloc(e, cap * sizeof(*e));
-		if (!e) {
-			weft__wake(t, word);
-			return;
-		}
-		if (b->e == b->small)
-			memcpy(e, b->small, sizeof(b->small));
-		b->e = e;
-		b->cap = cap;
+	if (!t) {
+		weft__futex_wake(word, 1);
+		return;
 	}
-	b->e[b->n++] = (struct weft__wake1){ t, word };
+	t->next = b->head;
+	b->head = t;
 }
 
 void weft__wakes_flush(struct weft__wakes *b)
 {
-	for (size_t i = 0; i < b->n; i++)
-		weft__wake(b->e[i].t, b->e[i].word);
-	if (b->e != b->small)
-		free(b->e);
-	weft__wakes_init(b);
+	struct weft_thread *t;
+
+	while ((t = b->head)) {
+		b->head = t->next;
+		weft__ready(t);
+	}
 }
 
 /*

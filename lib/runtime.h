@@ -287,14 +287,13 @@ hidden int64_t weft__cancel_deadline(struct weft__ctl *ctl, int64_t deadline);
 /*
  * The wake-ups a cancellation decided, made once every lock is let go: a
  * thread whose waiter was claimed stays parked until woken, so it cannot
- * go away meanwhile, and members that end need their group's lock.
+ * go away meanwhile, and members that end need their group's lock.  They
+ * are linked through the threads' run queue links, which a parked thread
+ * does not use: no allocation, so no failure.  A plain thread's futex is
+ * woken at once.
  */
 struct weft__wakes {
-	struct weft__wake1 {
-		struct weft_thread *t;
-		atomic_uint *word;
-	} * e, small[8];
-	size_t n, cap;
+	struct weft_thread *head;
 };
 hidden void weft__wakes_init(struct weft__wakes *b);
 hidden void weft__wakes_flush(struct weft__wakes *b);
