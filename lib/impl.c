@@ -31,10 +31,7 @@ struct io_uring_sqe *weft__impl_sqe(void)
 	if (!c || !c->current)
 		return NULL;
 	/* Room for a linked timeout too: a link must not be split. */
-	if (io_uring_sq_space_left(&c->ring) < 2) {
-		io_uring_submit(&c->ring);
-		c->unsubmitted = 0;
-	}
+	weft__ring_reserve(c, 2);
 	return weft__ring_sqe(c);
 }
 

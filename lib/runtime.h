@@ -27,7 +27,8 @@ enum {
 };
 
 struct weft__waiter {
-	struct weft__waiter *next, *prev; /* in a wait queue, under its lock */
+	struct weft__waiter *next, *prev; /* in a wait queue, under its lock;
+					   * a ring wait's next: ring.c */
 	struct weft_thread *thread; /* NULL: a plain kernel thread (futex) */
 	atomic_uint state;	    /* WEFT_WAITING until one party decides */
 	int32_t res;		    /* the CQE's result for ring waits */
@@ -179,6 +180,7 @@ struct weft__carrier {
 	uint32_t nr_over;
 	unsigned inflight;    /* owner: SQEs not yet completed */
 	unsigned unsubmitted; /* owner: SQEs not yet submitted */
+	struct weft__waiter *backlog, **backlog_end; /* owner: see ring.c */
 	int efd; /* eventfd others write to wake us */
 	uint64_t efd_buf;
 	bool efd_armed;	     /* owner: a read on efd is in flight */
@@ -257,6 +259,8 @@ hidden void weft__timer_fire(struct weft__carrier *c, int64_t now);
 hidden int weft__ring_init(struct weft__carrier *c);
 hidden void weft__ring_exit(struct weft__carrier *c);
 hidden struct io_uring_sqe *weft__ring_sqe(struct weft__carrier *c);
+/* Make room in the SQ for n SQEs to be prepared in a row (a link). */
+hidden void weft__ring_reserve(struct weft__carrier *c, unsigned n);
 hidden int weft__ring_wait(struct weft__carrier *c, struct io_uring_sqe *sqe);
 hidden int weft__ring_wait_close(struct weft__carrier *c,
 				 struct io_uring_sqe *sqe);
