@@ -211,7 +211,11 @@ WEFT_API int weft_group_open(struct weft_group *g,
 WEFT_API int weft_group_join(struct weft_group *g);
 /* Cancel the group, its members, and the groups they opened; any thread. */
 WEFT_API int weft_group_cancel(struct weft_group *g);
-/* After the join: its result, the number of failures, the i-th of them. */
+/*
+ * After the join: its result, the number of failures, the i-th of them
+ * (-ENOMEM if there was no memory to keep it; -EINVAL for i >= 1 once
+ * weft_group_fini has run).
+ */
 WEFT_API int weft_group_result(const struct weft_group *g);
 WEFT_API int weft_group_failures(const struct weft_group *g);
 WEFT_API int weft_group_failure(const struct weft_group *g, unsigned i,

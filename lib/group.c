@@ -81,7 +81,7 @@ void weft__group_cancel(struct weft__group *g, int reason)
 	int zero = 0;
 
 	weft__spin_lock(&g->lock);
-	if (g->reason || g->state == GROUP_JOINED) {
+	if (g->reason || g->state >= GROUP_JOINED) {
 		weft__spin_unlock(&g->lock);
 		return;
 	}
@@ -114,27 +114,31 @@ static bool cancelled_end(struct weft_thread *t, intptr_t v)
 	       weft__cancel_check(&t->ctl) != 0;
 }
 
+/* Count a failure, and keep it unless memory ran out (then the rest too). */
 static void record(struct weft__group *g, struct weft_thread *t, int v)
 {
 	struct weft__failure f = { t->id, v };
 
-	if (g->nr_failures == 0) {
+	g->nr_failures++;
+	if (g->nr_kept != g->nr_failures - 1)
+		return;
+	if (g->nr_kept == 0) {
 		g->first = f;
 	} else {
-		if (g->nr_failures - 1 == g->cap) {
+		if (g->nr_kept - 1 == g->cap) {
 			unsigned cap = g->cap ? 2 * g->cap : 8;
 			struct weft__failure *m =
 				WEFT_ALLOC(alloc_group_failures,
 					   realloc(g->more, cap * sizeof(*m)));
 
 			if (!m)
-				return; /* counted below all the same */
+				return;
 			g->more = m;
 			g->cap = cap;
 		}
-		g->more[g->nr_failures - 1] = f;
+		g->more[g->nr_kept - 1] = f;
 	}
-	g->nr_failures++;
+	g->nr_kept++;
 }
 
 static void future_done(struct weft__future *f, int status, intptr_t value)
@@ -334,7 +338,7 @@ static int spawn(struct weft_group *wg, intptr_t (*fn)(void *), void *arg,
 	if (!g)
 		g = root();
 	if (g->state != GROUP_OPEN)
-		return g->state == GROUP_JOINED ? -EINVAL : -ECANCELED;
+		return g->state >= GROUP_JOINED ? -EINVAL : -ECANCELED;
 	if (atomic_load(&g->scope.cause))
 		return -ECANCELED;
 	if (g->limit) {
@@ -485,9 +489,12 @@ int weft_group_failure(const struct weft_group *wg, unsigned i,
 	const struct weft__group *g = (const struct weft__group *)wg;
 	const struct weft__failure *f;
 
-	if (!g || g->state != GROUP_JOINED || i >= g->nr_failures ||
-	    (i > 0 && i - 1 >= g->cap))
+	if (!g || g->state < GROUP_JOINED || i >= g->nr_failures ||
+	    (g->state == GROUP_FINISHED && i > 0))
 		return -EINVAL;
+	if (i >= g->nr_kept)
+		return -ENOMEM; /* counted, but there was no memory to keep it
+				 */
 	f = i == 0 ? &g->first : &g->more[i - 1];
 	if (ret_thread_id)
 		*ret_thread_id = f->id;
@@ -503,6 +510,7 @@ void weft_group_fini(struct weft_group *wg)
 	free(g->more);
 	g->more = NULL;
 	g->cap = 0;
+	g->state = GROUP_FINISHED;
 }
 
 /* For the scope macro: leaving the block early cancels, then joins. */

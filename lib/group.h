@@ -14,7 +14,8 @@ enum {
 	GROUP_DEADLINE,	 /* the group's deadline passed */
 };
 
-enum { GROUP_OPEN = 1, GROUP_JOINING, GROUP_JOINED };
+/* FINISHED: weft_group_fini let go of the list of failures. */
+enum { GROUP_OPEN = 1, GROUP_JOINING, GROUP_JOINED, GROUP_FINISHED };
 
 struct weft__failure {
 	uint64_t id;
@@ -38,6 +39,7 @@ struct weft__group {
 	struct weft__failure first;  /* the first real failure */
 	struct weft__failure *more;  /* the others, malloc'd */
 	unsigned nr_failures, cap;
+	unsigned nr_kept; /* of them listable: memory ran out for the rest */
 };
 
 struct weft__future {
