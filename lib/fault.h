@@ -12,35 +12,35 @@
  * native call can give) and what fails.  Either way: no crash, no hang,
  * no leak, no byte lost or duplicated.
  */
-#define WEFT_FAULT_SITES                                               \
-	X(stack_map, err, "mmap of a stack slab or dedicated stack")   \
-	X(stack_guard, ok, "mprotect of a guard page")                 \
-	X(carrier_altstack, err, "mmap of a carrier's signal stack")   \
-	X(ring_setup, err, "io_uring_queue_init_params")               \
-	X(ring_eventfd, err, "eventfd of a carrier")                   \
-	X(sq_full, ok, "io_uring_get_sqe finds the SQ full")           \
-	X(cq_overflow, ok, "the CQ fills up: completions overflow")    \
-	X(enter_busy, ok, "io_uring_enter: -EBUSY (CQ overflow)")      \
-	X(enter_eagain, ok, "io_uring_enter: -EAGAIN")                 \
-	X(enter_eintr, ok, "io_uring_enter: -EINTR")                   \
-	X(carrier_thread, err, "pthread_create of a carrier")          \
-	X(pool_thread, ok, "pthread_create of a blocking-pool worker") \
-	X(alloc_carriers, err, "the carriers array")                   \
-	X(alloc_stack_maps, err, "the list of stack mappings")         \
-	X(alloc_stack_list, ok, "a stack pool's free list")            \
-	X(alloc_timers, ok, "a carrier's timer heap")                  \
-	X(alloc_group_failures, err, "a group's list of failures")     \
-	X(alloc_future, err, "a future")                               \
-	X(alloc_context, err, "a context value")                       \
-	X(alloc_chan, err, "a channel")                                \
-	X(alloc_iov, err, "an iovec copy of a read or write")          \
-	X(alloc_poll, err, "the SQEs of a poll of many fds")           \
-	X(shim_pthread, err, "the shim's pthread_t of a thread")       \
-	X(shim_key, err, "a block of pthread key values")              \
-	X(shim_fdtable, err, "a chunk of the shim's fd table")         \
-	X(shim_barrier, err, "a pthread barrier")                      \
-	X(shim_sendfile, err, "sendfile's buffer")                     \
-	X(shim_select, err, "select's pollfd array")                   \
+#define WEFT_FAULT_SITES                                                   \
+	X(stack_map, err, "mmap of a stack slab or dedicated stack")       \
+	X(stack_guard, ok, "mprotect of a guard page")                     \
+	X(carrier_altstack, err, "mmap of a carrier's signal stack")       \
+	X(ring_setup, err, "io_uring_queue_init_params")                   \
+	X(ring_eventfd, err, "eventfd of a carrier")                       \
+	X(sq_full, ok, "the SQ fills up; -EBUSY until the CQ is reaped")   \
+	X(cq_overflow, ok, "the CQ fills up: completions overflow")        \
+	X(enter_busy, ok, "io_uring_enter: -EBUSY until the CQ is reaped") \
+	X(enter_eagain, ok, "io_uring_enter: -EAGAIN")                     \
+	X(enter_eintr, ok, "io_uring_enter: -EINTR")                       \
+	X(carrier_thread, err, "pthread_create of a carrier")              \
+	X(pool_thread, ok, "pthread_create of a blocking-pool worker")     \
+	X(alloc_carriers, err, "the carriers array")                       \
+	X(alloc_stack_maps, err, "the list of stack mappings")             \
+	X(alloc_stack_list, ok, "a stack pool's free list")                \
+	X(alloc_timers, ok, "a carrier's timer heap")                      \
+	X(alloc_group_failures, err, "a group's list of failures")         \
+	X(alloc_future, err, "a future")                                   \
+	X(alloc_context, err, "a context value")                           \
+	X(alloc_chan, err, "a channel")                                    \
+	X(alloc_iov, err, "an iovec copy of a read or write")              \
+	X(alloc_poll, err, "the SQEs of a poll of many fds")               \
+	X(shim_pthread, err, "the shim's pthread_t of a thread")           \
+	X(shim_key, err, "a block of pthread key values")                  \
+	X(shim_fdtable, err, "a chunk of the shim's fd table")             \
+	X(shim_barrier, err, "a pthread barrier")                          \
+	X(shim_sendfile, err, "sendfile's buffer")                         \
+	X(shim_select, err, "select's pollfd array")                       \
 	X(shim_timeo, err, "an iovec copy of a send with a timeout")
 
 enum weft__fault_site {

@@ -115,28 +115,41 @@ void weft__ring_exit(struct weft__carrier *c)
 	syscall(SYS_close, c->efd);
 }
 
+#if WEFT_FAULT_INJECTION
+/* An injected -EBUSY lasts, as the kernel's does, until the CQ is empty. */
+static __thread bool busy __attribute__((tls_model("initial-exec")));
+#endif
+
 /* An injected failure of io_uring_enter (fault.h), or 0. */
-static int enter_fault(void)
+static int enter_fault(struct weft__carrier *c)
 {
-	if (WEFT_FAULT(enter_busy))
+#if WEFT_FAULT_INJECTION
+	if (busy && io_uring_cq_ready(&c->ring))
 		return -EBUSY;
+	busy = false;
+	if (WEFT_FAULT(enter_busy)) {
+		busy = true;
+		return -EBUSY;
+	}
 	if (WEFT_FAULT(enter_eagain))
 		return -EAGAIN;
 	if (WEFT_FAULT(enter_eintr))
 		return -EINTR;
+#endif
+	(void)c;
 	return 0;
 }
 
 static int submit(struct weft__carrier *c)
 {
-	int r = enter_fault();
+	int r = enter_fault(c);
 
 	return r ? r : io_uring_submit(&c->ring);
 }
 
 static int submit_and_get_events(struct weft__carrier *c)
 {
-	int r = enter_fault();
+	int r = enter_fault(c);
 
 	return r ? r : io_uring_submit_and_get_events(&c->ring);
 }
@@ -166,7 +179,7 @@ static void make_room(struct weft__carrier *c)
 		}
 	}
 	io_uring_cq_advance(&c->ring, n);
-	if (!enter_fault())
+	if (!enter_fault(c))
 		io_uring_get_events(&c->ring);
 }
 
@@ -180,13 +193,32 @@ void weft__ring_reserve(struct weft__carrier *c, unsigned n)
 	}
 }
 
+/*
+ * Fault injection: fill the SQ with NOPs (their CQEs are dropped) and have
+ * the kernel refuse it, as for a CQ overflow, until the CQ is emptied.
+ */
+static void fill_sq(struct weft__carrier *c)
+{
+#if WEFT_FAULT_INJECTION
+	struct io_uring_sqe *sqe;
+
+	while ((sqe = io_uring_get_sqe(&c->ring))) {
+		io_uring_prep_nop(sqe);
+		io_uring_sqe_set_data64(sqe, 0);
+	}
+	busy = true;
+#endif
+	(void)c;
+}
+
 static struct io_uring_sqe *get_sqe(struct weft__carrier *c)
 {
 	struct io_uring_sqe *sqe;
 
+	if (WEFT_FAULT(sq_full))
+		fill_sq(c);
 	/* The SQ is full: push it to the kernel and try again. */
-	while (!(sqe = WEFT_FAULT(sq_full) ? NULL :
-					     io_uring_get_sqe(&c->ring))) {
+	while (!(sqe = io_uring_get_sqe(&c->ring))) {
 		if (submit(c) < 0)
 			make_room(c);
 		c->unsubmitted = io_uring_sq_ready(&c->ring);
@@ -475,10 +507,10 @@ void weft__ring_poll(struct weft__carrier *c, bool block, int64_t deadline)
 				rel = 0;
 			ts.tv_sec = rel / 1000000000;
 			ts.tv_nsec = rel % 1000000000;
-			if (!(r = enter_fault()))
+			if (!(r = enter_fault(c)))
 				r = io_uring_submit_and_wait_timeout(
 					&c->ring, &cqe, 1, &ts, NULL);
-		} else if (!(r = enter_fault())) {
+		} else if (!(r = enter_fault(c))) {
 			r = io_uring_submit_and_wait(&c->ring, 1);
 		}
 		waited(r);
