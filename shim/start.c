@@ -50,13 +50,12 @@ static size_t main_stack(void)
 	return rl.rlim_cur;
 }
 
+/* If main cannot have its thread (no stack), shim_main runs it natively. */
 static intptr_t root(void *arg)
 {
+	if (weft__pt_start(start.pt, main_stack(), false) < 0)
+		return -1;
 	start.started = true;
-	if (weft__pt_start(start.pt, main_stack(), false) < 0) {
-		fputs("weft: cannot start main\n", stderr);
-		abort();
-	}
 	return 0;
 }
 
@@ -68,11 +67,13 @@ static int shim_main(int argc, char **argv, char **envp)
 	start.argv = argv;
 	start.envp = envp;
 	start.pt = weft__pt_new(run_main, NULL);
-	if (start.pt) {
-		weft__keys_inherit(start.pt);
+	if (start.pt && weft__keys_inherit(start.pt)) {
 		r = weft__impl_main(root, NULL);
 		if (start.started)
 			return (int)r;
+	}
+	if (start.pt) {
+		weft__keys_drop(start.pt);
 		free(start.pt);
 	}
 	fputs("weft: cannot start the runtime; running natively\n", stderr);
