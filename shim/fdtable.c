@@ -23,7 +23,11 @@
  * timeout set through one of two dups is seen through that one only.
  *
  * Both tables are fixed arrays of chunks of CHUNK fds, each allocated on
- * first use and never freed; entries are relaxed atomics.
+ * first use and never freed; entries are relaxed atomics.  A chunk that
+ * cannot be allocated leaves its fds unknown, which costs lookups; but a
+ * timeout the table cannot hold would be lost, so the calls that record
+ * one make room first (weft__fd_reserve) and fail with ENOMEM if they
+ * cannot.
  */
 #include "fdtable.h"
 
@@ -158,6 +162,18 @@ void weft__fd_inherit_timeouts(int from, int to)
 		return;
 	copy_timeouts(from, to);
 	put(to, get(to) | FD_TIMEO);
+}
+
+bool weft__fd_has_timeouts(int fd)
+{
+	return get(fd) & FD_TIMEO;
+}
+
+bool weft__fd_reserve(int fd)
+{
+	if (fd < 0 || ((unsigned)fd >> CHUNK_SHIFT) >= NR_CHUNKS)
+		return true; /* never cached: nothing to make room for */
+	return entry(fd, true) && timeo_entry(fd, true);
 }
 
 bool weft__fd_nonblock(int fd)

@@ -28,6 +28,14 @@ hidden int64_t weft__fd_timeout(int fd, int which);
 hidden void weft__fd_set_timeout(int fd, int which, int64_t ns);
 /* to was accepted on from: it starts with from's timeouts. */
 hidden void weft__fd_inherit_timeouts(int from, int to);
+/* Has fd a timeout the table keeps (one a dup or accept must copy)? */
+hidden bool weft__fd_has_timeouts(int fd);
+/*
+ * Make room in the tables for fd, so that its timeouts can be recorded:
+ * false when memory ran out, and the call that would record them must
+ * fail with ENOMEM rather than lose them.
+ */
+hidden bool weft__fd_reserve(int fd);
 
 /* timeo.c: blocking calls on a socket with a timeout of timeo ns. */
 hidden ssize_t weft__timed_recv(int fd, struct msghdr *msg, int flags,

@@ -22,13 +22,21 @@ static inline unsigned know(int fd)
 	return WEFT_IMPL_FD_BLOCKING | weft__fd_kind(fd);
 }
 
-/* A socket from accept starts with its listener's timeouts. */
+/*
+ * A socket from accept starts with its listener's timeouts; if there is
+ * no memory to record them, it is closed and accept fails with ENOMEM.
+ */
 static int accepted(int lfd, int fd, int flags)
 {
-	if (fd >= 0) {
-		weft__fd_set_stream(fd, flags & SOCK_NONBLOCK);
-		weft__fd_inherit_timeouts(lfd, fd);
+	if (fd < 0)
+		return fd;
+	if (weft__fd_has_timeouts(lfd) && !weft__fd_reserve(fd)) {
+		REAL(close)(fd);
+		errno = ENOMEM;
+		return -1;
 	}
+	weft__fd_set_stream(fd, flags & SOCK_NONBLOCK);
+	weft__fd_inherit_timeouts(lfd, fd);
 	return fd;
 }
 
