@@ -7,6 +7,14 @@
  * kernel thread, where a blocking call blocks that thread honestly and
  * gives the same results as the system call.
  *
+ * Bad arguments: NULL and out-of-range values fail with -EINVAL (the I/O
+ * functions with the system call's own errno, -EBADF, -EFAULT...).  A
+ * handle (thread, group, future, scope) is checked with a magic number:
+ * storage never opened, and a thread handle used after its join, fail
+ * with -EINVAL until the memory is reused (see weft_thread_join); in
+ * the child of a fork, a handle of what stayed behind in the parent
+ * fails with -ECHILD.  A freed channel cannot be checked.
+ *
  * Time is one type: int64_t nanoseconds of CLOCK_MONOTONIC (weft_now()).
  */
 #ifndef WEFT_H
@@ -79,16 +87,23 @@ WEFT_API int weft_thread_spawn(struct weft_thread **ret_thread,
 			       intptr_t (*fn)(void *), void *arg,
 			       const struct weft_spawn_attr *attr);
 
-/* Wait for t to end, store its value in *ret_value, and free t. */
+/*
+ * Wait for t to end, store its value in *ret_value, and free t.  -EINVAL
+ * for a detached t, one being joined, or (its magic cleared) one joined
+ * already, while its stack is not reused: stacks go to the next spawn
+ * most recent first, and one over 64 MiB is unmapped at once, so a
+ * stale handle is a bug this can catch, not an API.  -ECHILD in the
+ * child of a fork for a thread that stayed behind in the parent.
+ */
 WEFT_API int weft_thread_join(struct weft_thread *t, intptr_t *ret_value);
 
-/* Let t free itself when it ends; it must not be joined. */
+/* Let t free itself when it ends; it must not be joined.  As join. */
 WEFT_API int weft_thread_detach(struct weft_thread *t);
 
 /* The calling virtual thread, or NULL on a plain kernel thread. */
 WEFT_API struct weft_thread *weft_thread_self(void);
 
-/* A number unique to t for the life of the process (1, 2, ...). */
+/* A number unique to t for the life of the process (1, 2, ...); 0: stale. */
 WEFT_API uint64_t weft_thread_id(const struct weft_thread *t);
 
 /* Let other runnable threads run; sched_yield() on a plain thread. */

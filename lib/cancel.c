@@ -181,8 +181,10 @@ void weft__impl_signal_interrupt(struct weft_thread *t, bool restart)
 
 int weft_thread_interrupt(struct weft_thread *t)
 {
-	if (!t)
-		return -EINVAL;
+	int r = weft__thread_check(t);
+
+	if (r)
+		return r;
 	interrupt(&t->ctl, WEFT__WAIT_OTHER, true);
 	return 0;
 }

@@ -110,8 +110,13 @@ enum {
  * The control block sits at the top of the thread's own stack, so a
  * thread costs one allocation and its first page holds both.
  */
+/* A live thread's magic; 0 once its stack is freed (thread.c). */
+#define WEFT_THREAD_MAGIC 0x74666577u
+
 struct weft_thread {
 	void *sp;		       /* saved stack pointer while off-CPU */
+	uint32_t magic;		       /* WEFT_THREAD_MAGIC while it is valid */
+	unsigned gen;		       /* weft__rt.gen it belongs to (fork) */
 	struct weft_thread *next;      /* run queue or inbox link */
 	struct weft__carrier *carrier; /* home; NULL until it first runs */
 	uint32_t flags;		       /* WEFT_SPAWN_* */
@@ -202,6 +207,7 @@ struct weft__runtime {
 	atomic_uint ready;	 /* carriers that finished setup */
 	atomic_uint rr;		 /* round robin for plain spawns */
 	atomic_ulong next_id;
+	unsigned gen; /* bumped in each fork child: older handles are gone */
 	unsigned ring_flags; /* the setup flags the kernel took */
 	bool stop_when_idle; /* weft_main: stop when live hits 0 */
 };
@@ -232,6 +238,8 @@ hidden struct weft_thread *weft__thread_new(intptr_t (*fn)(void *), void *arg,
 					    const struct weft_spawn_attr *attr,
 					    int *ret_err);
 hidden void weft__thread_start(struct weft_thread *t);
+/* 0, or why t is no handle: -EINVAL (NULL, stale), -ECHILD (fork). */
+hidden int weft__thread_check(const struct weft_thread *t);
 hidden void weft__thread_finalise(struct weft_thread *t);
 
 /* stack.c */

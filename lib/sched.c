@@ -884,6 +884,9 @@ static void fork_child(void)
 	for (int i = 0; i < weft__rt.nr_carriers; i++)
 		if (&weft__rt.carriers[i] != self)
 			carrier_free(&weft__rt.carriers[i]);
+	weft__rt.gen++; /* the parent's handles: -ECHILD */
+	if (t)
+		t->gen = weft__rt.gen;
 	weft__group_fork_child(t);
 	weft__pool_fork_child();
 	atomic_store(&weft__rt.nr_sleeping, 0);

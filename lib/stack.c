@@ -365,6 +365,7 @@ void weft__stack_free(struct weft_thread *t)
 	struct weft__carrier *c;
 	struct weft__stack_cache *sc;
 
+	t->magic = 0; /* the handle is stale from here */
 	VALGRIND_STACK_DEREGISTER(t->valgrind_id);
 	if (k == DEDICATED) {
 		if (t->stack_guarded)
