@@ -219,7 +219,8 @@ struct weft_future;
  * Only the owner joins; weft_group_join returns the first real failure,
  * -ETIMEDOUT if the deadline fired, -ECANCELED if an enclosing scope was
  * cancelled, else 0 (also when the owner cancelled it).  -EINVAL from a
- * non-owner or with an inner scope still open.
+ * non-owner or with an inner scope still open.  Opening a group that is
+ * open already: -EBUSY.  The others on storage never opened: -EINVAL.
  */
 WEFT_API int weft_group_open(struct weft_group *g,
 			     const struct weft_group_opts *opts);
@@ -253,7 +254,9 @@ WEFT_API int weft_spawn_future(struct weft_group *g, intptr_t (*fn)(void *),
 /*
  * Wait for the thread of f to end (a cancellable wait); its status (0, its
  * failure, or -ECANCELED) and, in *ret_value, what it returned.  Readable
- * until released, the group's join notwithstanding.
+ * until released, the group's join notwithstanding.  A second release,
+ * or a wait after the release, fails with -EINVAL while the thread runs;
+ * once it has ended the release frees the future.
  */
 WEFT_API int weft_future_wait(struct weft_future *f, intptr_t *ret_value);
 WEFT_API int weft_future_release(struct weft_future *f);
@@ -292,6 +295,7 @@ WEFT_API void weft__group_leave(struct weft_group **g);
 struct weft_chan;
 
 WEFT_API int weft_chan_new(struct weft_chan **ret_chan, size_t capacity);
+/* Once nobody uses it; a freed channel must not be used or freed again. */
 WEFT_API void weft_chan_free(struct weft_chan *ch);
 WEFT_API int weft_chan_send(struct weft_chan *ch, void *value);
 WEFT_API int weft_chan_recv(struct weft_chan *ch, void **ret_value);

@@ -213,10 +213,13 @@ void weft__cancel_unregister(struct weft__ctl *ctl)
 
 /* ---- cancel scopes of the API ---- */
 
+#define SCOPE_MAGIC 0x706f6373u /* entered once: the storage is a scope */
+
 struct scope {
 	struct weft__scope s;
 	struct weft__ctl *ctl;
 	struct weft__group *groups; /* the owner's open groups at enter */
+	uint32_t magic;		    /* SCOPE_MAGIC */
 };
 
 _Static_assert(sizeof(struct scope) <= sizeof(struct weft_cancel_scope),
@@ -236,6 +239,7 @@ int weft_cancel_scope_enter(struct weft_cancel_scope *ws, int64_t deadline,
 	sc->s.shield = shield;
 	sc->ctl = ctl;
 	sc->groups = ctl->groups;
+	sc->magic = SCOPE_MAGIC;
 	ctl->scope = &sc->s;
 	return 0;
 }
@@ -244,7 +248,8 @@ int weft_cancel_scope_leave(struct weft_cancel_scope *ws)
 {
 	struct scope *sc = (struct scope *)ws;
 
-	if (!sc || sc->ctl != weft__ctl_self() || sc->ctl->scope != &sc->s)
+	if (!sc || sc->magic != SCOPE_MAGIC || sc->ctl != weft__ctl_self() ||
+	    sc->ctl->scope != &sc->s)
 		return -EINVAL; /* not the caller's innermost scope */
 	sc->ctl->scope = sc->s.parent;
 	return 0;
@@ -256,8 +261,8 @@ int weft_cancel_scope_cancel(struct weft_cancel_scope *ws)
 	struct weft__wakes b;
 	int zero = 0;
 
-	if (!sc)
-		return -EINVAL;
+	if (!sc || sc->magic != SCOPE_MAGIC)
+		return -EINVAL; /* never entered */
 	atomic_compare_exchange_strong(&sc->s.cause, &zero, -ECANCELED);
 	weft__wakes_init(&b);
 	weft__cancel_wake(sc->ctl, sc->groups, &b);

@@ -34,6 +34,20 @@ static bool is_failure(intptr_t v)
 	return v < 0 && v >= -4095;
 }
 
+/*
+ * Is g a group (opened once; the storage is the caller's, so a magic
+ * number is all there is to check), of this process (-ECHILD: opened in
+ * the parent of a fork by a thread that stayed behind)?
+ */
+static int valid(const struct weft__group *g, bool here)
+{
+	if (!g || g->magic != GROUP_MAGIC)
+		return -EINVAL;
+	if (here && unlikely(g->gen != weft__rt.gen))
+		return -ECHILD;
+	return 0;
+}
+
 int weft_group_open(struct weft_group *wg, const struct weft_group_opts *o)
 {
 	struct weft__group *g = (struct weft__group *)wg;
@@ -44,11 +58,16 @@ int weft_group_open(struct weft_group *wg, const struct weft_group_opts *o)
 		return -EINVAL;
 	if (!o)
 		o = &none;
+	if (g->magic == GROUP_MAGIC &&
+	    (g->state == GROUP_OPEN || g->state == GROUP_JOINING))
+		return -EBUSY; /* open already: not joined yet */
 	memset(g, 0, sizeof(*g));
 	g->result = -EINVAL;
 	if (o->policy < WEFT_FAIL_FAST || o->policy > WEFT_FIRST_SUCCESS ||
 	    o->deadline < 0 || o->max_concurrency > INT32_MAX)
 		return -EINVAL;
+	g->magic = GROUP_MAGIC;
+	g->gen = weft__rt.gen;
 	g->scope.parent = ctl->scope;
 	g->scope.deadline = o->deadline ? o->deadline : -1;
 	g->owner = ctl;
@@ -101,8 +120,10 @@ void weft__group_cancel(struct weft__group *g, int reason)
 
 int weft_group_cancel(struct weft_group *wg)
 {
-	if (!wg)
-		return -EINVAL;
+	int r = valid((struct weft__group *)wg, true);
+
+	if (r)
+		return r;
 	weft__group_cancel((struct weft__group *)wg, GROUP_OWNER);
 	return 0;
 }
@@ -152,8 +173,10 @@ static void future_done(struct weft__future *f, int status, intptr_t value)
 	while ((w = weft__wq_pop(&f->waiters)))
 		weft__waiter_wake(w);
 	weft__spin_unlock(&f->lock);
-	if (atomic_fetch_sub(&f->refs, 1) == 1)
+	if (atomic_fetch_sub(&f->refs, 1) == 1) {
+		f->magic = 0;
 		free(f);
+	}
 }
 
 void weft__group_member_done(struct weft_thread *t)
@@ -217,6 +240,8 @@ static struct weft__group *root(void)
 	weft__lock(&root_lock);
 	if (g->state != GROUP_OPEN) {
 		memset(g, 0, sizeof(*g));
+		g->magic = GROUP_MAGIC;
+		g->gen = weft__rt.gen;
 		g->scope.deadline = -1;
 		g->policy = WEFT_SUPERVISE;
 		__atomic_store_n(&g->state, GROUP_OPEN, __ATOMIC_RELEASE);
@@ -300,6 +325,7 @@ static void forget_members(struct weft__group *g, struct weft_thread *self)
 	bool in = self && self->group == g;
 
 	memset(&g->lock, 0, sizeof(g->lock));
+	g->gen = weft__rt.gen; /* the child's now */
 	g->members = in ? self : NULL;
 	if (in)
 		self->sibling = self->sibling_prev = NULL;
@@ -318,6 +344,8 @@ void weft__group_fork_child(struct weft_thread *self)
 {
 	struct weft__group *g;
 
+	if (self && self->future)
+		self->future->gen = weft__rt.gen;
 	if (self)
 		for (g = self->ctl.groups; g; g = g->outer)
 			forget_members(g, self);
@@ -337,6 +365,8 @@ static int spawn(struct weft_group *wg, intptr_t (*fn)(void *), void *arg,
 		return -EINVAL;
 	if (!g)
 		g = root();
+	else if ((r = valid(g, true)))
+		return r;
 	if (g->state != GROUP_OPEN)
 		return g->state >= GROUP_JOINED ? -EINVAL : -ECANCELED;
 	if (atomic_load(&g->scope.cause))
@@ -392,6 +422,8 @@ int weft_spawn_future(struct weft_group *g, intptr_t (*fn)(void *), void *arg,
 	f = WEFT_ALLOC(alloc_future, calloc(1, sizeof(*f)));
 	if (!f)
 		return -ENOMEM;
+	f->magic = FUTURE_MAGIC;
+	f->gen = weft__rt.gen;
 	atomic_init(&f->refs, 2);
 	r = spawn(g, fn, arg, f, false);
 	if (r < 0) {
@@ -411,7 +443,9 @@ int weft_group_join(struct weft_group *wg)
 	struct weft__waiter w;
 	int r;
 
-	if (!g || g->owner != ctl || g->state != GROUP_OPEN)
+	if ((r = valid(g, true)))
+		return r;
+	if (g->owner != ctl || g->state != GROUP_OPEN)
 		return -EINVAL; /* not the owner, or joined already */
 	if (ctl->scope != &g->scope || ctl->groups != g)
 		return -EINVAL; /* an inner scope or group is still open */
@@ -473,14 +507,15 @@ int weft_group_result(const struct weft_group *wg)
 
 	if (!g)
 		return -EINVAL;
-	return g->result;
+	return valid(g, false) ? -EINVAL : g->result;
 }
 
 int weft_group_failures(const struct weft_group *wg)
 {
 	const struct weft__group *g = (const struct weft__group *)wg;
+	int r = valid(g, false);
 
-	return g ? (int)g->nr_failures : -EINVAL;
+	return r ? r : (int)g->nr_failures;
 }
 
 int weft_group_failure(const struct weft_group *wg, unsigned i,
@@ -489,7 +524,7 @@ int weft_group_failure(const struct weft_group *wg, unsigned i,
 	const struct weft__group *g = (const struct weft__group *)wg;
 	const struct weft__failure *f;
 
-	if (!g || g->state < GROUP_JOINED || i >= g->nr_failures ||
+	if (valid(g, false) || g->state < GROUP_JOINED || i >= g->nr_failures ||
 	    (g->state == GROUP_FINISHED && i > 0))
 		return -EINVAL;
 	if (i >= g->nr_kept)
@@ -505,7 +540,7 @@ void weft_group_fini(struct weft_group *wg)
 {
 	struct weft__group *g = (struct weft__group *)wg;
 
-	if (!g || g->state != GROUP_JOINED)
+	if (valid(g, false) || g->state != GROUP_JOINED)
 		return;
 	free(g->more);
 	g->more = NULL;
@@ -536,8 +571,10 @@ int weft_future_wait(struct weft_future *wf, intptr_t *ret_value)
 	struct weft__waiter w;
 	int r;
 
-	if (!f)
+	if (!f || f->magic != FUTURE_MAGIC || atomic_load(&f->released))
 		return -EINVAL;
+	if (!atomic_load(&f->done) && unlikely(f->gen != weft__rt.gen))
+		return -ECHILD; /* its thread stayed behind in the parent */
 	if (!atomic_load(&f->done)) {
 		weft__waiter_init(&w);
 		weft__spin_lock(&f->lock);
@@ -565,9 +602,11 @@ int weft_future_release(struct weft_future *wf)
 {
 	struct weft__future *f = (struct weft__future *)wf;
 
-	if (!f)
+	if (!f || f->magic != FUTURE_MAGIC || atomic_exchange(&f->released, 1))
 		return -EINVAL;
-	if (atomic_fetch_sub(&f->refs, 1) == 1)
+	if (atomic_fetch_sub(&f->refs, 1) == 1) {
+		f->magic = 0;
 		free(f);
+	}
 	return 0;
 }

@@ -77,8 +77,8 @@ struct weft__timer {
  */
 struct weft__scope {
 	struct weft__scope *parent;
-	atomic_int cause; /* 0, or -ECANCELED / -ETIMEDOUT */
 	int64_t deadline; /* absolute, or -1 */
+	atomic_int cause; /* 0, or -ECANCELED / -ETIMEDOUT */
 	bool shield;	  /* parents' cancellation stops here */
 };
 
