@@ -175,6 +175,7 @@ WEFT_API int weft_mutex_trylock(struct weft_mutex *m);
 WEFT_API int weft_mutex_unlock(struct weft_mutex *m);
 
 WEFT_API int weft_cond_init(struct weft_cond *c);
+/* -EPERM if m is not locked. */
 WEFT_API int weft_cond_wait(struct weft_cond *c, struct weft_mutex *m);
 /* -ETIMEDOUT once weft_now() >= deadline; m is held again either way. */
 WEFT_API int weft_cond_timedwait(struct weft_cond *c, struct weft_mutex *m,

@@ -31,6 +31,8 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 
 /* Take m again whatever cancellation says: a condition wait must. */
 hidden void weft__mutex_relock(struct weft_mutex *m);
+/* Is m locked (by anyone: a weft mutex has no owner)? */
+hidden bool weft__mutex_held(struct weft_mutex *m);
 
 /*
  * A timed-out waiter that is still queued takes itself off the queue;
