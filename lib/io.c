@@ -431,7 +431,8 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags,
 	ssize_t r;
 	CHECKPOINT(c);
 
-	if (!c)
+	/* Bad arguments fail at once, with the system call's own errno. */
+	if (!c || !msg || msg->msg_iovlen > IOV_MAX)
 		return WEFT_SYS(sendmsg(fd, msg, flags));
 	/* With a name or control data, one message: no partial retries. */
 	if (msg->msg_name || msg->msg_controllen) {
@@ -545,6 +546,8 @@ int weft_poll(int fd, short events)
 
 int weft_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
+	if (!path)
+		return -EFAULT; /* as openat(2); glibc's is declared nonnull */
 	IO(io_uring_prep_openat(sqe, dirfd, path, flags, mode),
 	   openat(dirfd, path, flags, mode));
 }
