@@ -58,6 +58,7 @@ enum { RT_STOPPED, RT_RUNNING };
 
 struct weft__runtime weft__rt;
 static struct weft__lock life_lock;
+static unsigned grace_ms; /* WEFT_GRACE_MS, read as the runtime starts */
 /* SIGINT or SIGTERM came during weft_main: carrier 0 cancels the root. */
 static volatile sig_atomic_t root_signal;
 /* What a signal handler left for carrier 0 to do (weft__impl_defer). */
@@ -611,6 +612,9 @@ static int start(bool adopt)
 		return -EBUSY;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	err = weft__env_uint("WEFT_CARRIERS", 1, 1024, n ? n : 1, &n);
+	if (!err) /* garbage in any variable: no start (weft(7)) */
+		err = weft__env_uint("WEFT_GRACE_MS", 0, 3600000, 1000,
+				     &grace_ms);
 	if (!err)
 		err = weft__stack_init();
 	if (err)
@@ -706,11 +710,6 @@ int weft_shutdown(void)
 		return -EINVAL;
 	weft__lock(&life_lock);
 	if (atomic_load(&weft__rt.state) == RT_RUNNING) {
-		unsigned grace_ms;
-
-		if (weft__env_uint("WEFT_GRACE_MS", 0, 3600000, 1000,
-				   &grace_ms) < 0)
-			grace_ms = 1000;
 		weft__root_join((int64_t)grace_ms * 1000000);
 		wait_idle();
 		stop_carriers(weft__rt.nr_carriers, false);

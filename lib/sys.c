@@ -72,17 +72,35 @@ void weft__bug(const char *file, int line, const char *what)
 	abort();
 }
 
+/* Has name been complained about?  If not, it is now.  A few names. */
+static bool said_before(const char *name)
+{
+	static const char *_Atomic said[8];
+
+	for (size_t i = 0; i < ARRAY_SIZE(said); i++) {
+		const char *s = NULL;
+
+		if (atomic_compare_exchange_strong(&said[i], &s, name))
+			return false;
+		if (!strcmp(s, name))
+			return true;
+	}
+	return false;
+}
+
 /*
  * Read an unsigned decimal from the environment.  Garbage or a value out
- * of [min, max] gets one line naming the variable and -EINVAL; unset or
- * empty gives dflt.
+ * of [min, max] gets -EINVAL and, the first time, one line naming the
+ * variable (the value quoted, cut short, unprintable bytes as '?');
+ * unset or empty gives dflt.
  */
 int weft__env_uint(const char *name, unsigned min, unsigned max, unsigned dflt,
 		   unsigned *ret)
 {
 	const char *s = getenv(name);
 	unsigned long v;
-	char *end;
+	char *end, shown[40];
+	size_t i;
 
 	if (!s || !*s) {
 		*ret = dflt;
@@ -91,8 +109,12 @@ int weft__env_uint(const char *name, unsigned min, unsigned max, unsigned dflt,
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (*s < '0' || *s > '9' || *end || errno || v < min || v > max) {
-		weft__msg("%s=\"%s\" is not a number from %u to %u", name, s,
-			  min, max);
+		for (i = 0; s[i] && i < sizeof(shown) - 4; i++)
+			shown[i] = s[i] >= ' ' && s[i] <= '~' ? s[i] : '?';
+		strcpy(shown + i, s[i] ? "..." : "");
+		if (!said_before(name))
+			weft__msg("%s=\"%s\" is not a number from %u to %u",
+				  name, shown, min, max);
 		return -EINVAL;
 	}
 	*ret = v;
