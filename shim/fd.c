@@ -142,50 +142,23 @@ WEFT_EXPORT int pipe(int fds[2])
 	return pipe2(fds, 0);
 }
 
-/*
- * A dup copies the table's timeouts of from; with no memory to record
- * them, a new fd is closed again and the call fails with ENOMEM (dup2
- * and dup3 make room first, before they replace anything).
- */
-static int duped(int from, int to)
-{
-	if (to < 0 || to == from)
-		return to;
-	if (weft__fd_has_timeouts(from) && !weft__fd_reserve(to)) {
-		REAL(close)(to);
-		errno = ENOMEM;
-		return -1;
-	}
-	weft__fd_copy(from, to);
-	return to;
-}
-
-static bool room_for(int from, int to)
-{
-	if (weft__fd_has_timeouts(from) && !weft__fd_reserve(to)) {
-		errno = ENOMEM;
-		return false;
-	}
-	return true;
-}
-
 WEFT_EXPORT int dup(int fd)
 {
-	return duped(fd, REAL(dup)(fd));
+	return weft__fd_duped(fd, REAL(dup)(fd));
 }
 
 WEFT_EXPORT int dup2(int fd, int fd2)
 {
-	if (!room_for(fd, fd2))
+	if (!weft__fd_room_for(fd, fd2))
 		return -1;
-	return duped(fd, REAL(dup2)(fd, fd2));
+	return weft__fd_duped(fd, REAL(dup2)(fd, fd2));
 }
 
 WEFT_EXPORT int dup3(int fd, int fd2, int flags)
 {
-	if (!room_for(fd, fd2))
+	if (!weft__fd_room_for(fd, fd2))
 		return -1;
-	return duped(fd, REAL(dup3)(fd, fd2, flags));
+	return weft__fd_duped(fd, REAL(dup3)(fd, fd2, flags));
 }
 
 /*
@@ -202,7 +175,7 @@ static int do_fcntl(int fd, int cmd, va_list ap)
 	if (cmd == F_SETFL)
 		weft__fd_set_nonblock(fd, (int)(intptr_t)arg & O_NONBLOCK);
 	else if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-		return duped(fd, r);
+		return weft__fd_duped(fd, r);
 	return r;
 }
 

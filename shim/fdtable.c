@@ -244,3 +244,39 @@ void weft__fd_set_timeout(int fd, int which, int64_t ns)
 		put(fd, (weft__fd_nonblock(fd) ? FD_NONBLOCK : 0) | FD_KNOWN |
 				FD_TIMEO);
 }
+
+int weft__fd_duped(int from, int to)
+{
+	if (to < 0 || to == from)
+		return to;
+	if (weft__fd_has_timeouts(from) && !weft__fd_reserve(to)) {
+		REAL(close)(to);
+		errno = ENOMEM;
+		return -1;
+	}
+	weft__fd_copy(from, to);
+	return to;
+}
+
+bool weft__fd_room_for(int from, int to)
+{
+	if (weft__fd_has_timeouts(from) && !weft__fd_reserve(to)) {
+		errno = ENOMEM;
+		return false;
+	}
+	return true;
+}
+
+int weft__fd_accepted(int lfd, int fd, int flags)
+{
+	if (fd < 0)
+		return fd;
+	if (weft__fd_has_timeouts(lfd) && !weft__fd_reserve(fd)) {
+		REAL(close)(fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	weft__fd_set_stream(fd, flags & SOCK_NONBLOCK);
+	weft__fd_inherit_timeouts(lfd, fd);
+	return fd;
+}

@@ -37,6 +37,19 @@ hidden bool weft__fd_has_timeouts(int fd);
  */
 hidden bool weft__fd_reserve(int fd);
 
+/*
+ * The bookkeeping of the calls that make fds, for fd.c and net.c, which
+ * make the calls (so the fuzzer can drive the table as they do):
+ * weft__fd_duped(from, to) records to, a dup of from, and returns to, or
+ * -1 and ENOMEM after closing to if its timeouts cannot be recorded;
+ * weft__fd_room_for(from, to) makes room for to before a dup2 or dup3
+ * replaces it (false and ENOMEM if it cannot); weft__fd_accepted(lfd,
+ * fd, flags) records fd, accepted on lfd, as weft__fd_duped does.
+ */
+hidden int weft__fd_duped(int from, int to);
+hidden bool weft__fd_room_for(int from, int to);
+hidden int weft__fd_accepted(int lfd, int fd, int flags);
+
 /* timeo.c: blocking calls on a socket with a timeout of timeo ns. */
 hidden ssize_t weft__timed_recv(int fd, struct msghdr *msg, int flags,
 				int64_t timeo);

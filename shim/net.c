@@ -22,24 +22,6 @@ static inline unsigned know(int fd)
 	return WEFT_IMPL_FD_BLOCKING | weft__fd_kind(fd);
 }
 
-/*
- * A socket from accept starts with its listener's timeouts; if there is
- * no memory to record them, it is closed and accept fails with ENOMEM.
- */
-static int accepted(int lfd, int fd, int flags)
-{
-	if (fd < 0)
-		return fd;
-	if (weft__fd_has_timeouts(lfd) && !weft__fd_reserve(fd)) {
-		REAL(close)(fd);
-		errno = ENOMEM;
-		return -1;
-	}
-	weft__fd_set_stream(fd, flags & SOCK_NONBLOCK);
-	weft__fd_inherit_timeouts(lfd, fd);
-	return fd;
-}
-
 static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	int64_t t = weft__fd_timeout(fd, WEFT_RCVTIMEO);
@@ -53,15 +35,16 @@ WEFT_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len,
 			int flags)
 {
 	if (!to_ring(fd, 0))
-		return accepted(fd, REAL(accept4)(fd, addr, len, flags), flags);
-	return accepted(fd, do_accept(fd, addr, len, flags), flags);
+		return weft__fd_accepted(
+			fd, REAL(accept4)(fd, addr, len, flags), flags);
+	return weft__fd_accepted(fd, do_accept(fd, addr, len, flags), flags);
 }
 
 WEFT_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	if (!to_ring(fd, 0))
-		return accepted(fd, REAL(accept)(fd, addr, len), 0);
-	return accepted(fd, do_accept(fd, addr, len, 0), 0);
+		return weft__fd_accepted(fd, REAL(accept)(fd, addr, len), 0);
+	return weft__fd_accepted(fd, do_accept(fd, addr, len, 0), 0);
 }
 
 WEFT_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
