@@ -131,6 +131,17 @@ bool weft__fault(enum weft__fault_site site)
 	return false;
 }
 
+void weft__fault_arm(int site, unsigned long after, bool every)
+{
+	ensure_parsed();
+	nr_specs = 0;
+	if (site < 0 || site >= WEFT_FAULT_NR)
+		return;
+	specs[0] = (struct spec){ site, atomic_load(&counts[site]) + after + 1,
+				  every };
+	nr_specs = 1;
+}
+
 __attribute__((constructor)) static void note_loader(void)
 {
 	loader = getpid();

@@ -60,6 +60,13 @@ enum weft__fault_site {
 __attribute__((visibility("hidden"))) bool
 weft__fault(enum weft__fault_site site);
 #define WEFT_FAULT(site) __builtin_expect(weft__fault(WEFT_FAULT_##site), 0)
+/*
+ * For a fuzzer that injects failures itself, single-threaded: fail the
+ * call at site after the next `after` calls (and every one after it if
+ * every), instead of what WEFT_FAULT says; or, with site < 0, nothing.
+ */
+__attribute__((visibility("hidden"))) void
+weft__fault_arm(int site, unsigned long after, bool every);
 #else
 #define WEFT_FAULT(site) false
 #endif

@@ -280,3 +280,13 @@ int weft__fd_accepted(int lfd, int fd, int flags)
 	weft__fd_inherit_timeouts(lfd, fd);
 	return fd;
 }
+
+#if WEFT_FAULT_INJECTION
+void weft__fd_table_reset(void)
+{
+	for (unsigned i = 0; i < NR_CHUNKS; i++) {
+		free(atomic_exchange(&chunks[i], NULL));
+		free(atomic_exchange(&timeo_chunks[i], NULL));
+	}
+}
+#endif

@@ -50,6 +50,11 @@ hidden int weft__fd_duped(int from, int to);
 hidden bool weft__fd_room_for(int from, int to);
 hidden int weft__fd_accepted(int lfd, int fd, int flags);
 
+#if WEFT_FAULT_INJECTION
+/* For the fuzzer: forget every fd and free every chunk (none may be used). */
+hidden void weft__fd_table_reset(void);
+#endif
+
 /* timeo.c: blocking calls on a socket with a timeout of timeo ns. */
 hidden ssize_t weft__timed_recv(int fd, struct msghdr *msg, int flags,
 				int64_t timeo);
