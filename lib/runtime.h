@@ -188,9 +188,10 @@ struct weft__carrier {
 	struct weft__waiter *backlog, **backlog_end; /* owner: see ring.c */
 	int efd; /* eventfd others write to wake us */
 	uint64_t efd_buf;
-	bool efd_armed;	     /* owner: a read on efd is in flight */
-	atomic_int sleeping; /* in io_uring_enter, wants a write */
-	void *altstack;	     /* for the stack overflow handler */
+	bool efd_armed;	      /* owner: a read on efd is in flight */
+	atomic_int sleeping;  /* in io_uring_enter, wants a write */
+	void *altstack;	      /* for the stack overflow handler */
+	stack_t old_altstack; /* the thread's own, given back as it leaves */
 	struct weft__stack_cache stack_cache[WEFT_STACK_CLASSES]; /* owner */
 	int setup_err; /* result of ring setup, for the starter */
 };

@@ -515,21 +515,25 @@ static int carrier_setup(struct weft__carrier *c)
 		return -ENOMEM;
 	}
 	ss = (stack_t){ .ss_sp = c->altstack, .ss_size = ALTSTACK_SIZE };
-	sigaltstack(&ss, NULL);
+	sigaltstack(&ss, &c->old_altstack);
 	r = weft__ring_init(c);
 	if (r < 0) {
+		sigaltstack(&c->old_altstack, NULL);
 		munmap(c->altstack, ALTSTACK_SIZE);
 		c->altstack = NULL;
 	}
 	return r;
 }
 
-/* Run by the carrier's own kernel thread as it leaves. */
+/*
+ * Run by the carrier's own kernel thread as it leaves: the thread gets
+ * back the signal stack it had (weft_main's caller its own, a thread of
+ * AddressSanitizer's the one it unmaps as the thread exits).
+ */
 static void carrier_leave(struct weft__carrier *c)
 {
-	stack_t ss = { .ss_flags = SS_DISABLE };
-
-	sigaltstack(&ss, NULL);
+	if (c->altstack)
+		sigaltstack(&c->old_altstack, NULL);
 	tls_carrier = NULL;
 }
 
