@@ -20,11 +20,9 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "config.h"
+#include "lib/runtime.h"
 
 TestSuite(badinput, .timeout = 120);
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 static int never[2]; /* nobody writes: reads block until it is closed */
 
@@ -544,7 +542,8 @@ static intptr_t forker(void *arg)
 	cr_assert_eq(weft_sem_wait(&owner_go), 0);
 	while (weft_future_wait(fd, NULL) != 0)
 		;
-	weft_sleep_until(weft_now() + 5 * T_MS); /* done has ended */
+	while (atomic_load(&done->join) != WEFT_JOIN_DONE)
+		weft_sleep_until(weft_now() + T_MS); /* done has ended */
 	pid = fork();
 	if (pid == 0) {
 		/* What stayed behind is gone; what had ended is there. */
