@@ -7,6 +7,14 @@
  * kernel thread, where a blocking call blocks that thread honestly and
  * gives the same results as the system call.
  *
+ * Bad arguments: NULL and out-of-range values fail with -EINVAL (the I/O
+ * functions with the system call's own errno, -EBADF, -EFAULT...).  A
+ * handle (thread, group, future, scope) is checked with a magic number:
+ * storage never opened, and a thread handle used after its join, fail
+ * with -EINVAL until the memory is reused (see weft_thread_join); in
+ * the child of a fork, a handle of what stayed behind in the parent
+ * fails with -ECHILD.  A freed channel cannot be checked.
+ *
  * Time is one type: int64_t nanoseconds of CLOCK_MONOTONIC (weft_now()).
  */
 #ifndef WEFT_H
@@ -82,16 +90,23 @@ WEFT_API int weft_thread_spawn(struct weft_thread **ret_thread,
 			       intptr_t (*fn)(void *), void *arg,
 			       const struct weft_spawn_attr *attr);
 
-/* Wait for t to end, store its value in *ret_value, and free t. */
+/*
+ * Wait for t to end, store its value in *ret_value, and free t.  -EINVAL
+ * for a detached t, one being joined, or (its magic cleared) one joined
+ * already, while its stack is not reused: stacks go to the next spawn
+ * most recent first, and one over 64 MiB is unmapped at once, so a
+ * stale handle is a bug this can catch, not an API.  -ECHILD in the
+ * child of a fork for a thread that stayed behind in the parent.
+ */
 WEFT_API int weft_thread_join(struct weft_thread *t, intptr_t *ret_value);
 
-/* Let t free itself when it ends; it must not be joined. */
+/* Let t free itself when it ends; it must not be joined.  As join. */
 WEFT_API int weft_thread_detach(struct weft_thread *t);
 
 /* The calling virtual thread, or NULL on a plain kernel thread. */
 WEFT_API struct weft_thread *weft_thread_self(void);
 
-/* A number unique to t for the life of the process (1, 2, ...). */
+/* A number unique to t for the life of the process (1, 2, ...); 0: stale. */
 WEFT_API uint64_t weft_thread_id(const struct weft_thread *t);
 
 /* Let other runnable threads run; sched_yield() on a plain thread. */
@@ -163,6 +178,7 @@ WEFT_API int weft_mutex_trylock(struct weft_mutex *m);
 WEFT_API int weft_mutex_unlock(struct weft_mutex *m);
 
 WEFT_API int weft_cond_init(struct weft_cond *c);
+/* -EPERM if m is not locked. */
 WEFT_API int weft_cond_wait(struct weft_cond *c, struct weft_mutex *m);
 /* -ETIMEDOUT once weft_now() >= deadline; m is held again either way. */
 WEFT_API int weft_cond_timedwait(struct weft_cond *c, struct weft_mutex *m,
@@ -207,14 +223,19 @@ struct weft_future;
  * Only the owner joins; weft_group_join returns the first real failure,
  * -ETIMEDOUT if the deadline fired, -ECANCELED if an enclosing scope was
  * cancelled, else 0 (also when the owner cancelled it).  -EINVAL from a
- * non-owner or with an inner scope still open.
+ * non-owner or with an inner scope still open.  Opening a group that is
+ * open already: -EBUSY.  The others on storage never opened: -EINVAL.
  */
 WEFT_API int weft_group_open(struct weft_group *g,
 			     const struct weft_group_opts *opts);
 WEFT_API int weft_group_join(struct weft_group *g);
 /* Cancel the group, its members, and the groups they opened; any thread. */
 WEFT_API int weft_group_cancel(struct weft_group *g);
-/* After the join: its result, the number of failures, the i-th of them. */
+/*
+ * After the join: its result, the number of failures, the i-th of them
+ * (-ENOMEM if there was no memory to keep it; -EINVAL for i >= 1 once
+ * weft_group_fini has run).
+ */
 WEFT_API int weft_group_result(const struct weft_group *g);
 WEFT_API int weft_group_failures(const struct weft_group *g);
 WEFT_API int weft_group_failure(const struct weft_group *g, unsigned i,
@@ -237,7 +258,9 @@ WEFT_API int weft_spawn_future(struct weft_group *g, intptr_t (*fn)(void *),
 /*
  * Wait for the thread of f to end (a cancellable wait); its status (0, its
  * failure, or -ECANCELED) and, in *ret_value, what it returned.  Readable
- * until released, the group's join notwithstanding.
+ * until released, the group's join notwithstanding.  A second release,
+ * or a wait after the release, fails with -EINVAL while the thread runs;
+ * once it has ended the release frees the future.
  */
 WEFT_API int weft_future_wait(struct weft_future *f, intptr_t *ret_value);
 WEFT_API int weft_future_release(struct weft_future *f);
@@ -276,6 +299,7 @@ WEFT_API void weft__group_leave(struct weft_group **g);
 struct weft_chan;
 
 WEFT_API int weft_chan_new(struct weft_chan **ret_chan, size_t capacity);
+/* Once nobody uses it; a freed channel must not be used or freed again. */
 WEFT_API void weft_chan_free(struct weft_chan *ch);
 WEFT_API int weft_chan_send(struct weft_chan *ch, void *value);
 WEFT_API int weft_chan_recv(struct weft_chan *ch, void **ret_value);

@@ -26,9 +26,6 @@
  * cut to the earliest one in force, and a deadline that has passed is a
  * cancellation with cause -ETIMEDOUT.
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "runtime.h"
 #include "weftimpl.h"
 #include "group.h"
@@ -97,39 +94,29 @@ int64_t weft__cancel_deadline(struct weft__ctl *ctl, int64_t deadline)
 
 void weft__wakes_init(struct weft__wakes *b)
 {
-	b->e = b->small;
-	b->n = 0;
-	b->cap = ARRAY_SIZE(b->small);
+	b->head = NULL;
 }
 
-/* Wake t later; now, under the caller's locks, if memory ran out. */
+/* Wake the thread of a claimed waiter, or queue it for later. */
 static void wakes_add(struct weft__wakes *b, struct weft_thread *t,
 		      atomic_uint *word)
 {
-	if (b->n == b->cap) {
-		size_t cap = 2 * b->cap;
-		struct weft__wake1 *e = b->e == b->small ? NULL : b->e;
-
-		e = realloc(e, cap * sizeof(*e));
-		if (!e) {
-			weft__wake(t, word);
-			return;
-		}
-		if (b->e == b->small)
-			memcpy(e, b->small, sizeof(b->small));
-		b->e = e;
-		b->cap = cap;
+	if (!t) {
+		weft__futex_wake(word, 1);
+		return;
 	}
-	b->e[b->n++] = (struct weft__wake1){ t, word };
+	t->next = b->head;
+	b->head = t;
 }
 
 void weft__wakes_flush(struct weft__wakes *b)
 {
-	for (size_t i = 0; i < b->n; i++)
-		weft__wake(b->e[i].t, b->e[i].word);
-	if (b->e != b->small)
-		free(b->e);
-	weft__wakes_init(b);
+	struct weft_thread *t;
+
+	while ((t = b->head)) {
+		b->head = t->next;
+		weft__ready(t);
+	}
 }
 
 /*
@@ -194,8 +181,10 @@ void weft__impl_signal_interrupt(struct weft_thread *t, bool restart)
 
 int weft_thread_interrupt(struct weft_thread *t)
 {
-	if (!t)
-		return -EINVAL;
+	int r = weft__thread_check(t);
+
+	if (r)
+		return r;
 	interrupt(&t->ctl, WEFT__WAIT_OTHER, true);
 	return 0;
 }
@@ -278,10 +267,13 @@ void weft__cancel_unregister(struct weft__ctl *ctl)
 
 /* ---- cancel scopes of the API ---- */
 
+#define SCOPE_MAGIC 0x706f6373u /* entered once: the storage is a scope */
+
 struct scope {
 	struct weft__scope s;
 	struct weft__ctl *ctl;
 	struct weft__group *groups; /* the owner's open groups at enter */
+	uint32_t magic;		    /* SCOPE_MAGIC */
 };
 
 _Static_assert(sizeof(struct scope) <= sizeof(struct weft_cancel_scope),
@@ -301,6 +293,7 @@ int weft_cancel_scope_enter(struct weft_cancel_scope *ws, int64_t deadline,
 	sc->s.shield = shield;
 	sc->ctl = ctl;
 	sc->groups = ctl->groups;
+	sc->magic = SCOPE_MAGIC;
 	ctl->scope = &sc->s;
 	return 0;
 }
@@ -309,7 +302,8 @@ int weft_cancel_scope_leave(struct weft_cancel_scope *ws)
 {
 	struct scope *sc = (struct scope *)ws;
 
-	if (!sc || sc->ctl != weft__ctl_self() || sc->ctl->scope != &sc->s)
+	if (!sc || sc->magic != SCOPE_MAGIC || sc->ctl != weft__ctl_self() ||
+	    sc->ctl->scope != &sc->s)
 		return -EINVAL; /* not the caller's innermost scope */
 	sc->ctl->scope = sc->s.parent;
 	return 0;
@@ -321,8 +315,8 @@ int weft_cancel_scope_cancel(struct weft_cancel_scope *ws)
 	struct weft__wakes b;
 	int zero = 0;
 
-	if (!sc)
-		return -EINVAL;
+	if (!sc || sc->magic != SCOPE_MAGIC)
+		return -EINVAL; /* never entered */
 	atomic_compare_exchange_strong(&sc->s.cause, &zero, -ECANCELED);
 	weft__wakes_init(&b);
 	weft__cancel_wake(sc->ctl, sc->groups, &b);

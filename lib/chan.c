@@ -26,7 +26,8 @@ int weft_chan_new(struct weft_chan **ret_chan, size_t capacity)
 
 	if (!ret_chan || capacity == 0 || capacity > ((size_t)1 << 32))
 		return -EINVAL;
-	ch = calloc(1, sizeof(*ch) + capacity * sizeof(void *));
+	ch = WEFT_ALLOC(alloc_chan,
+			calloc(1, sizeof(*ch) + capacity * sizeof(void *)));
 	if (!ch)
 		return -ENOMEM;
 	ch->cap = capacity;

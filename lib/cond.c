@@ -21,6 +21,8 @@ int weft__cond_wait_as(struct weft_cond *wc, struct weft_mutex *m,
 
 	if (!c || !m || deadline < -1)
 		return -EINVAL;
+	if (!weft__mutex_held(m))
+		return -EPERM; /* its wake-up would be lost, or its lock */
 	weft__waiter_init(&w);
 	weft__note(&w, on, obj);
 	weft__spin_lock(&c->lock);

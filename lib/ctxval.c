@@ -44,7 +44,7 @@ int weft_context_set(const void *key, void *value)
 
 	if (!key)
 		return -EINVAL;
-	v = malloc(sizeof(*v));
+	v = WEFT_ALLOC(alloc_context, malloc(sizeof(*v)));
 	if (!v)
 		return -ENOMEM;
 	atomic_init(&v->refs, 1);

@@ -34,6 +34,20 @@ static bool is_failure(intptr_t v)
 	return v < 0 && v >= -4095;
 }
 
+/*
+ * Is g a group (opened once; the storage is the caller's, so a magic
+ * number is all there is to check), of this process (-ECHILD: opened in
+ * the parent of a fork by a thread that stayed behind)?
+ */
+static int valid(const struct weft__group *g, bool here)
+{
+	if (!g || g->magic != GROUP_MAGIC)
+		return -EINVAL;
+	if (here && unlikely(g->gen != weft__rt.gen))
+		return -ECHILD;
+	return 0;
+}
+
 int weft_group_open(struct weft_group *wg, const struct weft_group_opts *o)
 {
 	struct weft__group *g = (struct weft__group *)wg;
@@ -44,11 +58,16 @@ int weft_group_open(struct weft_group *wg, const struct weft_group_opts *o)
 		return -EINVAL;
 	if (!o)
 		o = &none;
+	if (g->magic == GROUP_MAGIC &&
+	    (g->state == GROUP_OPEN || g->state == GROUP_JOINING))
+		return -EBUSY; /* open already: not joined yet */
 	memset(g, 0, sizeof(*g));
 	g->result = -EINVAL;
 	if (o->policy < WEFT_FAIL_FAST || o->policy > WEFT_FIRST_SUCCESS ||
 	    o->deadline < 0 || o->max_concurrency > INT32_MAX)
 		return -EINVAL;
+	g->magic = GROUP_MAGIC;
+	g->gen = weft__rt.gen;
 	g->scope.parent = ctl->scope;
 	g->scope.deadline = o->deadline ? o->deadline : -1;
 	g->owner = ctl;
@@ -81,7 +100,7 @@ void weft__group_cancel(struct weft__group *g, int reason)
 	int zero = 0;
 
 	weft__spin_lock(&g->lock);
-	if (g->reason || g->state == GROUP_JOINED) {
+	if (g->reason || g->state >= GROUP_JOINED) {
 		weft__spin_unlock(&g->lock);
 		return;
 	}
@@ -101,8 +120,10 @@ void weft__group_cancel(struct weft__group *g, int reason)
 
 int weft_group_cancel(struct weft_group *wg)
 {
-	if (!wg)
-		return -EINVAL;
+	int r = valid((struct weft__group *)wg, true);
+
+	if (r)
+		return r;
 	weft__group_cancel((struct weft__group *)wg, GROUP_OWNER);
 	return 0;
 }
@@ -114,26 +135,31 @@ static bool cancelled_end(struct weft_thread *t, intptr_t v)
 	       weft__cancel_check(&t->ctl) != 0;
 }
 
+/* Count a failure, and keep it unless memory ran out (then the rest too). */
 static void record(struct weft__group *g, struct weft_thread *t, int v)
 {
 	struct weft__failure f = { t->id, v };
 
-	if (g->nr_failures == 0) {
+	g->nr_failures++;
+	if (g->nr_kept != g->nr_failures - 1)
+		return;
+	if (g->nr_kept == 0) {
 		g->first = f;
 	} else {
-		if (g->nr_failures - 1 == g->cap) {
+		if (g->nr_kept - 1 == g->cap) {
 			unsigned cap = g->cap ? 2 * g->cap : 8;
 			struct weft__failure *m =
-				realloc(g->more, cap * sizeof(*m));
+				WEFT_ALLOC(alloc_group_failures,
+					   realloc(g->more, cap * sizeof(*m)));
 
 			if (!m)
-				return; /* counted below all the same */
+				return;
 			g->more = m;
 			g->cap = cap;
 		}
-		g->more[g->nr_failures - 1] = f;
+		g->more[g->nr_kept - 1] = f;
 	}
-	g->nr_failures++;
+	g->nr_kept++;
 }
 
 static void future_done(struct weft__future *f, int status, intptr_t value)
@@ -147,8 +173,10 @@ static void future_done(struct weft__future *f, int status, intptr_t value)
 	while ((w = weft__wq_pop(&f->waiters)))
 		weft__waiter_wake(w);
 	weft__spin_unlock(&f->lock);
-	if (atomic_fetch_sub(&f->refs, 1) == 1)
+	if (atomic_fetch_sub(&f->refs, 1) == 1) {
+		f->magic = 0;
 		free(f);
+	}
 }
 
 void weft__group_member_done(struct weft_thread *t)
@@ -212,6 +240,8 @@ static struct weft__group *root(void)
 	weft__lock(&root_lock);
 	if (g->state != GROUP_OPEN) {
 		memset(g, 0, sizeof(*g));
+		g->magic = GROUP_MAGIC;
+		g->gen = weft__rt.gen;
 		g->scope.deadline = -1;
 		g->policy = WEFT_SUPERVISE;
 		__atomic_store_n(&g->state, GROUP_OPEN, __ATOMIC_RELEASE);
@@ -301,6 +331,7 @@ static void forget_members(struct weft__group *g, struct weft_thread *self)
 	bool in = self && self->group == g;
 
 	memset(&g->lock, 0, sizeof(g->lock));
+	g->gen = weft__rt.gen; /* the child's now */
 	g->members = in ? self : NULL;
 	if (in)
 		self->sibling = self->sibling_prev = NULL;
@@ -319,6 +350,8 @@ void weft__group_fork_child(struct weft_thread *self)
 {
 	struct weft__group *g;
 
+	if (self && self->future)
+		self->future->gen = weft__rt.gen;
 	if (self)
 		for (g = self->ctl.groups; g; g = g->outer)
 			forget_members(g, self);
@@ -338,8 +371,10 @@ static int spawn(struct weft_group *wg, intptr_t (*fn)(void *), void *arg,
 		return -EINVAL;
 	if (!g)
 		g = root();
+	else if ((r = valid(g, true)))
+		return r;
 	if (g->state != GROUP_OPEN)
-		return g->state == GROUP_JOINED ? -EINVAL : -ECANCELED;
+		return g->state >= GROUP_JOINED ? -EINVAL : -ECANCELED;
 	if (atomic_load(&g->scope.cause))
 		return -ECANCELED;
 	if (g->limit) {
@@ -390,9 +425,11 @@ int weft_spawn_future(struct weft_group *g, intptr_t (*fn)(void *), void *arg,
 
 	if (!ret_future)
 		return -EINVAL;
-	f = calloc(1, sizeof(*f));
+	f = WEFT_ALLOC(alloc_future, calloc(1, sizeof(*f)));
 	if (!f)
 		return -ENOMEM;
+	f->magic = FUTURE_MAGIC;
+	f->gen = weft__rt.gen;
 	atomic_init(&f->refs, 2);
 	r = spawn(g, fn, arg, f, false);
 	if (r < 0) {
@@ -412,7 +449,9 @@ int weft_group_join(struct weft_group *wg)
 	struct weft__waiter w;
 	int r;
 
-	if (!g || g->owner != ctl || g->state != GROUP_OPEN)
+	if ((r = valid(g, true)))
+		return r;
+	if (g->owner != ctl || g->state != GROUP_OPEN)
 		return -EINVAL; /* not the owner, or joined already */
 	if (ctl->scope != &g->scope || ctl->groups != g)
 		return -EINVAL; /* an inner scope or group is still open */
@@ -475,14 +514,15 @@ int weft_group_result(const struct weft_group *wg)
 
 	if (!g)
 		return -EINVAL;
-	return g->result;
+	return valid(g, false) ? -EINVAL : g->result;
 }
 
 int weft_group_failures(const struct weft_group *wg)
 {
 	const struct weft__group *g = (const struct weft__group *)wg;
+	int r = valid(g, false);
 
-	return g ? (int)g->nr_failures : -EINVAL;
+	return r ? r : (int)g->nr_failures;
 }
 
 int weft_group_failure(const struct weft_group *wg, unsigned i,
@@ -491,9 +531,12 @@ int weft_group_failure(const struct weft_group *wg, unsigned i,
 	const struct weft__group *g = (const struct weft__group *)wg;
 	const struct weft__failure *f;
 
-	if (!g || g->state != GROUP_JOINED || i >= g->nr_failures ||
-	    (i > 0 && i - 1 >= g->cap))
+	if (valid(g, false) || g->state < GROUP_JOINED || i >= g->nr_failures ||
+	    (g->state == GROUP_FINISHED && i > 0))
 		return -EINVAL;
+	if (i >= g->nr_kept)
+		return -ENOMEM; /* counted, but there was no memory to keep it
+				 */
 	f = i == 0 ? &g->first : &g->more[i - 1];
 	if (ret_thread_id)
 		*ret_thread_id = f->id;
@@ -504,11 +547,12 @@ void weft_group_fini(struct weft_group *wg)
 {
 	struct weft__group *g = (struct weft__group *)wg;
 
-	if (!g || g->state != GROUP_JOINED)
+	if (valid(g, false) || g->state != GROUP_JOINED)
 		return;
 	free(g->more);
 	g->more = NULL;
 	g->cap = 0;
+	g->state = GROUP_FINISHED;
 }
 
 /* For the scope macro: leaving the block early cancels, then joins. */
@@ -534,8 +578,10 @@ int weft_future_wait(struct weft_future *wf, intptr_t *ret_value)
 	struct weft__waiter w;
 	int r;
 
-	if (!f)
+	if (!f || f->magic != FUTURE_MAGIC || atomic_load(&f->released))
 		return -EINVAL;
+	if (!atomic_load(&f->done) && unlikely(f->gen != weft__rt.gen))
+		return -ECHILD; /* its thread stayed behind in the parent */
 	if (!atomic_load(&f->done)) {
 		weft__waiter_init(&w);
 		weft__note(&w, WEFT__ON_FUTURE, f);
@@ -564,9 +610,11 @@ int weft_future_release(struct weft_future *wf)
 {
 	struct weft__future *f = (struct weft__future *)wf;
 
-	if (!f)
+	if (!f || f->magic != FUTURE_MAGIC || atomic_exchange(&f->released, 1))
 		return -EINVAL;
-	if (atomic_fetch_sub(&f->refs, 1) == 1)
+	if (atomic_fetch_sub(&f->refs, 1) == 1) {
+		f->magic = 0;
 		free(f);
+	}
 	return 0;
 }

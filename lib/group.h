@@ -14,7 +14,11 @@ enum {
 	GROUP_DEADLINE,	 /* the group's deadline passed */
 };
 
-enum { GROUP_OPEN = 1, GROUP_JOINING, GROUP_JOINED };
+/* FINISHED: weft_group_fini let go of the list of failures. */
+enum { GROUP_OPEN = 1, GROUP_JOINING, GROUP_JOINED, GROUP_FINISHED };
+
+#define GROUP_MAGIC 0x70756f72u	 /* opened once: the storage is a group */
+#define FUTURE_MAGIC 0x75747566u /* until the future is freed */
 
 struct weft__failure {
 	uint64_t id;
@@ -23,6 +27,8 @@ struct weft__failure {
 
 struct weft__group {
 	struct weft__scope scope;    /* the parent scope of every member */
+	uint32_t magic;		     /* GROUP_MAGIC once opened */
+	unsigned gen;		     /* weft__rt.gen of its owner (fork) */
 	struct weft_spin lock;	     /* guards everything below */
 	struct weft__ctl *owner;     /* only the owner joins */
 	struct weft__group *outer;   /* next in owner->groups */
@@ -38,10 +44,14 @@ struct weft__group {
 	struct weft__failure first;  /* the first real failure */
 	struct weft__failure *more;  /* the others, malloc'd */
 	unsigned nr_failures, cap;
+	unsigned nr_kept; /* of them listable: memory ran out for the rest */
 };
 
 struct weft__future {
-	atomic_uint refs; /* the thread's and the holder's */
+	uint32_t magic;	      /* FUTURE_MAGIC */
+	unsigned gen;	      /* weft__rt.gen of its thread (fork) */
+	atomic_uint released; /* by its holder: a second time is -EINVAL */
+	atomic_uint refs;     /* the thread's and the holder's */
 	atomic_uint done;
 	int status; /* 0, a failure, or -ECANCELED */
 	intptr_t value;

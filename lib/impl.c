@@ -35,10 +35,7 @@ struct io_uring_sqe *weft__impl_sqe(void)
 	if (!c || !c->current)
 		return NULL;
 	/* Room for a linked timeout too: a link must not be split. */
-	if (io_uring_sq_space_left(&c->ring) < 2) {
-		io_uring_submit(&c->ring);
-		c->unsubmitted = 0;
-	}
+	weft__ring_reserve(c, 2);
 	return weft__ring_sqe(c);
 }
 
@@ -93,8 +90,8 @@ int weft__impl_poll_any(const struct pollfd *fds, unsigned n, int64_t deadline)
 	int r;
 
 	if (n > ANY_ON_STACK) {
-		sqes = malloc(n * sizeof(*sqes));
-		ws = malloc(n * sizeof(*ws));
+		sqes = WEFT_ALLOC(alloc_poll, malloc(n * sizeof(*sqes)));
+		ws = WEFT_ALLOC(alloc_poll, malloc(n * sizeof(*ws)));
 		if (!sqes || !ws) {
 			r = -ENOMEM;
 			goto out_free;

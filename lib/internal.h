@@ -10,6 +10,7 @@
 #include <errno.h>
 
 #include "config.h"
+#include "fault.h"
 
 #define hidden __attribute__((visibility("hidden")))
 #define likely(x) __builtin_expect(!!(x), 1)

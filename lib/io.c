@@ -193,7 +193,8 @@ static ssize_t read_on(struct weft__carrier *c, int fd, const struct iovec *iov,
 	size_t want = total(iov, n);
 	int first;
 
-	if (n > SMALL_IOV && !(rest = malloc(n * sizeof(*rest))))
+	if (n > SMALL_IOV &&
+	    !(rest = WEFT_ALLOC(alloc_iov, malloc(n * sizeof(*rest)))))
 		return done;
 	memcpy(rest, iov, n * sizeof(*rest));
 	first = advance(rest, n, done);
@@ -340,7 +341,8 @@ static ssize_t do_writev(int fd, const struct iovec *iov, int n, off_t off,
 			return WEFT_SYS(sendmsg(fd, &m, send_flags));
 		return WEFT_SYS(pwritev2(fd, iov, n, off, 0));
 	}
-	if (n > SMALL_IOV && !(copy = malloc(n * sizeof(*copy))))
+	if (n > SMALL_IOV &&
+	    !(copy = WEFT_ALLOC(alloc_iov, malloc(n * sizeof(*copy)))))
 		return -ENOMEM;
 	memcpy(copy, iov, n * sizeof(*copy));
 	r = write_all(c, fd, copy, n, off, send_flags, know);
@@ -429,7 +431,8 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags,
 	ssize_t r;
 	CHECKPOINT(c);
 
-	if (!c)
+	/* Bad arguments fail at once, with the system call's own errno. */
+	if (!c || !msg || msg->msg_iovlen > IOV_MAX)
 		return WEFT_SYS(sendmsg(fd, msg, flags));
 	/* With a name or control data, one message: no partial retries. */
 	if (msg->msg_name || msg->msg_controllen) {
@@ -543,6 +546,8 @@ int weft_poll(int fd, short events)
 
 int weft_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
+	if (!path)
+		return -EFAULT; /* as openat(2); glibc's is declared nonnull */
 	IO(io_uring_prep_openat(sqe, dirfd, path, flags, mode),
 	   openat(dirfd, path, flags, mode));
 }

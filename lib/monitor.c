@@ -130,8 +130,9 @@ int weft__carriers_alloc(unsigned n)
 		return r;
 	if (!ms)
 		cap = 0;
-	mem = calloc(n + cap, sizeof(*mem));
-	weft__rt.carriers = calloc(n + cap, sizeof(*weft__rt.carriers));
+	mem = WEFT_ALLOC(alloc_carriers, calloc(n + cap, sizeof(*mem)));
+	weft__rt.carriers = WEFT_ALLOC(
+		alloc_carriers, calloc(n + cap, sizeof(*weft__rt.carriers)));
 	if (!mem || !weft__rt.carriers) {
 		free(mem);
 		free(weft__rt.carriers);

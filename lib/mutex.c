@@ -62,7 +62,14 @@ int weft_mutex_lock(struct weft_mutex *wm)
 		return -EINVAL;
 	if (atomic_compare_exchange_strong(&m->state, &s, LOCKED))
 		return 0;
+	if (s > CONTENDED)
+		return -EINVAL; /* not a mutex: garbage, or freed */
 	return lock_slow(m, -1, true);
+}
+
+bool weft__mutex_held(struct weft_mutex *wm)
+{
+	return atomic_load(&((struct mutex *)wm)->state) != UNLOCKED;
 }
 
 void weft__mutex_relock(struct weft_mutex *wm)
@@ -83,6 +90,8 @@ int weft_mutex_timedlock(struct weft_mutex *wm, int64_t deadline)
 		return -EINVAL;
 	if (atomic_compare_exchange_strong(&m->state, &s, LOCKED))
 		return 0;
+	if (s > CONTENDED)
+		return -EINVAL;
 	return lock_slow(m, deadline, true);
 }
 
@@ -93,8 +102,9 @@ int weft_mutex_trylock(struct weft_mutex *wm)
 
 	if (!m)
 		return -EINVAL;
-	return atomic_compare_exchange_strong(&m->state, &s, LOCKED) ? 0 :
-								       -EBUSY;
+	if (atomic_compare_exchange_strong(&m->state, &s, LOCKED))
+		return 0;
+	return s > CONTENDED ? -EINVAL : -EBUSY;
 }
 
 int weft_mutex_unlock(struct weft_mutex *wm)
@@ -110,6 +120,8 @@ int weft_mutex_unlock(struct weft_mutex *wm)
 		return 0;
 	if (s == UNLOCKED)
 		return -EPERM;
+	if (s > CONTENDED)
+		return -EINVAL;
 	weft__spin_lock(&m->lock);
 	atomic_store(&m->state, UNLOCKED);
 	w = weft__sync_claim(&m->waiters);

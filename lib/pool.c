@@ -91,7 +91,8 @@ static void grow(void)
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	r = pthread_create(&th, NULL, worker, NULL);
+	r = WEFT_FAULT(pool_thread) ? EAGAIN :
+				      pthread_create(&th, NULL, worker, NULL);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	weft__lock(&pool.lock);
 	if (!r) {

@@ -20,6 +20,22 @@
  * while the carrier may sleep, through which any other thread wakes it.  SQEs
  * are submitted in batches: when the carrier runs out of runnable threads, and
  * every RUN_BUDGET threads otherwise (sched.c).
+ *
+ * A lost CQE is a thread parked for ever, so no completion may be dropped
+ * when the kernel pushes back.  A full CQ spills into the kernel's overflow
+ * list (IORING_FEAT_NODROP), which every io_uring_enter with GETEVENTS
+ * flushes into the room the last reap made.  When the SQ is full and the
+ * kernel will not take its SQEs (-EBUSY: a CQ overflow it cannot flush,
+ * on older kernels; -EAGAIN: no memory for requests until some complete;
+ * -EINTR), the carrier cannot wait for the scheduler to reap: it may be
+ * a virtual thread preparing an SQE.  It moves the CQEs to its backlog
+ * instead, taking only their results, lets the kernel flush into the room
+ * made, and tries again; the scheduler's next reap completes the backlog
+ * first, and a carrier with a backlog does not sleep.  Transient errors of
+ * the waits (-EINTR, -EAGAIN, -EBUSY) end the wait early; the scheduler
+ * comes back to the ring.  Only a CQE the kernel itself dropped, for want
+ * of memory for its overflow list (-EBADR), cannot be recovered: it is
+ * said once on stderr.
  */
 #include <poll.h>
 #include <string.h>
@@ -35,6 +51,7 @@
 #endif
 
 #define SQ_ENTRIES 256
+#define BADR_SAID 1 /* the kernel's dropped CQEs were reported */
 /* The kernel sizes its cancel hash by the CQ: 8192 gives its most buckets. */
 #define CQ_ENTRIES 8192
 #define UD_EVENTFD 1
@@ -62,7 +79,10 @@ int weft__ring_init(struct weft__carrier *c)
 		p.flags = setup_ladder[i] | IORING_SETUP_CQSIZE |
 			  IORING_SETUP_SUBMIT_ALL;
 		p.cq_entries = CQ_ENTRIES;
-		r = io_uring_queue_init_params(SQ_ENTRIES, &c->ring, &p);
+		r = WEFT_FAULT(ring_setup) ?
+			    -ENOMEM :
+			    io_uring_queue_init_params(SQ_ENTRIES, &c->ring,
+						       &p);
 		if (r == 0) {
 			weft__rt.ring_flags = p.flags;
 			if (p.features & IORING_FEAT_CQE_SKIP)
@@ -79,11 +99,15 @@ int weft__ring_init(struct weft__carrier *c)
 	io_uring_register_iowq_max_workers(&c->ring, workers);
 	c->efd_armed = false;
 	if (c->efd < 0)
-		c->efd = eventfd(0, EFD_CLOEXEC);
+		c->efd = WEFT_FAULT(ring_eventfd) ?
+				 -ENFILE :
+				 WEFT_SYS(eventfd(0, EFD_CLOEXEC));
 	if (c->efd < 0) {
 		io_uring_queue_exit(&c->ring);
-		return -ENOMEM;
+		return c->efd;
 	}
+	c->backlog = NULL;
+	c->backlog_end = &c->backlog;
 	return 0;
 }
 
@@ -105,14 +129,113 @@ void weft__ring_efd_close(struct weft__carrier *c)
 	c->efd = -1;
 }
 
+#if WEFT_FAULT_INJECTION
+/* An injected -EBUSY lasts, as the kernel's does, until the CQ is empty. */
+static __thread bool busy __attribute__((tls_model("initial-exec")));
+#endif
+
+/* An injected failure of io_uring_enter (fault.h), or 0. */
+static int enter_fault(struct weft__carrier *c)
+{
+#if WEFT_FAULT_INJECTION
+	if (busy && io_uring_cq_ready(&c->ring))
+		return -EBUSY;
+	busy = false;
+	if (WEFT_FAULT(enter_busy)) {
+		busy = true;
+		return -EBUSY;
+	}
+	if (WEFT_FAULT(enter_eagain))
+		return -EAGAIN;
+	if (WEFT_FAULT(enter_eintr))
+		return -EINTR;
+#endif
+	(void)c;
+	return 0;
+}
+
+static int submit(struct weft__carrier *c)
+{
+	int r = enter_fault(c);
+
+	return r ? r : io_uring_submit(&c->ring);
+}
+
+static int submit_and_get_events(struct weft__carrier *c)
+{
+	int r = enter_fault(c);
+
+	return r ? r : io_uring_submit_and_get_events(&c->ring);
+}
+
+/*
+ * The kernel would not take the SQEs of a full SQ: move the CQEs to the
+ * backlog, taking their results only (completing a waiter may wake a
+ * thread or submit cancels, which the caller must not do), and let the
+ * kernel flush its overflow list into the room made.
+ */
+static void make_room(struct weft__carrier *c)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	io_uring_for_each_cqe (&c->ring, head, cqe) {
+		struct weft__waiter *w = io_uring_cqe_get_data(cqe);
+
+		n++;
+		if ((uintptr_t)w == UD_EVENTFD) {
+			c->efd_armed = false;
+		} else if (w) {
+			w->res = cqe->res;
+			w->next = NULL;
+			*c->backlog_end = w;
+			c->backlog_end = &w->next;
+		}
+	}
+	io_uring_cq_advance(&c->ring, n);
+	if (!enter_fault(c))
+		io_uring_get_events(&c->ring);
+}
+
+/* Until the SQ has room for n SQEs in a row (a link must not be split). */
+void weft__ring_reserve(struct weft__carrier *c, unsigned n)
+{
+	while (io_uring_sq_space_left(&c->ring) < n) {
+		if (submit(c) < 0)
+			make_room(c);
+		c->unsubmitted = io_uring_sq_ready(&c->ring);
+	}
+}
+
+/*
+ * Fault injection: fill the SQ with NOPs (their CQEs are dropped) and have
+ * the kernel refuse it, as for a CQ overflow, until the CQ is emptied.
+ */
+static void fill_sq(struct weft__carrier *c)
+{
+#if WEFT_FAULT_INJECTION
+	struct io_uring_sqe *sqe;
+
+	while ((sqe = io_uring_get_sqe(&c->ring))) {
+		io_uring_prep_nop(sqe);
+		io_uring_sqe_set_data64(sqe, 0);
+	}
+	busy = true;
+#endif
+	(void)c;
+}
+
 static struct io_uring_sqe *get_sqe(struct weft__carrier *c)
 {
 	struct io_uring_sqe *sqe;
 
+	if (WEFT_FAULT(sq_full))
+		fill_sq(c);
+	/* The SQ is full: push it to the kernel and try again. */
 	while (!(sqe = io_uring_get_sqe(&c->ring))) {
-		/* The SQ is full: push it to the kernel and try again. */
-		io_uring_submit(&c->ring);
-		c->unsubmitted = 0;
+		if (submit(c) < 0)
+			make_room(c);
+		c->unsubmitted = io_uring_sq_ready(&c->ring);
 	}
 	c->unsubmitted++;
 	return sqe;
@@ -159,6 +282,21 @@ int weft__ring_wait_close(struct weft__carrier *c, struct io_uring_sqe *sqe)
 	return w.res;
 }
 
+/* The operation of w completed, its result in w->res. */
+static void completed(struct weft__carrier *c, struct weft__waiter *w)
+{
+	c->inflight--;
+	atomic_store_explicit(&w->state, WEFT_WOKEN, memory_order_relaxed);
+	if (w->data) {
+		struct weft__multi *m = (struct weft__multi *)w->data;
+
+		if (--m->pending == 0 || !m->all)
+			wake_once(c, &m->w);
+		return;
+	}
+	weft__enqueue_local(c, w->thread);
+}
+
 static void complete(struct weft__carrier *c, struct io_uring_cqe *cqe)
 {
 	struct weft__waiter *w = io_uring_cqe_get_data(cqe);
@@ -169,17 +307,8 @@ static void complete(struct weft__carrier *c, struct io_uring_cqe *cqe)
 	}
 	if (!w)
 		return;
-	c->inflight--;
 	w->res = cqe->res;
-	atomic_store_explicit(&w->state, WEFT_WOKEN, memory_order_relaxed);
-	if (w->data) {
-		struct weft__multi *m = (struct weft__multi *)w->data;
-
-		if (--m->pending == 0 || !m->all)
-			wake_once(c, &m->w);
-		return;
-	}
-	weft__enqueue_local(c, w->thread);
+	completed(c, w);
 }
 
 /* Ask the kernel to cancel the SQE whose user_data is w. */
@@ -273,16 +402,41 @@ int weft__ring_wait_any(struct weft__carrier *c, struct io_uring_sqe **sqes,
 	return r;
 }
 
-static void reap(struct weft__carrier *c)
+/* The oldest CQE of the CQ, or NULL. */
+static struct io_uring_cqe *first_cqe(struct io_uring *ring)
 {
 	struct io_uring_cqe *cqe;
-	unsigned head, n = 0;
+	unsigned head;
 
-	io_uring_for_each_cqe (&c->ring, head, cqe) {
-		complete(c, cqe);
-		n++;
+	io_uring_for_each_cqe (ring, head, cqe)
+		return cqe;
+	return NULL;
+}
+
+/*
+ * Complete the backlog, then what the CQ holds.  Each CQE is consumed
+ * before it is completed: completing may wake a thread whose cancels
+ * find the SQ full, and make_room() then takes the CQEs after it.
+ */
+static void reap(struct weft__carrier *c)
+{
+	struct io_uring_cqe *cqe, copy;
+	struct weft__waiter *w;
+
+	for (;;) {
+		if ((w = c->backlog)) {
+			c->backlog = w->next;
+			if (!c->backlog)
+				c->backlog_end = &c->backlog;
+			completed(c, w);
+			continue;
+		}
+		if (!(cqe = first_cqe(&c->ring)))
+			break;
+		copy = *cqe;
+		io_uring_cq_advance(&c->ring, 1);
+		complete(c, &copy);
 	}
-	io_uring_cq_advance(&c->ring, n);
 }
 
 /*
@@ -303,20 +457,58 @@ static void nap(struct weft__carrier *c, int64_t deadline)
 
 	if (deadline >= 0 && deadline - weft__now() < 1000000)
 		ms = 0;
-	io_uring_submit_and_get_events(&c->ring);
+	submit_and_get_events(c);
 	if (!io_uring_cq_ready(&c->ring) && poll(&p, 1, (int)ms) > 0)
 		eventfd_read(c->efd, &c->efd_buf);
-	io_uring_submit_and_get_events(&c->ring);
+	submit_and_get_events(c);
+}
+
+/*
+ * Fault injection: fill the CQ with NOPs, whose CQEs are dropped, so that
+ * the completions after them overflow into the kernel's list.
+ */
+static void overflow(struct weft__carrier *c)
+{
+	unsigned n = c->ring.cq.ring_entries + 8;
+
+	while (n) {
+		struct io_uring_sqe *sqe = io_uring_get_sqe(&c->ring);
+
+		if (!sqe) {
+			io_uring_submit(&c->ring);
+			continue;
+		}
+		io_uring_prep_nop(sqe);
+		io_uring_sqe_set_data64(sqe, 0);
+		n--;
+	}
+	io_uring_submit(&c->ring);
+}
+
+/* A wait in the ring ended: say once if the kernel dropped CQEs. */
+static void waited(int r)
+{
+	static atomic_uint said;
+
+	if (unlikely(r == -EBADR) && !atomic_exchange(&said, BADR_SAID))
+		weft__msg("the kernel dropped io_uring completions (no "
+			  "memory for its overflow list): threads may hang");
 }
 
 void weft__ring_poll(struct weft__carrier *c, bool block, int64_t deadline)
 {
 	struct io_uring_cqe *cqe;
+	int r;
 
+	if (WEFT_FAULT(cq_overflow))
+		overflow(c);
+	/* The backlog's completions are due now: no sleeping on them. */
+	if (c->backlog)
+		block = false;
 	if (block && RUNNING_ON_VALGRIND) {
 		nap(c, deadline);
 	} else if (!block) {
-		io_uring_submit_and_get_events(&c->ring);
+		submit_and_get_events(c);
 	} else {
 		if (!c->efd_armed) {
 			struct io_uring_sqe *sqe = get_sqe(c);
@@ -334,11 +526,13 @@ void weft__ring_poll(struct weft__carrier *c, bool block, int64_t deadline)
 				rel = 0;
 			ts.tv_sec = rel / 1000000000;
 			ts.tv_nsec = rel % 1000000000;
-			io_uring_submit_and_wait_timeout(&c->ring, &cqe, 1, &ts,
-							 NULL);
-		} else {
-			io_uring_submit_and_wait(&c->ring, 1);
+			if (!(r = enter_fault(c)))
+				r = io_uring_submit_and_wait_timeout(
+					&c->ring, &cqe, 1, &ts, NULL);
+		} else if (!(r = enter_fault(c))) {
+			r = io_uring_submit_and_wait(&c->ring, 1);
 		}
+		waited(r);
 	}
 	c->unsubmitted = io_uring_sq_ready(&c->ring);
 	reap(c);

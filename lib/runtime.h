@@ -28,7 +28,8 @@ enum {
 };
 
 struct weft__waiter {
-	struct weft__waiter *next, *prev; /* in a wait queue, under its lock */
+	struct weft__waiter *next, *prev; /* in a wait queue, under its lock;
+					   * a ring wait's next: ring.c */
 	struct weft_thread *thread; /* NULL: a plain kernel thread (futex) */
 	atomic_uint state;	    /* WEFT_WAITING until one party decides */
 	int32_t res;		    /* the CQE's result for ring waits */
@@ -64,10 +65,12 @@ struct weft__multi {
 /* A deadline in a carrier's heap; owned and touched by that carrier only. */
 struct weft__timer {
 	int64_t deadline;
-	uint32_t idx;		/* position in the heap, or TIMER_IDLE */
-	struct weft__waiter *w; /* timed out when the deadline passes */
+	uint32_t idx;		  /* position in the heap, TIMER_IDLE, _OVER */
+	struct weft__waiter *w;	  /* timed out when the deadline passes */
+	struct weft__timer *next; /* in the overflow list (timer.c) */
 };
 #define TIMER_IDLE UINT32_MAX
+#define TIMER_OVER (UINT32_MAX - 1)
 
 /*
  * A cancel scope (cancel.c).  Scopes nest: a thread's innermost scope's
@@ -76,8 +79,8 @@ struct weft__timer {
  */
 struct weft__scope {
 	struct weft__scope *parent;
-	atomic_int cause; /* 0, or -ECANCELED / -ETIMEDOUT */
 	int64_t deadline; /* absolute, or -1 */
+	atomic_int cause; /* 0, or -ECANCELED / -ETIMEDOUT */
 	bool shield;	  /* parents' cancellation stops here */
 };
 
@@ -115,8 +118,13 @@ enum {
  * The control block sits at the top of the thread's own stack, so a
  * thread costs one allocation and its first page holds both.
  */
+/* A live thread's magic; 0 once its stack is freed (thread.c). */
+#define WEFT_THREAD_MAGIC 0x74666577u
+
 struct weft_thread {
 	void *sp;		       /* saved stack pointer while off-CPU */
+	uint32_t magic;		       /* WEFT_THREAD_MAGIC while it is valid */
+	unsigned gen;		       /* weft__rt.gen it belongs to (fork) */
 	struct weft_thread *next;      /* run queue or inbox link */
 	struct weft__carrier *carrier; /* home; NULL until it first runs */
 	uint32_t flags;		       /* WEFT_SPAWN_* */
@@ -192,15 +200,19 @@ struct weft__carrier {
 	struct weft_spin steal_lock;	     /* guards stealq */
 	struct weft__queue stealq;	     /* new and migratable threads */
 	atomic_uint nr_steal;
-	struct weft__timer **heap; /* owner: min-heap on deadline */
-	uint32_t heap_len, heap_cap;
+	struct weft__timer **heap;   /* owner: min-heap on deadline */
+	uint32_t heap_len, heap_cap; /* heap_len: every timer, over's too */
+	struct weft__timer *over;    /* owner: armed when the heap was full */
+	uint32_t nr_over;
 	unsigned inflight;    /* owner: SQEs not yet completed */
 	unsigned unsubmitted; /* owner: SQEs not yet submitted */
-	int efd;	      /* eventfd others write to wake us */
+	struct weft__waiter *backlog, **backlog_end; /* owner: see ring.c */
+	int efd; /* eventfd others write to wake us */
 	uint64_t efd_buf;
-	bool efd_armed;	     /* owner: a read on efd is in flight */
-	atomic_int sleeping; /* in io_uring_enter, wants a write */
-	void *altstack;	     /* for the stack overflow handler */
+	bool efd_armed;	      /* owner: a read on efd is in flight */
+	atomic_int sleeping;  /* in io_uring_enter, wants a write */
+	void *altstack;	      /* for the stack overflow handler */
+	stack_t old_altstack; /* the thread's own, given back as it leaves */
 	struct weft__stack_cache stack_cache[WEFT_STACK_CLASSES]; /* owner */
 	uint64_t next_id, end_id; /* owner: thread ids it may hand out */
 	int setup_err;		  /* result of ring setup, for the starter */
@@ -241,6 +253,7 @@ struct weft__runtime {
 	atomic_uint ready;	 /* carriers that finished setup */
 	atomic_uint rr;		 /* round robin for plain spawns */
 	atomic_ulong next_id;
+	unsigned gen; /* bumped in each fork child: older handles are gone */
 	unsigned ring_flags; /* the setup flags the kernel took */
 	bool stop_when_idle; /* weft_main: stop when live hits 0 */
 
@@ -302,6 +315,8 @@ hidden struct weft_thread *weft__thread_new(intptr_t (*fn)(void *), void *arg,
 					    const struct weft_spawn_attr *attr,
 					    int *ret_err);
 hidden void weft__thread_start(struct weft_thread *t);
+/* 0, or why t is no handle: -EINVAL (NULL, stale), -ECHILD (fork). */
+hidden int weft__thread_check(const struct weft_thread *t);
 hidden void weft__thread_finalise(struct weft_thread *t);
 
 /* stack.c */
@@ -331,6 +346,8 @@ hidden void weft__timer_fire(struct weft__carrier *c, int64_t now);
 hidden int weft__ring_init(struct weft__carrier *c);
 hidden void weft__ring_exit(struct weft__carrier *c);
 hidden struct io_uring_sqe *weft__ring_sqe(struct weft__carrier *c);
+/* Make room in the SQ for n SQEs to be prepared in a row (a link). */
+hidden void weft__ring_reserve(struct weft__carrier *c, unsigned n);
 hidden int weft__ring_wait(struct weft__carrier *c, struct io_uring_sqe *sqe);
 hidden int weft__ring_wait_close(struct weft__carrier *c,
 				 struct io_uring_sqe *sqe);
@@ -362,14 +379,13 @@ hidden int64_t weft__cancel_deadline(struct weft__ctl *ctl, int64_t deadline);
 /*
  * The wake-ups a cancellation decided, made once every lock is let go: a
  * thread whose waiter was claimed stays parked until woken, so it cannot
- * go away meanwhile, and members that end need their group's lock.
+ * go away meanwhile, and members that end need their group's lock.  They
+ * are linked through the threads' run queue links, which a parked thread
+ * does not use: no allocation, so no failure.  A plain thread's futex is
+ * woken at once.
  */
 struct weft__wakes {
-	struct weft__wake1 {
-		struct weft_thread *t;
-		atomic_uint *word;
-	} * e, small[8];
-	size_t n, cap;
+	struct weft_thread *head;
 };
 hidden void weft__wakes_init(struct weft__wakes *b);
 hidden void weft__wakes_flush(struct weft__wakes *b);

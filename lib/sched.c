@@ -60,6 +60,7 @@ enum { RT_STOPPED, RT_RUNNING };
 
 struct weft__runtime weft__rt;
 static struct weft__lock life_lock;
+static unsigned grace_ms; /* WEFT_GRACE_MS, read as the runtime starts */
 /* SIGINT or SIGTERM came during weft_main: carrier 0 cancels the root. */
 static volatile sig_atomic_t root_signal;
 /* What a signal handler left for carrier 0 to do (weft__impl_defer). */
@@ -548,28 +549,34 @@ static int carrier_setup(struct weft__carrier *c)
 				      &c->sched_stack_size);
 		pthread_attr_destroy(&a);
 	}
-	c->altstack = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
-			   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	c->altstack = WEFT_FAULT(carrier_altstack) ?
+			      MAP_FAILED :
+			      mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE,
+				   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (c->altstack == MAP_FAILED) {
 		c->altstack = NULL;
 		return -ENOMEM;
 	}
 	ss = (stack_t){ .ss_sp = c->altstack, .ss_size = ALTSTACK_SIZE };
-	sigaltstack(&ss, NULL);
+	sigaltstack(&ss, &c->old_altstack);
 	r = weft__ring_init(c);
 	if (r < 0) {
+		sigaltstack(&c->old_altstack, NULL);
 		munmap(c->altstack, ALTSTACK_SIZE);
 		c->altstack = NULL;
 	}
 	return r;
 }
 
-/* Run by the carrier's own kernel thread as it leaves. */
+/*
+ * Run by the carrier's own kernel thread as it leaves: the thread gets
+ * back the signal stack it had (weft_main's caller its own, a thread of
+ * AddressSanitizer's the one it unmaps as the thread exits).
+ */
 static void carrier_leave(struct weft__carrier *c)
 {
-	stack_t ss = { .ss_flags = SS_DISABLE };
-
-	sigaltstack(&ss, NULL);
+	if (c->altstack)
+		sigaltstack(&c->old_altstack, NULL);
 	tls_carrier = NULL;
 }
 
@@ -658,6 +665,9 @@ static int start(bool adopt)
 		return -EBUSY;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	err = weft__env_uint("WEFT_CARRIERS", 1, 1024, n ? n : 1, &n);
+	if (!err) /* garbage in any variable: no start (weft(7)) */
+		err = weft__env_uint("WEFT_GRACE_MS", 0, 3600000, 1000,
+				     &grace_ms);
 	if (!err)
 		err = weft__stack_init();
 	if (!err)
@@ -687,8 +697,10 @@ static int start(bool adopt)
 			pthread_sigmask(SIG_SETMASK, &all, NULL);
 			report_ready();
 		} else {
-			r = pthread_create(&c->pthread, NULL,
-					   weft__carrier_main, c);
+			r = WEFT_FAULT(carrier_thread) ?
+				    EAGAIN :
+				    pthread_create(&c->pthread, NULL,
+						   weft__carrier_main, c);
 			if (r) {
 				err = -(int)r;
 				break;
@@ -750,11 +762,6 @@ int weft_shutdown(void)
 		return -EINVAL;
 	weft__lock(&life_lock);
 	if (atomic_load(&weft__rt.state) == RT_RUNNING) {
-		unsigned grace_ms;
-
-		if (weft__env_uint("WEFT_GRACE_MS", 0, 3600000, 1000,
-				   &grace_ms) < 0)
-			grace_ms = 1000;
 		weft__root_join((int64_t)grace_ms * 1000000);
 		wait_idle();
 		stop_carriers(weft__rt.nr_carriers, false);
@@ -930,6 +937,9 @@ static void fork_child(void)
 	for (int i = 0; i < weft__rt.nr_carriers; i++)
 		if (weft__rt.carriers[i] != self)
 			weft__carrier_free(weft__rt.carriers[i]);
+	weft__rt.gen++; /* the parent's handles: -ECHILD */
+	if (t)
+		t->gen = weft__rt.gen;
 	weft__group_fork_child(t);
 	weft__pool_fork_child();
 	weft__obs_fork_child(self, t);
@@ -961,7 +971,8 @@ static void fork_child(void)
 	atomic_store(&self->nr_steal, 0);
 	atomic_store(&self->inbox, NULL);
 	atomic_store(&self->sleeping, 0);
-	self->heap_len = 0;
+	self->heap_len = self->nr_over = 0;
+	self->over = NULL;
 	self->inflight = self->unsubmitted = 0;
 	self->efd_armed = false;
 	atomic_store(&weft__rt.ready, 1);

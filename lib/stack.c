@@ -124,7 +124,8 @@ static int remember(void *p, size_t len)
 	weft__lock(&maps_lock);
 	if (nr_maps == maps_cap) {
 		size_t cap = maps_cap ? 2 * maps_cap : 64;
-		struct mapping *m = realloc(maps, cap * sizeof(*m));
+		struct mapping *m = WEFT_ALLOC(alloc_stack_maps,
+					       realloc(maps, cap * sizeof(*m)));
 
 		if (!m) {
 			weft__unlock(&maps_lock);
@@ -152,9 +153,12 @@ static void forget(void *p)
 
 static void *map(size_t len)
 {
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK,
-		       -1, 0);
+	void *p = WEFT_FAULT(stack_map) ?
+			  MAP_FAILED :
+			  mmap(NULL, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+				       MAP_STACK,
+			       -1, 0);
 
 	if (p == MAP_FAILED)
 		return NULL;
@@ -172,7 +176,8 @@ static bool guard(char *lo)
 		atomic_fetch_add(&guard_budget, 1);
 		return false;
 	}
-	if (mprotect(lo - PAGE, PAGE, PROT_NONE) == 0)
+	if (!WEFT_FAULT(stack_guard) &&
+	    mprotect(lo - PAGE, PAGE, PROT_NONE) == 0)
 		return true;
 	atomic_fetch_add(&guard_budget, 1);
 	return false;
@@ -226,7 +231,8 @@ static bool push(struct list *l, uintptr_t e)
 {
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? 2 * l->cap : 256;
-		uintptr_t *n = realloc(l->e, cap * sizeof(*n));
+		uintptr_t *n = WEFT_ALLOC(alloc_stack_list,
+					  realloc(l->e, cap * sizeof(*n)));
 
 		if (!n)
 			return false; /* loses the stack: only address space */
@@ -365,6 +371,7 @@ void weft__stack_free(struct weft_thread *t)
 	struct weft__carrier *c;
 	struct weft__stack_cache *sc;
 
+	t->magic = 0; /* the handle is stale from here */
 	VALGRIND_STACK_DEREGISTER(t->valgrind_id);
 	if (k == DEDICATED) {
 		if (t->stack_guarded)

@@ -34,6 +34,8 @@ hidden void weft__mutex_relock(struct weft_mutex *m);
 /* weft_cond_timedwait(), the wait noted as on obj (WEFT__ON_*) for dumps. */
 hidden int weft__cond_wait_as(struct weft_cond *c, struct weft_mutex *m,
 			      int64_t deadline, int on, const void *obj);
+/* Is m locked (by anyone: a weft mutex has no owner)? */
+hidden bool weft__mutex_held(struct weft_mutex *m);
 
 /*
  * A timed-out waiter that is still queued takes itself off the queue;

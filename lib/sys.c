@@ -109,16 +109,43 @@ void weft__bug(const char *file, int line, const char *what)
 }
 
 /*
+ * Has name been complained about with this value?  If not, it is now.
+ * A few (name, hash of the value) pairs; past them, say it again.
+ */
+static bool said_before(const char *name, const char *value)
+{
+	static _Atomic uint64_t said[16];
+	uint64_t h = 14695981039346656037ull; /* FNV-1a, name and value */
+
+	for (const char *p = name; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	for (const char *p = value; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	h |= 1; /* never 0, the empty slot */
+	for (size_t i = 0; i < ARRAY_SIZE(said); i++) {
+		uint64_t s = 0;
+
+		if (atomic_compare_exchange_strong(&said[i], &s, h))
+			return false;
+		if (s == h)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Read an unsigned decimal from the environment.  Garbage or a value out
- * of [min, max] gets one line naming the variable and -EINVAL; unset or
- * empty gives dflt.
+ * of [min, max] gets -EINVAL and, the first time for that value, one
+ * line naming the variable (the value quoted, cut short, unprintable
+ * bytes as '?'); unset or empty gives dflt.
  */
 int weft__env_uint(const char *name, unsigned min, unsigned max, unsigned dflt,
 		   unsigned *ret)
 {
 	const char *s = getenv(name);
 	unsigned long v;
-	char *end;
+	char *end, shown[40];
+	size_t i;
 
 	if (!s || !*s) {
 		*ret = dflt;
@@ -127,8 +154,12 @@ int weft__env_uint(const char *name, unsigned min, unsigned max, unsigned dflt,
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (*s < '0' || *s > '9' || *end || errno || v < min || v > max) {
-		weft__msg("%s=\"%s\" is not a number from %u to %u", name, s,
-			  min, max);
+		for (i = 0; s[i] && i < sizeof(shown) - 4; i++)
+			shown[i] = s[i] >= ' ' && s[i] <= '~' ? s[i] : '?';
+		strcpy(shown + i, s[i] ? "..." : "");
+		if (!said_before(name, s))
+			weft__msg("%s=\"%s\" is not a number from %u to %u",
+				  name, shown, min, max);
 		return -EINVAL;
 	}
 	*ret = v;

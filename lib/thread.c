@@ -12,6 +12,16 @@
  * "Ends" is run by the scheduler after it has switched away from the
  * thread for the last time (weft__thread_finalise), so whoever frees the
  * stack knows nobody runs on it.
+ *
+ * Bad handles.  A handle is a pointer into the thread's stack, so there
+ * is no registry to look it up in.  What is checked cheaply: the magic
+ * number at the head of the control block, cleared when the stack is
+ * freed, catches a handle used after its join or after a detached thread
+ * ended (-EINVAL), as long as no new thread has been given that stack
+ * (stacks are reused most recent first: then the handle names the new
+ * thread) and the stack was not a dedicated one of more than 64 MiB
+ * (unmapped at once: the check faults).  The fork generation catches a
+ * handle of a thread that stayed behind in the parent (-ECHILD).
  */
 #include "runtime.h"
 #include "group.h"
@@ -94,6 +104,8 @@ weft__thread_new(intptr_t (*fn)(void *), void *arg,
 	*ret_err = -ENOMEM;
 	if (!t)
 		return NULL;
+	t->magic = WEFT_THREAD_MAGIC;
+	t->gen = weft__rt.gen;
 	t->fn = fn;
 	t->arg = arg;
 	t->flags = flags;
@@ -183,14 +195,29 @@ void weft__thread_finalise(struct weft_thread *t)
 		weft__runtime_idle();
 }
 
+/*
+ * 0 if t is a live handle of this process; -EINVAL if it is NULL or stale,
+ * -ECHILD if its thread stayed behind in the parent of a fork.  A thread
+ * that had ended before the fork is still there to be joined.
+ */
+static int check(const struct weft_thread *t)
+{
+	if (!t || t->magic != WEFT_THREAD_MAGIC)
+		return -EINVAL;
+	if (unlikely(t->gen != weft__rt.gen) &&
+	    atomic_load(&t->join) != WEFT_JOIN_DONE)
+		return -ECHILD;
+	return 0;
+}
+
 int weft_thread_join(struct weft_thread *t, intptr_t *ret_value)
 {
 	struct weft__waiter w;
 	unsigned s;
-	int r;
+	int r = check(t);
 
-	if (!t)
-		return -EINVAL;
+	if (r)
+		return r;
 	if (t == weft__self())
 		return -EDEADLK;
 	s = atomic_load(&t->join);
@@ -220,9 +247,10 @@ int weft_thread_join(struct weft_thread *t, intptr_t *ret_value)
 int weft_thread_detach(struct weft_thread *t)
 {
 	unsigned s = WEFT_JOIN_RUNNING;
+	int r = check(t);
 
-	if (!t)
-		return -EINVAL;
+	if (r)
+		return r;
 	if (atomic_compare_exchange_strong(&t->join, &s, WEFT_JOIN_DETACHED))
 		return 0;
 	if (s != WEFT_JOIN_DONE)
@@ -238,5 +266,10 @@ struct weft_thread *weft_thread_self(void)
 
 uint64_t weft_thread_id(const struct weft_thread *t)
 {
-	return t ? t->id : 0;
+	return t && t->magic == WEFT_THREAD_MAGIC ? t->id : 0;
+}
+
+int weft__thread_check(const struct weft_thread *t)
+{
+	return check(t);
 }

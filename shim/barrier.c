@@ -31,7 +31,7 @@ WEFT_EXPORT int pthread_barrier_init(pthread_barrier_t *b,
 
 	if (count == 0)
 		return EINVAL;
-	x = calloc(1, sizeof(*x));
+	x = WEFT_ALLOC(shim_barrier, calloc(1, sizeof(*x)));
 	if (!x)
 		return ENOMEM;
 	x->count = count;

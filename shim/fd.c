@@ -158,26 +158,23 @@ WEFT_EXPORT int pipe(int fds[2])
 	return pipe2(fds, 0);
 }
 
-static int duped(int from, int to)
-{
-	if (to >= 0 && to != from)
-		weft__fd_copy(from, to);
-	return to;
-}
-
 WEFT_EXPORT int dup(int fd)
 {
-	return duped(fd, REAL(dup)(fd));
+	return weft__fd_duped(fd, REAL(dup)(fd));
 }
 
 WEFT_EXPORT int dup2(int fd, int fd2)
 {
-	return duped(fd, REAL(dup2)(fd, fd2));
+	if (!weft__fd_room_for(fd, fd2))
+		return -1;
+	return weft__fd_duped(fd, REAL(dup2)(fd, fd2));
 }
 
 WEFT_EXPORT int dup3(int fd, int fd2, int flags)
 {
-	return duped(fd, REAL(dup3)(fd, fd2, flags));
+	if (!weft__fd_room_for(fd, fd2))
+		return -1;
+	return weft__fd_duped(fd, REAL(dup3)(fd, fd2, flags));
 }
 
 /*
@@ -194,7 +191,7 @@ static int do_fcntl(int fd, int cmd, va_list ap)
 	if (cmd == F_SETFL)
 		weft__fd_set_nonblock(fd, (int)(intptr_t)arg & O_NONBLOCK);
 	else if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
-		weft__fd_copy(fd, r);
+		return weft__fd_duped(fd, r);
 	return r;
 }
 

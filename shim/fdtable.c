@@ -23,7 +23,11 @@
  * timeout set through one of two dups is seen through that one only.
  *
  * Both tables are fixed arrays of chunks of CHUNK fds, each allocated on
- * first use and never freed; entries are relaxed atomics.
+ * first use and never freed; entries are relaxed atomics.  A chunk that
+ * cannot be allocated leaves its fds unknown, which costs lookups; but a
+ * timeout the table cannot hold would be lost, so the calls that record
+ * one make room first (weft__fd_reserve) and fail with ENOMEM if they
+ * cannot.
  */
 #include "fdtable.h"
 
@@ -60,7 +64,7 @@ static void *chunk(_Atomic(void *) *table, unsigned i, size_t size, bool create)
 
 	if (c || !create)
 		return c;
-	fresh = calloc(CHUNK, size);
+	fresh = WEFT_ALLOC(shim_fdtable, calloc(CHUNK, size));
 	if (!fresh)
 		return NULL;
 	if (!atomic_compare_exchange_strong(&table[i], &c, fresh)) {
@@ -160,6 +164,18 @@ void weft__fd_inherit_timeouts(int from, int to)
 	put(to, get(to) | FD_TIMEO);
 }
 
+bool weft__fd_has_timeouts(int fd)
+{
+	return get(fd) & FD_TIMEO;
+}
+
+bool weft__fd_reserve(int fd)
+{
+	if (fd < 0 || ((unsigned)fd >> CHUNK_SHIFT) >= NR_CHUNKS)
+		return true; /* never cached: nothing to make room for */
+	return entry(fd, true) && timeo_entry(fd, true);
+}
+
 bool weft__fd_nonblock(int fd)
 {
 	unsigned char v = get(fd);
@@ -228,3 +244,49 @@ void weft__fd_set_timeout(int fd, int which, int64_t ns)
 		put(fd, (weft__fd_nonblock(fd) ? FD_NONBLOCK : 0) | FD_KNOWN |
 				FD_TIMEO);
 }
+
+int weft__fd_duped(int from, int to)
+{
+	if (to < 0 || to == from)
+		return to;
+	if (weft__fd_has_timeouts(from) && !weft__fd_reserve(to)) {
+		REAL(close)(to);
+		errno = ENOMEM;
+		return -1;
+	}
+	weft__fd_copy(from, to);
+	return to;
+}
+
+bool weft__fd_room_for(int from, int to)
+{
+	if (weft__fd_has_timeouts(from) && !weft__fd_reserve(to)) {
+		errno = ENOMEM;
+		return false;
+	}
+	return true;
+}
+
+int weft__fd_accepted(int lfd, int fd, int flags)
+{
+	if (fd < 0)
+		return fd;
+	if (weft__fd_has_timeouts(lfd) && !weft__fd_reserve(fd)) {
+		REAL(close)(fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	weft__fd_set_stream(fd, flags & SOCK_NONBLOCK);
+	weft__fd_inherit_timeouts(lfd, fd);
+	return fd;
+}
+
+#if WEFT_FAULT_INJECTION
+void weft__fd_table_reset(void)
+{
+	for (unsigned i = 0; i < NR_CHUNKS; i++) {
+		free(atomic_exchange(&chunks[i], NULL));
+		free(atomic_exchange(&timeo_chunks[i], NULL));
+	}
+}
+#endif

@@ -28,6 +28,32 @@ hidden int64_t weft__fd_timeout(int fd, int which);
 hidden void weft__fd_set_timeout(int fd, int which, int64_t ns);
 /* to was accepted on from: it starts with from's timeouts. */
 hidden void weft__fd_inherit_timeouts(int from, int to);
+/* Has fd a timeout the table keeps (one a dup or accept must copy)? */
+hidden bool weft__fd_has_timeouts(int fd);
+/*
+ * Make room in the tables for fd, so that its timeouts can be recorded:
+ * false when memory ran out, and the call that would record them must
+ * fail with ENOMEM rather than lose them.
+ */
+hidden bool weft__fd_reserve(int fd);
+
+/*
+ * The bookkeeping of the calls that make fds, for fd.c and net.c, which
+ * make the calls (so the fuzzer can drive the table as they do):
+ * weft__fd_duped(from, to) records to, a dup of from, and returns to, or
+ * -1 and ENOMEM after closing to if its timeouts cannot be recorded;
+ * weft__fd_room_for(from, to) makes room for to before a dup2 or dup3
+ * replaces it (false and ENOMEM if it cannot); weft__fd_accepted(lfd,
+ * fd, flags) records fd, accepted on lfd, as weft__fd_duped does.
+ */
+hidden int weft__fd_duped(int from, int to);
+hidden bool weft__fd_room_for(int from, int to);
+hidden int weft__fd_accepted(int lfd, int fd, int flags);
+
+#if WEFT_FAULT_INJECTION
+/* For the fuzzer: forget every fd and free every chunk (none may be used). */
+hidden void weft__fd_table_reset(void);
+#endif
 
 /* timeo.c: blocking calls on a socket with a timeout of timeo ns. */
 hidden ssize_t weft__timed_recv(int fd, struct msghdr *msg, int flags,

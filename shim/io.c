@@ -272,7 +272,7 @@ static ssize_t send_file(int out, int in, off_t *off, size_t count)
 
 	if (off && *off < 0)
 		return -EINVAL;
-	buf = malloc(chunk);
+	buf = WEFT_ALLOC(shim_sendfile, malloc(chunk));
 	if (!buf)
 		return -ENOMEM;
 	while (done < count) {

@@ -59,7 +59,7 @@ static struct weft__key_value *cell(struct weft__pthread *pt, pthread_key_t k,
 	struct weft__key_value **b = &pt->keys[k / KEY_BLOCK];
 
 	if (!*b && create)
-		*b = calloc(KEY_BLOCK, sizeof(**b));
+		*b = WEFT_ALLOC(shim_key, calloc(KEY_BLOCK, sizeof(**b)));
 	return *b ? &(*b)[k % KEY_BLOCK] : NULL;
 }
 
@@ -122,18 +122,23 @@ static bool destroy_pass(struct weft__pthread *pt)
 	return ran;
 }
 
-void weft__keys_exit(struct weft__pthread *pt)
+void weft__keys_drop(struct weft__pthread *pt)
 {
-	for (int i = 0; i < PTHREAD_DESTRUCTOR_ITERATIONS; i++)
-		if (!destroy_pass(pt))
-			break;
 	for (int i = 0; i < NR_KEY_BLOCKS; i++) {
 		free(pt->keys[i]);
 		pt->keys[i] = NULL;
 	}
 }
 
-void weft__keys_inherit(struct weft__pthread *pt)
+void weft__keys_exit(struct weft__pthread *pt)
+{
+	for (int i = 0; i < PTHREAD_DESTRUCTOR_ITERATIONS; i++)
+		if (!destroy_pass(pt))
+			break;
+	weft__keys_drop(pt);
+}
+
+bool weft__keys_inherit(struct weft__pthread *pt)
 {
 	for (pthread_key_t k = 0; k < PTHREAD_KEYS_MAX; k++) {
 		struct weft__key_value *v;
@@ -143,11 +148,14 @@ void weft__keys_inherit(struct weft__pthread *pt)
 		if (!in_use(k, &seq))
 			continue;
 		value = REAL(pthread_getspecific)(k);
-		if (value && (v = cell(pt, k, true))) {
-			v->seq = seq;
-			v->value = value;
-		}
+		if (!value)
+			continue;
+		if (!(v = cell(pt, k, true)))
+			return false;
+		v->seq = seq;
+		v->value = value;
 	}
+	return true;
 }
 
 /* The names libpthread exported before glibc 2.34 (see mutex.c). */

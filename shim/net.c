@@ -22,16 +22,6 @@ static inline unsigned know(int fd)
 	return WEFT_IMPL_FD_BLOCKING | weft__fd_kind(fd);
 }
 
-/* A socket from accept starts with its listener's timeouts. */
-static int accepted(int lfd, int fd, int flags)
-{
-	if (fd >= 0) {
-		weft__fd_set_stream(fd, flags & SOCK_NONBLOCK);
-		weft__fd_inherit_timeouts(lfd, fd);
-	}
-	return fd;
-}
-
 static int ring_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	int64_t t = weft__fd_timeout(fd, WEFT_RCVTIMEO);
@@ -44,8 +34,9 @@ static int ring_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 static int do_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	if (!to_ring(fd, 0))
-		return accepted(fd, REAL(accept4)(fd, addr, len, flags), flags);
-	return accepted(fd, ring_accept(fd, addr, len, flags), flags);
+		return weft__fd_accepted(
+			fd, REAL(accept4)(fd, addr, len, flags), flags);
+	return weft__fd_accepted(fd, ring_accept(fd, addr, len, flags), flags);
 }
 
 WEFT_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len,
@@ -57,8 +48,8 @@ WEFT_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len,
 static int do_accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	if (!to_ring(fd, 0))
-		return accepted(fd, REAL(accept)(fd, addr, len), 0);
-	return accepted(fd, ring_accept(fd, addr, len, 0), 0);
+		return weft__fd_accepted(fd, REAL(accept)(fd, addr, len), 0);
+	return weft__fd_accepted(fd, ring_accept(fd, addr, len, 0), 0);
 }
 
 WEFT_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)

@@ -169,7 +169,8 @@ static struct pollfd *sel_pollfds(const struct sel *s, struct pollfd *small,
 	struct pollfd *p = small;
 	nfds_t n = 0;
 
-	if (s->nfds > SMALL_FDS && !(p = malloc(s->nfds * sizeof(*p))))
+	if (s->nfds > SMALL_FDS &&
+	    !(p = WEFT_ALLOC(shim_select, malloc(s->nfds * sizeof(*p)))))
 		return NULL;
 	for (int fd = 0; fd < s->nfds; fd++) {
 		short e = sel_events(s, fd);

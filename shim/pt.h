@@ -97,7 +97,12 @@ hidden void weft__signal_main(struct weft__pthread *pt);
 /* key.c */
 /* Run the thread's key destructors, then free its values. */
 hidden void weft__keys_exit(struct weft__pthread *pt);
-/* Give pt the values the calling plain thread has for every key. */
-hidden void weft__keys_inherit(struct weft__pthread *pt);
+/*
+ * Give pt the values the calling plain thread has for every key; false
+ * if there was no memory for them all.
+ */
+hidden bool weft__keys_inherit(struct weft__pthread *pt);
+/* Free pt's values, running no destructor (pt never ran). */
+hidden void weft__keys_drop(struct weft__pthread *pt);
 
 #endif

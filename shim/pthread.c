@@ -32,7 +32,8 @@ void weft__pt_free(struct weft__pthread *pt)
 
 struct weft__pthread *weft__pt_new(void *(*fn)(void *), void *arg)
 {
-	struct weft__pthread *pt = calloc(1, sizeof(*pt));
+	struct weft__pthread *pt =
+		WEFT_ALLOC(shim_pthread, calloc(1, sizeof(*pt)));
 
 	if (pt) {
 		pt->magic = PT_MAGIC;

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 
 #define MAIN_STACK_DEFAULT (8 << 20)
 
@@ -51,15 +52,14 @@ static size_t main_stack(void)
 	return rl.rlim_cur;
 }
 
+/* If main cannot have its thread (no stack), shim_main runs it natively. */
 static intptr_t root(void *arg)
 {
 	struct weft__pthread *pt;
 
+	if (weft__pt_start(start.pt, main_stack(), false) < 0)
+		return -1;
 	start.started = true;
-	if (weft__pt_start(start.pt, main_stack(), false) < 0) {
-		fputs("weft: cannot start main\n", stderr);
-		abort();
-	}
 	/* It ends as a thread does: its keys' values, its TLS's. */
 	pt = *weft__impl_slot();
 	weft__tls_end();
@@ -71,6 +71,34 @@ static intptr_t root(void *arg)
 	return 0;
 }
 
+/*
+ * The runtime stopped on this thread, its carrier 0: the kernel tears the
+ * thread's io_uring down in the background and then runs a task work on
+ * the thread, which ends a socket wait with a timeout in EINTR where any
+ * other wait restarts unseen.  It comes once the ring's references are
+ * gone, some milliseconds after the close.  Let it land in a wait of
+ * ours, a receive with a timeout on a socket pair of our own, which it
+ * ends with EINTR (half a second at most), so that the program's first
+ * calls see nothing of it.  Only on the way to running natively.
+ */
+static void settle(void)
+{
+	struct timeval tv = { 0, 10000 };
+	int s[2], saved = errno;
+	char c;
+
+	if (REAL(socketpair)(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, s) < 0)
+		return;
+	if (REAL(setsockopt)(s[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ==
+	    0)
+		for (int i = 0; i < 50; i++)
+			if (REAL(recv)(s[0], &c, 1, 0) < 0 && errno == EINTR)
+				break;
+	REAL(close)(s[0]);
+	REAL(close)(s[1]);
+	errno = saved;
+}
+
 static int shim_main(int argc, char **argv, char **envp)
 {
 	intptr_t r;
@@ -79,12 +107,15 @@ static int shim_main(int argc, char **argv, char **envp)
 	start.argv = argv;
 	start.envp = envp;
 	start.pt = weft__pt_new(run_main, NULL);
-	if (start.pt) {
-		weft__keys_inherit(start.pt);
+	if (start.pt && weft__keys_inherit(start.pt)) {
 		weft__tls_setup();
 		r = weft__impl_main(root, NULL);
 		if (start.started)
 			return (int)r;
+		settle();
+	}
+	if (start.pt) {
+		weft__keys_drop(start.pt);
 		free(start.pt);
 	}
 	fputs("weft: cannot start the runtime; running natively\n", stderr);

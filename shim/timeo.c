@@ -96,7 +96,8 @@ ssize_t weft__timed_send(int fd, const struct msghdr *msg, int flags,
 	ssize_t r;
 
 	if (m.msg_iovlen > SMALL_IOV &&
-	    !(iov = malloc(m.msg_iovlen * sizeof(*iov))))
+	    !(iov = WEFT_ALLOC(shim_timeo,
+			       malloc(m.msg_iovlen * sizeof(*iov)))))
 		return -ENOMEM;
 	if (m.msg_iovlen)
 		memcpy(iov, m.msg_iov, m.msg_iovlen * sizeof(*iov));
@@ -148,9 +149,13 @@ _Static_assert(sizeof(struct timeval) == 16, "one timeval layout");
 WEFT_EXPORT int setsockopt(int fd, int level, int name, const void *val,
 			   socklen_t len)
 {
-	int r = REAL(setsockopt)(fd, level, name, val, len);
-	int which = which_timeout(level, name);
+	int which = which_timeout(level, name), r;
 
+	if (which >= 0 && !weft__fd_reserve(fd)) {
+		errno = ENOMEM; /* a timeout we cannot honour is not set */
+		return -1;
+	}
+	r = REAL(setsockopt)(fd, level, name, val, len);
 	if (r == 0 && which >= 0 && len >= sizeof(struct timeval))
 		weft__fd_set_timeout(fd, which, timeval_ns(val));
 	return r;
