@@ -25,10 +25,13 @@
  *
  * The shim knows more of an fd than the API does (weft__impl_*): whether
  * it is blocking and whether it is a stream, so it needs neither fcntl
- * nor fstat.  With that, a read of a blocking stream whose last try would
- * have blocked goes straight to the ring (which tries once itself before
- * it waits) for RING_FIRST reads, then tries first again: a server whose
- * reads wait for every request saves a failed system call per request.
+ * nor fstat.  With that, a write to a blocking stream goes straight to
+ * the ring when the carrier has other work: the threads run before the
+ * next submission queue theirs too, and one io_uring_enter sends them
+ * all, where each would have made a system call of its own (the kernel
+ * tries the write at once when it is submitted, and waits only if the
+ * pipe or socket is full).  A thread alone on its carrier tries first, as
+ * every read does: ready data then costs one system call and no switch.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -47,7 +50,6 @@
 #define MAX_RW 0x7ffff000u
 #define CUR ((uint64_t)-1) /* io_uring's "the file position" */
 #define SMALL_IOV 16
-#define RING_FIRST 16 /* reads straight to the ring after one that waited */
 
 #define BLOCKING WEFT_IMPL_FD_BLOCKING
 #define STREAM WEFT_IMPL_FD_STREAM
@@ -100,27 +102,15 @@ static bool file_like(int fd, unsigned know)
 		S_ISCHR(st.st_mode));
 }
 
-/* Should this read of fd skip the try, its last one having waited? */
-static bool ring_first(struct weft_thread *t, int fd, unsigned know)
+/*
+ * Should this write of fd go straight to the ring?  A blocking stream, on
+ * a carrier with threads to run or SQEs to submit: it will enter the
+ * ring soon anyway, for all of them at once.
+ */
+static bool ring_first(struct weft__carrier *c, unsigned know)
 {
-	if (t->ring_fd != fd + 1 ||
-	    (know & (BLOCKING | STREAM)) != (BLOCKING | STREAM))
-		return false;
-	if (!t->ring_left) {
-		t->ring_fd = 0; /* time to try again */
-		return false;
-	}
-	t->ring_left--;
-	return true;
-}
-
-/* A try on fd would have blocked. */
-static void waited(struct weft_thread *t, int fd, unsigned know)
-{
-	if ((know & (BLOCKING | STREAM)) == (BLOCKING | STREAM)) {
-		t->ring_fd = fd + 1;
-		t->ring_left = RING_FIRST;
-	}
+	return (know & (BLOCKING | STREAM)) == (BLOCKING | STREAM) &&
+	       (c->runq.head || c->unsubmitted);
 }
 
 static size_t clamp(size_t len)
@@ -221,21 +211,15 @@ static ssize_t do_readv(int fd, const struct iovec *iov, int n, off_t off,
 			unsigned know)
 {
 	struct weft__carrier *c = vthread_carrier();
-	struct weft_thread *t;
 	ssize_t r;
 	CHECKPOINT(c);
 
 	if (!c)
 		return WEFT_SYS(preadv2(fd, iov, n, off, 0));
-	t = c->current;
-	if (off < 0 && ring_first(t, fd, know))
-		return ring_readv(c, fd, iov, n, CUR);
 	r = WEFT_SYS(preadv2(fd, iov, n, off, RWF_NOWAIT));
 	if (r == -EAGAIN || r == -EOPNOTSUPP) {
 		if (r == -EAGAIN && nonblocking(fd, know))
 			return r;
-		if (r == -EAGAIN)
-			waited(t, fd, know);
 		return ring_readv(c, fd, iov, n, off < 0 ? CUR : (uint64_t)off);
 	}
 	if (r > 0 && !(know & STREAM) && (size_t)r < total(iov, n) &&
@@ -278,7 +262,10 @@ static ssize_t write_step(struct weft__carrier *c, int fd, struct iovec *iov,
 	struct io_uring_sqe *sqe;
 	ssize_t r;
 
-	if (send_flags >= 0)
+	if (off < 0 && (send_flags < 0 || !(send_flags & MSG_DONTWAIT)) &&
+	    ring_first(c, know))
+		r = -EAGAIN; /* as if the try would block: to the ring */
+	else if (send_flags >= 0)
 		r = WEFT_SYS(sendmsg(fd, &m, send_flags | MSG_DONTWAIT));
 	else
 		r = WEFT_SYS(pwritev2(fd, iov, n, off, RWF_NOWAIT));
@@ -384,13 +371,11 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags, unsigned know)
 	if (!c)
 		return WEFT_SYS(recvmsg(fd, msg, flags));
 	/* MSG_WAITALL wants all of it: the ring waits for the rest. */
-	if ((!(flags & MSG_WAITALL) || nonblocking(fd, know)) &&
-	    ((flags & MSG_DONTWAIT) || !ring_first(c->current, fd, know))) {
+	if (!(flags & MSG_WAITALL) || nonblocking(fd, know)) {
 		r = WEFT_SYS(recvmsg(fd, msg, flags | MSG_DONTWAIT));
 		if (r != -EAGAIN || (flags & MSG_DONTWAIT) ||
 		    nonblocking(fd, know))
 			return r;
-		waited(c->current, fd, know);
 	}
 	sqe = weft__ring_sqe(c);
 	io_uring_prep_recvmsg(sqe, fd, msg, flags);

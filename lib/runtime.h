@@ -145,8 +145,6 @@ struct weft_thread {
 	void *asan_fake;	   /* AddressSanitizer's fake stack */
 	void *specific;		   /* for the shim's pthread keys */
 	struct weft__multi *multi; /* ring.c: the ring wait it is parked in */
-	int ring_fd;		   /* io.c: 1 + a stream whose try waited */
-	unsigned ring_left;	   /* io.c: its reads straight to the ring */
 	struct weft__ctl ctl;	   /* cancellation, see cancel.c */
 	struct weft__group *group; /* member of, or NULL */
 	struct weft_thread *sibling, *sibling_prev; /* in group->members */
