@@ -127,6 +127,7 @@ struct weft_thread {
 	uint64_t id;
 	const char *name;
 	void *asan_fake;	   /* AddressSanitizer's fake stack */
+	void *tsan_fiber;	   /* ThreadSanitizer's context for it */
 	void *specific;		   /* for the shim's pthread keys */
 	struct weft__multi *multi; /* ring.c: the ring wait it is parked in */
 	int ring_fd;		   /* io.c: 1 + a stream whose try waited */
@@ -159,6 +160,7 @@ struct weft__carrier {
 	pthread_t pthread;
 	void *sched_sp;	      /* owner: the scheduler's context */
 	void *sched_fake;     /* owner: its AddressSanitizer fake stack */
+	void *sched_tsan;     /* owner: its ThreadSanitizer fiber */
 	void *sched_stack_lo; /* owner: for sanitizer annotations */
 	size_t sched_stack_size;
 	struct weft_thread *current; /* owner: running thread or NULL */

@@ -49,6 +49,9 @@
 #if WEFT_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
+#if WEFT_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 #define RUN_BUDGET 64  /* threads run between two looks at the ring */
 #define STEAL_EVERY 61 /* picks between two looks at the steal queue */
@@ -101,6 +104,31 @@ static inline void asan_finish(void *fake)
 	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #else
 	(void)fake;
+#endif
+}
+
+/*
+ * ThreadSanitizer: every virtual thread is a fiber of its own (stack.c
+ * makes and destroys it with the stack), every carrier's scheduler the
+ * fiber of its kernel thread.  A switch synchronises its two sides
+ * (flags 0): they run one after the other on one kernel thread, and the
+ * carrier's owner-only fields rely on exactly that.
+ */
+static inline void tsan_switch(void *fiber)
+{
+#if WEFT_TSAN
+	__tsan_switch_to_fiber(fiber, 0);
+#else
+	(void)fiber;
+#endif
+}
+
+static inline void *tsan_current(void)
+{
+#if WEFT_TSAN
+	return __tsan_get_current_fiber();
+#else
+	return NULL;
 #endif
 }
 
@@ -297,6 +325,7 @@ static void switch_out(struct weft__carrier *c, struct weft_thread *t,
 	c->current = NULL;
 	asan_start(dying ? NULL : &t->asan_fake, c->sched_stack_lo,
 		   c->sched_stack_size);
+	tsan_switch(c->sched_tsan);
 	weft__ctx_switch(&t->sp, c->sched_sp);
 	/* Back, perhaps on another carrier: c is stale from here. */
 	asan_finish(t->asan_fake);
@@ -345,6 +374,7 @@ int weft_yield(void)
 		errno = n->saved_errno;
 		c->current = n;
 		asan_start(&t->asan_fake, n->stack_lo, n->stack_size);
+		tsan_switch(n->tsan_fiber);
 		weft__ctx_switch(&t->sp, n->sp);
 		asan_finish(t->asan_fake);
 		return 0;
@@ -362,6 +392,7 @@ static void run(struct weft__carrier *c, struct weft_thread *t)
 	c->tick++;
 	errno = t->saved_errno;
 	asan_start(&c->sched_fake, t->stack_lo, t->stack_size);
+	tsan_switch(t->tsan_fiber);
 	weft__ctx_switch(&c->sched_sp, t->sp);
 	asan_finish(c->sched_fake);
 	if (c->yielded) {
@@ -500,6 +531,7 @@ static int carrier_setup(struct weft__carrier *c)
 	int r;
 
 	tls_carrier = c;
+	c->sched_tsan = tsan_current();
 	if (pthread_getattr_np(pthread_self(), &a) == 0) {
 		pthread_attr_getstack(&a, &c->sched_stack_lo,
 				      &c->sched_stack_size);

@@ -43,6 +43,14 @@
 #define VALGRIND_STACK_REGISTER(lo, hi) 0
 #define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
 #endif
+#if WEFT_TSAN
+#include <sanitizer/tsan_interface.h>
+#define tsan_create_fiber() __tsan_create_fiber(0)
+#define tsan_destroy_fiber(f) __tsan_destroy_fiber(f)
+#else
+#define tsan_create_fiber() NULL
+#define tsan_destroy_fiber(f) ((void)(f))
+#endif
 
 #define PAGE 4096
 #define MIN_SHIFT 14		      /* 16 KiB */
@@ -217,6 +225,7 @@ static struct weft_thread *setup(uintptr_t e, size_t size, int k)
 	t->stack_class = k;
 	t->stack_guarded = e & 1;
 	t->valgrind_id = VALGRIND_STACK_REGISTER(lo, lo + size);
+	t->tsan_fiber = tsan_create_fiber(); /* switched to by sched.c */
 	return t;
 }
 
@@ -360,6 +369,7 @@ void weft__stack_free(struct weft_thread *t)
 	struct weft__stack_cache *sc;
 
 	VALGRIND_STACK_DEREGISTER(t->valgrind_id);
+	tsan_destroy_fiber(t->tsan_fiber); /* nobody runs on it now */
 	if (k == DEDICATED) {
 		if (t->stack_guarded)
 			atomic_fetch_add(&guard_budget, 1);
