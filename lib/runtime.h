@@ -198,8 +198,8 @@ struct weft__runtime {
 	atomic_uint ready;	 /* carriers that finished setup */
 	atomic_uint rr;		 /* round robin for plain spawns */
 	atomic_ulong next_id;
-	unsigned ring_flags; /* the setup flags the kernel took */
-	bool stop_when_idle; /* weft_main: stop when live hits 0 */
+	atomic_uint ring_flags; /* the setup flags the kernel took */
+	bool stop_when_idle;	/* weft_main: stop when live hits 0 */
 };
 
 hidden extern struct weft__runtime weft__rt;
