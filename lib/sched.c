@@ -61,8 +61,12 @@ enum { RT_STOPPED, RT_RUNNING };
 
 struct weft__runtime weft__rt;
 static struct weft__lock life_lock;
-/* SIGINT or SIGTERM came during weft_main: carrier 0 cancels the root. */
-static volatile sig_atomic_t root_signal;
+/*
+ * SIGINT or SIGTERM came during weft_main: carrier 0 cancels the root.
+ * An atomic (lock-free, so async-signal-safe): the handler runs on any
+ * kernel thread, and weft__main clears it while carriers run.
+ */
+static atomic_int root_signal;
 /* What a signal handler left for carrier 0 to do (weft__impl_defer). */
 static void (*_Atomic deferred)(void);
 static __thread struct weft__carrier *tls_carrier
@@ -456,8 +460,10 @@ static void carrier_loop(struct weft__carrier *c)
 				     memory_order_relaxed)) {
 		if (atomic_load_explicit(&c->inbox, memory_order_relaxed))
 			drain_inbox(c);
-		if (unlikely(root_signal) && c->index == 0) {
-			root_signal = 0;
+		if (unlikely(c->index == 0 &&
+			     atomic_load_explicit(&root_signal,
+						  memory_order_relaxed))) {
+			atomic_store(&root_signal, 0);
 			weft__root_cancel();
 		}
 		if (unlikely(atomic_load_explicit(&deferred,
@@ -761,7 +767,7 @@ static struct sigaction old_int, old_term;
 /* Async-signal-safe: note it, and wake carrier 0 to act on it. */
 static void on_stop_signal(int sig)
 {
-	root_signal = sig;
+	atomic_store(&root_signal, sig);
 	if (weft__rt.carriers)
 		weft__ring_kick(&weft__rt.carriers[0]);
 }
@@ -834,7 +840,7 @@ intptr_t weft__main(intptr_t (*fn)(void *), void *arg,
 		return r;
 	}
 	weft__rt.stop_when_idle = true;
-	root_signal = 0;
+	atomic_store(&root_signal, 0);
 	if (catch_signals)
 		catch_stop_signals(true);
 	r = weft_thread_spawn(&t, run_body, &b, attr);
