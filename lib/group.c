@@ -34,6 +34,20 @@ static bool is_failure(intptr_t v)
 	return v < 0 && v >= -4095;
 }
 
+/*
+ * A group's state is written by its owner only (open, join), and read
+ * by spawners and cancellers on any thread: atomically, on both sides.
+ */
+static int state_of(const struct weft__group *g)
+{
+	return __atomic_load_n(&g->state, __ATOMIC_ACQUIRE);
+}
+
+static void set_state(struct weft__group *g, int state)
+{
+	__atomic_store_n(&g->state, state, __ATOMIC_RELEASE);
+}
+
 int weft_group_open(struct weft_group *wg, const struct weft_group_opts *o)
 {
 	struct weft__group *g = (struct weft__group *)wg;
@@ -55,7 +69,7 @@ int weft_group_open(struct weft_group *wg, const struct weft_group_opts *o)
 	g->policy = o->policy;
 	g->limit = o->max_concurrency;
 	weft_sem_init(&g->slots, g->limit);
-	g->state = GROUP_OPEN;
+	set_state(g, GROUP_OPEN);
 	g->result = 0;
 	weft__spin_lock(&ctl->lock);
 	g->outer = ctl->groups;
@@ -81,7 +95,7 @@ void weft__group_cancel(struct weft__group *g, int reason)
 	int zero = 0;
 
 	weft__spin_lock(&g->lock);
-	if (g->reason || g->state == GROUP_JOINED) {
+	if (g->reason || state_of(g) == GROUP_JOINED) {
 		weft__spin_unlock(&g->lock);
 		return;
 	}
@@ -332,8 +346,9 @@ static int spawn(struct weft_group *wg, intptr_t (*fn)(void *), void *arg,
 		return -EINVAL;
 	if (!g)
 		g = root();
-	if (g->state != GROUP_OPEN)
-		return g->state == GROUP_JOINED ? -EINVAL : -ECANCELED;
+	r = state_of(g);
+	if (r != GROUP_OPEN)
+		return r == GROUP_JOINED ? -EINVAL : -ECANCELED;
 	if (atomic_load(&g->scope.cause))
 		return -ECANCELED;
 	if (g->limit) {
@@ -410,7 +425,7 @@ int weft_group_join(struct weft_group *wg)
 		return -EINVAL; /* not the owner, or joined already */
 	if (ctl->scope != &g->scope || ctl->groups != g)
 		return -EINVAL; /* an inner scope or group is still open */
-	g->state = GROUP_JOINING;
+	set_state(g, GROUP_JOINING);
 	ctl->scope = g->scope.parent;
 	deadline = g->scope.deadline;
 	for (;;) {
@@ -447,6 +462,8 @@ int weft_group_join(struct weft_group *wg)
 	weft__spin_unlock(&ctl->lock);
 	if (interrupted)
 		atomic_store(&ctl->interrupted, 1);
+	/* Under the lock: a weft_group_cancel elsewhere may set reason. */
+	weft__spin_lock(&g->lock);
 	/* Members may have seen the deadline pass before the owner did. */
 	if (!g->reason && atomic_load(&g->scope.cause) == -ETIMEDOUT)
 		g->reason = GROUP_DEADLINE;
@@ -458,7 +475,8 @@ int weft_group_join(struct weft_group *wg)
 		g->result = -ECANCELED;
 	else
 		g->result = 0;
-	g->state = GROUP_JOINED;
+	set_state(g, GROUP_JOINED);
+	weft__spin_unlock(&g->lock);
 	return g->result;
 }
 
