@@ -456,8 +456,13 @@ static void carrier_loop(struct weft__carrier *c)
 	unsigned budget = 0;
 	struct weft_thread *t;
 
+	/*
+	 * Acquire: the carrier that ended the last thread set stopping
+	 * (weft__runtime_idle), and weft__main, returning on carrier 0,
+	 * reads that thread's value and clears stop_when_idle after it.
+	 */
 	while (!atomic_load_explicit(&weft__rt.stopping,
-				     memory_order_relaxed)) {
+				     memory_order_acquire)) {
 		if (atomic_load_explicit(&c->inbox, memory_order_relaxed))
 			drain_inbox(c);
 		if (unlikely(c->index == 0 &&
