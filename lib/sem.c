@@ -77,9 +77,8 @@ int weft_sem_post(struct weft_sem *ws)
 	if (!s)
 		return -EINVAL;
 	weft__spin_lock(&s->lock);
-	w = weft__sync_claim(&s->waiters);
+	w = weft__sync_claim(&s->waiters, &t);
 	if (w) {
-		t = w->thread;
 		weft__spin_unlock(&s->lock);
 		weft__wake(t, &w->state);
 		return 0;
