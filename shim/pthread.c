@@ -7,6 +7,14 @@
  * glibc pthread_t, go to glibc; that is how the runtime's own carriers
  * are created and joined.
  */
+/*
+ * When optimising, glibc's pthread.h defines pthread_equal inline; clang
+ * then drops the visibility of the definition below (an attribute after
+ * a definition), leaving it unexported.  Give glibc's copy another name.
+ */
+#define pthread_equal glibc_pthread_equal
+#include <pthread.h>
+#undef pthread_equal
 #include "pt.h"
 
 #include <signal.h>
