@@ -44,15 +44,15 @@ struct weft__ctl *weft__ctl_self(void)
 }
 
 /*
- * The cause the scopes of ctl show, up to a shield, or 0.  With clock, a
- * deadline that has passed counts too (and is recorded on its scope);
- * without, only causes already set: what a canceller may look at.
+ * The cause scope s and its parents show, up to a shield, or 0.  With
+ * clock, a deadline that has passed counts too (and is recorded on its
+ * scope); without, only causes already set: what a canceller may look at.
  */
-static int scope_cause(struct weft__ctl *ctl, bool clock)
+static int chain_cause(struct weft__scope *s, bool clock)
 {
 	int64_t now = -1;
 
-	for (struct weft__scope *s = ctl->scope; s; s = s->parent) {
+	for (; s; s = s->parent) {
 		int cause =
 			atomic_load_explicit(&s->cause, memory_order_acquire);
 
@@ -71,6 +71,17 @@ static int scope_cause(struct weft__ctl *ctl, bool clock)
 			break;
 	}
 	return 0;
+}
+
+static int scope_cause(struct weft__ctl *ctl, bool clock)
+{
+	return chain_cause(ctl->scope, clock);
+}
+
+/* For a group's join: what its members' enclosing scopes say. */
+int weft__scope_cause(struct weft__scope *s)
+{
+	return chain_cause(s, true);
 }
 
 /* -EINTR for a pending interrupt (once), the level cause, or 0. */

@@ -467,6 +467,12 @@ int weft_group_join(struct weft_group *wg)
 	/* Members may have seen the deadline pass before the owner did. */
 	if (!g->reason && atomic_load(&g->scope.cause) == -ETIMEDOUT)
 		g->reason = GROUP_DEADLINE;
+	/*
+	 * Or an enclosing scope's cancellation, which ended every member
+	 * before the owner came to wait: the join says so all the same.
+	 */
+	if (!g->reason && weft__scope_cause(g->scope.parent))
+		g->reason = GROUP_OUTER;
 	if (g->nr_failures)
 		g->result = g->first.status;
 	else if (g->reason == GROUP_DEADLINE)

@@ -281,6 +281,7 @@ hidden void weft__ctxval_put(struct weft__ctxval *v);
 /* cancel.c */
 hidden struct weft__ctl *weft__ctl_self(void);
 hidden int weft__cancel_check(struct weft__ctl *ctl);
+hidden int weft__scope_cause(struct weft__scope *s);
 hidden int64_t weft__cancel_deadline(struct weft__ctl *ctl, int64_t deadline);
 /*
  * The wake-ups a cancellation decided, made once every lock is let go: a

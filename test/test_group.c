@@ -387,3 +387,45 @@ Test(group, plain_threads_own_groups_too)
 	cr_assert_eq(body_all_join(NULL), 0);
 	cr_assert_eq(weft_shutdown(), 0);
 }
+
+static atomic_int ended;
+
+static intptr_t sleeper_counted(void *arg)
+{
+	intptr_t r = weft_sleep_until(weft_now() + 30 * T_SEC);
+
+	atomic_fetch_add(&ended, 1);
+	return r;
+}
+
+/*
+ * The enclosing scope is cancelled and every member has ended before the
+ * owner comes to join: the join still says -ECANCELED, as it does when
+ * the owner was already waiting.
+ */
+static intptr_t body_outer_before_join(void *arg)
+{
+	struct weft_cancel_scope s;
+	struct weft_group g;
+	int r;
+
+	atomic_store(&ended, 0);
+	cr_assert_eq(weft_cancel_scope_enter(&s, -1, 0), 0);
+	cr_assert_eq(weft_group_open(&g, NULL), 0);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(weft_spawn(&g, sleeper_counted, NULL), 0);
+	for (int i = 0; i < 100; i++) /* let them park first */
+		weft_yield();
+	weft_cancel_scope_cancel(&s);
+	while (atomic_load(&ended) < 10)
+		weft_yield();
+	r = weft_group_join(&g);
+	weft_cancel_scope_leave(&s);
+	return r;
+}
+
+Test(group, an_enclosing_cancel_counts_when_all_ended_before_the_join)
+{
+	cr_assert_eq(t_run(body_outer_before_join, NULL), -ECANCELED);
+	cr_assert_eq(weft_shutdown(), 0);
+}
