@@ -240,6 +240,8 @@ hidden void weft__stack_fork_lock(void);
 hidden void weft__stack_fork_unlock(void);
 hidden bool weft__stack_overflowed(const struct weft_thread *t, void *addr);
 hidden size_t weft__stack_default(void);
+/* For tests: stacks made, and of those waiting in pools; see stack.c. */
+hidden void weft__stack_counts(size_t *ret_made, size_t *ret_pooled);
 
 /* pool.c */
 hidden void weft__pool_stop(void);

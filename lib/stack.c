@@ -74,6 +74,7 @@ struct pool {
 	uintptr_t pending[TRIM_BATCH];
 	size_t nr_pending;
 	char *cur, *end; /* the part of the last slab not carved yet */
+	size_t carved;	 /* stacks carved so far, for weft__stack_counts */
 };
 
 struct mapping {
@@ -86,6 +87,7 @@ static struct weft__lock maps_lock;
 static struct mapping *maps; /* every slab and dedicated stack */
 static size_t nr_maps, maps_cap;
 static atomic_long guard_budget = -1;
+static atomic_long dedicated; /* stacks with a mapping of their own */
 static size_t default_size;
 
 static long read_max_map_count(void)
@@ -211,6 +213,7 @@ static uintptr_t carve(struct pool *p, int k)
 	}
 	lo = p->cur + PAGE;
 	p->cur += stride;
+	p->carved++;
 	return (uintptr_t)lo | guard(lo);
 }
 
@@ -346,6 +349,7 @@ struct weft_thread *weft__stack_alloc(size_t size)
 
 		if (!m)
 			return NULL;
+		atomic_fetch_add(&dedicated, 1);
 		return setup((uintptr_t)(m + PAGE) | guard(m + PAGE), size, k);
 	}
 	c = weft__carrier_self();
@@ -375,6 +379,7 @@ void weft__stack_free(struct weft_thread *t)
 			atomic_fetch_add(&guard_budget, 1);
 		forget(lo - PAGE);
 		munmap(lo - PAGE, size + PAGE);
+		atomic_fetch_sub(&dedicated, 1);
 		return;
 	}
 	c = weft__carrier_self();
@@ -384,6 +389,34 @@ void weft__stack_free(struct weft_thread *t)
 		return;
 	}
 	pool_put(&pools[k], k, e);
+}
+
+/*
+ * For tests, at a moment when no thread is spawned or ends: the stacks
+ * made so far (carved from slabs, or mapped on their own), and how many
+ * of them wait in the pools and the carriers' caches.  The rest are in
+ * use, one per thread not yet freed.
+ */
+void weft__stack_counts(size_t *ret_made, size_t *ret_pooled)
+{
+	size_t made = atomic_load(&dedicated), pooled = 0;
+
+	for (int k = 0; k < NR_CLASSES; k++) {
+		struct pool *p = &pools[k];
+
+		weft__lock(&p->lock);
+		made += p->carved;
+		pooled += p->hot.n + p->nr_pending + p->cold.n;
+		weft__unlock(&p->lock);
+	}
+	/* Owner-only, read while their owners are idle. */
+	for (int i = 0; i < weft__rt.nr_carriers; i++)
+		for (int k = 0; k < NR_CLASSES; k++)
+			pooled += __atomic_load_n(
+				&weft__rt.carriers[i].stack_cache[k].n,
+				__ATOMIC_RELAXED);
+	*ret_made = made;
+	*ret_pooled = pooled;
 }
 
 /* Did a fault at addr hit t's guard page? */
