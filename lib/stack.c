@@ -333,6 +333,32 @@ static uintptr_t pool_get(struct pool *p, int k)
 }
 
 /*
+ * A carrier's cache is its own, but weft__stack_counts reads how full it
+ * is from elsewhere: the count is a relaxed atomic (a plain load or store
+ * on every target weft has).
+ */
+static uintptr_t cache_take(struct weft__stack_cache *sc)
+{
+	unsigned n = __atomic_load_n(&sc->n, __ATOMIC_RELAXED);
+
+	if (!n)
+		return 0;
+	__atomic_store_n(&sc->n, n - 1, __ATOMIC_RELAXED);
+	return sc->e[n - 1];
+}
+
+static bool cache_put(struct weft__stack_cache *sc, uintptr_t e)
+{
+	unsigned n = __atomic_load_n(&sc->n, __ATOMIC_RELAXED);
+
+	if (n == ARRAY_SIZE(sc->e))
+		return false;
+	sc->e[n] = e;
+	__atomic_store_n(&sc->n, n + 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+/*
  * A stack of at least size bytes with a zeroed control block at its top,
  * or NULL when memory or mappings ran out.
  */
@@ -354,9 +380,7 @@ struct weft_thread *weft__stack_alloc(size_t size)
 	}
 	c = weft__carrier_self();
 	sc = c ? &c->stack_cache[k] : NULL;
-	if (sc && sc->n)
-		e = sc->e[--sc->n];
-	else
+	if (!sc || !(e = cache_take(sc)))
 		e = pool_get(&pools[k], k);
 	if (!e)
 		return NULL;
@@ -384,11 +408,8 @@ void weft__stack_free(struct weft_thread *t)
 	}
 	c = weft__carrier_self();
 	sc = c ? &c->stack_cache[k] : NULL;
-	if (sc && sc->n < ARRAY_SIZE(sc->e)) {
-		sc->e[sc->n++] = e;
-		return;
-	}
-	pool_put(&pools[k], k, e);
+	if (!sc || !cache_put(sc, e))
+		pool_put(&pools[k], k, e);
 }
 
 /*
@@ -409,7 +430,7 @@ void weft__stack_counts(size_t *ret_made, size_t *ret_pooled)
 		pooled += p->hot.n + p->nr_pending + p->cold.n;
 		weft__unlock(&p->lock);
 	}
-	/* Owner-only, read while their owners are idle. */
+	/* Their owners may be using them: a count, as good as the moment. */
 	for (int i = 0; i < weft__rt.nr_carriers; i++)
 		for (int k = 0; k < NR_CLASSES; k++)
 			pooled += __atomic_load_n(
