@@ -353,6 +353,23 @@ WEFT_API int weft_cancelled(void);
 /* Edge cancellation: fail t's current or next blocking call with -EINTR. */
 WEFT_API int weft_thread_interrupt(struct weft_thread *t);
 
+/* ---- observability ----------------------------------------------------- */
+
+#define WEFT_DUMP_JSON 0x1u /* one line of JSON instead of text */
+
+/*
+ * Write a dump of every virtual thread to fd: its id, name, state
+ * (running, runnable, parked or new), what it waits on, its carrier, its
+ * group and its stack, arranged as the tree of thread groups: text for
+ * people, or with WEFT_DUMP_JSON one line of JSON for tools.  While they
+ * record their threads the carriers pause at the top of their loops; one
+ * that does not within a second is reported as stuck, with the thread it
+ * runs.  A cancellation point; not async-signal-safe (WEFT_DUMP_SIGNAL
+ * names a signal that dumps to stderr).  0, -EINVAL for a bad fd or
+ * flag, or the error of the write.
+ */
+WEFT_API int weft_dump(int fd, unsigned flags);
+
 #ifdef __cplusplus
 }
 #endif

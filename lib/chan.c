@@ -41,7 +41,7 @@ void weft_chan_free(struct weft_chan *ch)
 
 static int wait(struct weft_cond *c, struct weft_chan *ch)
 {
-	return weft_cond_wait(c, &ch->lock);
+	return weft__cond_wait_as(c, &ch->lock, -1, WEFT__ON_CHAN, ch);
 }
 
 int weft_chan_send(struct weft_chan *ch, void *value)

@@ -12,8 +12,8 @@ int weft_cond_init(struct weft_cond *wc)
 	return 0;
 }
 
-int weft_cond_timedwait(struct weft_cond *wc, struct weft_mutex *m,
-			int64_t deadline)
+int weft__cond_wait_as(struct weft_cond *wc, struct weft_mutex *m,
+		       int64_t deadline, int on, const void *obj)
 {
 	struct cond *c = (struct cond *)wc;
 	struct weft__waiter w;
@@ -22,6 +22,7 @@ int weft_cond_timedwait(struct weft_cond *wc, struct weft_mutex *m,
 	if (!c || !m || deadline < -1)
 		return -EINVAL;
 	weft__waiter_init(&w);
+	weft__note(&w, on, obj);
 	weft__spin_lock(&c->lock);
 	weft__wq_push(&c->waiters, &w);
 	weft__spin_unlock(&c->lock);
@@ -31,6 +32,12 @@ int weft_cond_timedwait(struct weft_cond *wc, struct weft_mutex *m,
 		weft__sync_unqueue(&c->lock, &c->waiters, &w);
 	weft__mutex_relock(m);
 	return r;
+}
+
+int weft_cond_timedwait(struct weft_cond *c, struct weft_mutex *m,
+			int64_t deadline)
+{
+	return weft__cond_wait_as(c, m, deadline, WEFT__ON_COND, c);
 }
 
 int weft_cond_wait(struct weft_cond *c, struct weft_mutex *m)

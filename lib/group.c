@@ -234,6 +234,11 @@ static struct weft__group *root(void)
 	return g;
 }
 
+bool weft__group_is_root(const struct weft__group *g)
+{
+	return g == &the_root;
+}
+
 struct weft__scope *weft__root_scope(void)
 {
 	return &root()->scope;
@@ -266,6 +271,7 @@ static void root_wait(struct weft__group *g, int64_t deadline)
 			return;
 		}
 		weft__waiter_init(&w);
+		weft__note(&w, WEFT__ON_GROUP, g);
 		g->joiner = &w;
 		weft__spin_unlock(&g->lock);
 		weft__waiter_wait(&w, deadline);
@@ -435,6 +441,7 @@ int weft_group_join(struct weft_group *wg)
 			break;
 		}
 		weft__waiter_init(&w);
+		weft__note(&w, WEFT__ON_GROUP, g);
 		g->joiner = &w;
 		weft__spin_unlock(&g->lock);
 		if (cancellable)
@@ -555,6 +562,7 @@ int weft_future_wait(struct weft_future *wf, intptr_t *ret_value)
 		return -EINVAL;
 	if (!atomic_load(&f->done)) {
 		weft__waiter_init(&w);
+		weft__note(&w, WEFT__ON_FUTURE, f);
 		weft__spin_lock(&f->lock);
 		if (atomic_load(&f->done)) {
 			weft__spin_unlock(&f->lock);

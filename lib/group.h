@@ -59,5 +59,7 @@ hidden void weft__root_join(int64_t grace);
 hidden void weft__root_fork_lock(void);
 hidden void weft__root_fork_unlock(void);
 hidden void weft__group_fork_child(struct weft_thread *self);
+/* For thread dumps: is g the root group? */
+hidden bool weft__group_is_root(const struct weft__group *g);
 
 #endif

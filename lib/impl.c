@@ -56,6 +56,7 @@ int weft__impl_wait(struct io_uring_sqe *sqe, int64_t deadline)
 	io_uring_prep_link_timeout(lt, &ts, IORING_TIMEOUT_ABS);
 	io_uring_sqe_set_data64(lt, 0);
 	c->unsubmitted++;
+	weft__obs_op(c, IORING_OP_LINK_TIMEOUT);
 	r = weft__ring_wait(c, sqe);
 	return r == -ECANCELED ? -ETIME : r;
 }
@@ -107,6 +108,7 @@ int weft__impl_poll_any(const struct pollfd *fds, unsigned n, int64_t deadline)
 	if (k == 0) { /* nothing to watch: a sleep */
 		weft__waiter_init(&none);
 		none.kind = WEFT__WAIT_ALWAYS;
+		none.note.on = WEFT__ON_SLEEP;
 		r = weft__waiter_wait_cancel(&none, deadline);
 	} else {
 		r = weft__ring_wait_any(c, sqes, ws, (int)k, deadline,

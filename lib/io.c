@@ -631,6 +631,7 @@ int weft_sleep_until(int64_t deadline)
 	CHECKPOINT(vthread_carrier());
 	weft__waiter_init(&w);
 	w.kind = WEFT__WAIT_ALWAYS;
+	w.note.on = WEFT__ON_SLEEP;
 	r = weft__waiter_wait_cancel(&w, deadline);
 	/* Its own deadline is no error; one of a scope is. */
 	if (r == -ETIMEDOUT && weft__now() >= deadline)

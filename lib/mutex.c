@@ -37,6 +37,7 @@ static int lock_slow(struct mutex *m, int64_t deadline, bool cancellable)
 			return 0;
 		}
 		weft__waiter_init(&w);
+		weft__note(&w, WEFT__ON_MUTEX, m);
 		if (again)
 			weft__wq_push_head(&m->waiters, &w);
 		else

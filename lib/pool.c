@@ -120,6 +120,7 @@ void weft__impl_blocking(void (*fn)(void *), void *arg)
 		return;
 	}
 	weft__waiter_init(&j.w);
+	j.w.note.on = WEFT__ON_POOL;
 	weft__lock(&pool.lock);
 	if (pool.tail)
 		pool.tail->next = &j;

@@ -146,8 +146,9 @@ int weft__ring_wait_close(struct weft__carrier *c, struct io_uring_sqe *sqe)
 	struct weft__waiter w;
 
 	weft__waiter_init(&w);
+	weft__obs_ring(c, &w, &sqe, 1);
 	io_uring_sqe_set_data(sqe, &w);
-	weft__park();
+	weft__waiter_wait(&w, -1);
 	return w.res;
 }
 
@@ -180,6 +181,7 @@ static void cancel(struct weft__carrier *c, struct weft__waiter *w)
 	struct io_uring_sqe *sqe = get_sqe(c);
 
 	io_uring_prep_cancel64(sqe, (uintptr_t)w, 0);
+	weft__obs_op(c, IORING_OP_ASYNC_CANCEL);
 	io_uring_sqe_set_data64(sqe, 0); /* its own CQE is dropped */
 	sqe->flags |= atomic_load_explicit(&cancel_flags, memory_order_relaxed);
 }
@@ -210,6 +212,8 @@ bool weft__ring_keep_parked(struct weft__carrier *c, struct weft_thread *t)
 	    state == WEFT_WAITING)
 		return false;
 	weft__cancel_unregister(&t->ctl);
+	if (state == WEFT_CANCELLED)
+		weft__stats_cancelled(t);
 	m->why = state;
 	m->cause = m->w.cause;
 	cancel_pending(c, m);
@@ -241,6 +245,7 @@ int weft__ring_wait_any(struct weft__carrier *c, struct io_uring_sqe **sqes,
 	m.pending = n;
 	m.all = false;
 	m.why = 0;
+	weft__obs_ring(c, &m.w, sqes, n);
 	for (int i = 0; i < n; i++) {
 		weft__waiter_init(&ws[i]);
 		ws[i].data = (uintptr_t)&m;
@@ -255,7 +260,7 @@ int weft__ring_wait_any(struct weft__carrier *c, struct io_uring_sqe **sqes,
 	if (m.pending) {
 		cancel_pending(c, &m);
 		atomic_store(&m.w.state, WEFT_WAITING);
-		weft__park();
+		weft__waiter_wait(&m.w, -1);
 	}
 	t->multi = NULL;
 	return r;

@@ -8,6 +8,7 @@
 #include <liburing.h>
 
 #include "internal.h"
+#include "obs.h"
 #include "weft.h"
 
 struct weft__carrier;
@@ -34,6 +35,7 @@ struct weft__waiter {
 	int32_t cause;	/* why it was cancelled, set before the CAS */
 	uintptr_t data; /* a ring wait's struct weft__multi, or 0 */
 	int kind;	/* WEFT__WAIT_*: what a signal does to it (shim) */
+	struct weft__note note; /* what it waits on, for dumps (obs.h) */
 };
 
 /*
@@ -136,12 +138,13 @@ struct weft_thread {
 	struct weft__group *group; /* member of, or NULL */
 	struct weft_thread *sibling, *sibling_prev; /* in group->members */
 	struct weft__future *future; /* where the value goes, or NULL */
+	struct weft__thread_obs obs; /* registry, wait, trace (obs.h) */
 };
 
 /* A carrier's own few free stacks of one size class (stack.c). */
 #define WEFT_STACK_CLASSES 13
 struct weft__stack_cache {
-	uintptr_t e[32];
+	uintptr_t e[64]; /* filled and drained half at a time */
 	unsigned n;
 };
 
@@ -183,7 +186,9 @@ struct weft__carrier {
 	atomic_int sleeping; /* in io_uring_enter, wants a write */
 	void *altstack;	     /* for the stack overflow handler */
 	struct weft__stack_cache stack_cache[WEFT_STACK_CLASSES]; /* owner */
-	int setup_err; /* result of ring setup, for the starter */
+	uint64_t next_id, end_id; /* owner: thread ids it may hand out */
+	int setup_err;		  /* result of ring setup, for the starter */
+	struct weft__carrier_obs obs; /* counters, registry (obs.h) */
 };
 
 struct weft__runtime {

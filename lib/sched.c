@@ -201,6 +201,7 @@ static struct weft_thread *steal(struct weft__carrier *c)
 		       2;
 		while (more-- && (u = steal_pop(v)))
 			steal_push(c, u);
+		WEFT_STAT(c, steals);
 		return t;
 	}
 	return NULL;
@@ -333,6 +334,7 @@ static void switch_out(struct weft__carrier *c, struct weft_thread *t,
 	weft__ctx_switch(&t->sp, c->sched_sp);
 	/* Back, perhaps on another carrier: c is stale from here. */
 	asan_finish(t->asan_fake);
+	weft__obs_resumed(t);
 }
 
 /* Park the calling virtual thread until weft__ready() is called on it. */
@@ -377,10 +379,12 @@ int weft_yield(void)
 		t->saved_errno = errno;
 		errno = n->saved_errno;
 		c->current = n;
+		WEFT_STAT(c, switches);
 		asan_start(&t->asan_fake, n->stack_lo, n->stack_size);
 		tsan_switch(n->tsan_fiber);
 		weft__ctx_switch(&t->sp, n->sp);
 		asan_finish(t->asan_fake);
+		weft__obs_resumed(t);
 		return 0;
 	}
 	c->yielded = t;
@@ -391,6 +395,7 @@ int weft_yield(void)
 /* From c's scheduler to thread t. */
 static void run(struct weft__carrier *c, struct weft_thread *t)
 {
+	weft__obs_run(c, t);
 	t->carrier = c;
 	c->current = t;
 	c->tick++;
@@ -465,6 +470,7 @@ static void carrier_loop(struct weft__carrier *c)
 				     memory_order_acquire)) {
 		if (atomic_load_explicit(&c->inbox, memory_order_relaxed))
 			drain_inbox(c);
+		weft__obs_poll(c);
 		if (unlikely(c->index == 0 &&
 			     atomic_load_explicit(&root_signal,
 						  memory_order_relaxed))) {
@@ -626,6 +632,7 @@ static void stop_carriers(int started, bool adopted)
 			pthread_join(c->pthread, NULL);
 		carrier_free(c);
 	}
+	weft__obs_stop(atomic_load(&weft__rt.state) == RT_RUNNING);
 	free(weft__rt.carriers_mem);
 	weft__rt.carriers = weft__rt.carriers_mem = NULL;
 	weft__rt.nr_carriers = 0;
@@ -662,6 +669,7 @@ static int start(bool adopt)
 	weft__rt.carriers_mem = weft__rt.carriers;
 	weft__rt.nr_carriers = n;
 	install_segv();
+	weft__obs_start();
 	/*
 	 * Carriers take no asynchronous signals: the program's threads do.
 	 * Synchronous ones (SIGPIPE from a write, a fault) belong to the
@@ -923,6 +931,7 @@ static void fork_child(void)
 			carrier_free(&weft__rt.carriers[i]);
 	weft__group_fork_child(t);
 	weft__pool_fork_child();
+	weft__obs_fork_child(self, t);
 	atomic_store(&weft__rt.nr_sleeping, 0);
 	atomic_store(&weft__rt.stopping, false);
 	if (!t) {

@@ -39,6 +39,7 @@ int weft_sem_timedwait(struct weft_sem *ws, int64_t deadline)
 	if (take(s))
 		return 0;
 	weft__waiter_init(&w);
+	weft__note(&w, WEFT__ON_SEM, s);
 	w.kind = WEFT__WAIT_ALWAYS; /* sem_wait: EINTR whatever SA_RESTART */
 	weft__spin_lock(&s->lock);
 	if (take(s)) {

@@ -20,7 +20,8 @@
  * Freed stacks are reused most recent first, so their pages stay
  * committed: a fresh page costs a fault of 10-20 us here, a reused one
  * nothing.  Each carrier keeps a small cache per class that it alone
- * touches; behind it, each class has a locked pool of three lists:
+ * touches, filled and drained half at a time; behind it, each class has a
+ * locked pool of three lists:
  *
  *   hot      committed, reused first, at most hot_limit(k) of them
  *   pending  freed past the hot limit, committed until trimmed
@@ -61,6 +62,7 @@
 #define MAP_RESERVE 16384
 #define DEDICATED NR_CLASSES /* a stack too big for a class */
 #define TCB_SIZE ALIGN_UP(sizeof(struct weft_thread), 64)
+#define CACHE_HALF (ARRAY_SIZE(((struct weft__stack_cache *)0)->e) / 2)
 
 /* Stacks as their lowest usable byte, | 1 if guarded; most recent last. */
 struct list {
@@ -293,43 +295,28 @@ static void trim(uintptr_t *e, size_t n, size_t size)
 	}
 }
 
-static void pool_put(struct pool *p, int k, uintptr_t e)
+/* Give n stacks of class k back to their pool. */
+static void pool_put(struct pool *p, int k, const uintptr_t *e, size_t n)
 {
 	uintptr_t batch[TRIM_BATCH];
-	size_t n;
 
 	weft__lock(&p->lock);
-	if (p->hot.n < hot_limit(k) && push(&p->hot, e)) {
+	for (size_t i = 0; i < n; i++) {
+		if (p->hot.n < hot_limit(k) && push(&p->hot, e[i]))
+			continue;
+		p->pending[p->nr_pending++] = e[i];
+		if (p->nr_pending < TRIM_BATCH)
+			continue;
+		memcpy(batch, p->pending, sizeof(batch));
+		p->nr_pending = 0;
 		weft__unlock(&p->lock);
-		return;
+		/* Nobody else can reach these now: trim them unlocked. */
+		trim(batch, TRIM_BATCH, (size_t)1 << (k + MIN_SHIFT));
+		weft__lock(&p->lock);
+		for (size_t j = 0; j < TRIM_BATCH; j++)
+			push(&p->cold, batch[j]);
 	}
-	p->pending[p->nr_pending++] = e;
-	if (p->nr_pending < TRIM_BATCH) {
-		weft__unlock(&p->lock);
-		return;
-	}
-	n = p->nr_pending;
-	memcpy(batch, p->pending, n * sizeof(*batch));
-	p->nr_pending = 0;
 	weft__unlock(&p->lock);
-	/* Nobody else can reach these now: trim them unlocked. */
-	trim(batch, n, (size_t)1 << (k + MIN_SHIFT));
-	weft__lock(&p->lock);
-	for (size_t i = 0; i < n; i++)
-		push(&p->cold, batch[i]);
-	weft__unlock(&p->lock);
-}
-
-static uintptr_t pool_get(struct pool *p, int k)
-{
-	uintptr_t e;
-
-	weft__lock(&p->lock);
-	e = take(p);
-	if (!e)
-		e = carve(p, k);
-	weft__unlock(&p->lock);
-	return e;
 }
 
 /*
@@ -337,25 +324,28 @@ static uintptr_t pool_get(struct pool *p, int k)
  * is from elsewhere: the count is a relaxed atomic (a plain load or store
  * on every target weft has).
  */
-static uintptr_t cache_take(struct weft__stack_cache *sc)
+static unsigned cache_n(const struct weft__stack_cache *sc)
 {
-	unsigned n = __atomic_load_n(&sc->n, __ATOMIC_RELAXED);
-
-	if (!n)
-		return 0;
-	__atomic_store_n(&sc->n, n - 1, __ATOMIC_RELAXED);
-	return sc->e[n - 1];
+	return __atomic_load_n(&sc->n, __ATOMIC_RELAXED);
 }
 
-static bool cache_put(struct weft__stack_cache *sc, uintptr_t e)
+static void set_cache_n(struct weft__stack_cache *sc, unsigned n)
 {
-	unsigned n = __atomic_load_n(&sc->n, __ATOMIC_RELAXED);
+	__atomic_store_n(&sc->n, n, __ATOMIC_RELAXED);
+}
 
-	if (n == ARRAY_SIZE(sc->e))
-		return false;
-	sc->e[n] = e;
-	__atomic_store_n(&sc->n, n + 1, __ATOMIC_RELAXED);
-	return true;
+/* Up to n stacks of class k, pooled or carved; how many. */
+static size_t pool_get(struct pool *p, int k, uintptr_t *e, size_t n)
+{
+	size_t got = 0;
+
+	weft__lock(&p->lock);
+	while (got < n && (e[got] = take(p)))
+		got++;
+	while (got < n && (e[got] = carve(p, k)))
+		got++;
+	weft__unlock(&p->lock);
+	return got;
 }
 
 /*
@@ -380,10 +370,19 @@ struct weft_thread *weft__stack_alloc(size_t size)
 	}
 	c = weft__carrier_self();
 	sc = c ? &c->stack_cache[k] : NULL;
-	if (!sc || !(e = cache_take(sc)))
-		e = pool_get(&pools[k], k);
-	if (!e)
-		return NULL;
+	if (!sc) {
+		if (!pool_get(&pools[k], k, &e, 1))
+			return NULL;
+	} else {
+		/* Empty: fill half of it, one lock for CACHE_HALF stacks. */
+		if (!cache_n(sc))
+			set_cache_n(sc,
+				    pool_get(&pools[k], k, sc->e, CACHE_HALF));
+		if (!cache_n(sc))
+			return NULL;
+		set_cache_n(sc, cache_n(sc) - 1);
+		e = sc->e[cache_n(sc)];
+	}
 	return setup(e, (size_t)1 << (k + MIN_SHIFT), k);
 }
 
@@ -408,8 +407,19 @@ void weft__stack_free(struct weft_thread *t)
 	}
 	c = weft__carrier_self();
 	sc = c ? &c->stack_cache[k] : NULL;
-	if (!sc || !cache_put(sc, e))
-		pool_put(&pools[k], k, e);
+	if (!sc) {
+		pool_put(&pools[k], k, &e, 1);
+		return;
+	}
+	/* Full: give back the older half, one lock for CACHE_HALF stacks. */
+	if (cache_n(sc) == ARRAY_SIZE(sc->e)) {
+		pool_put(&pools[k], k, sc->e, CACHE_HALF);
+		set_cache_n(sc, cache_n(sc) - CACHE_HALF);
+		memmove(sc->e, sc->e + CACHE_HALF,
+			cache_n(sc) * sizeof(*sc->e));
+	}
+	sc->e[cache_n(sc)] = e;
+	set_cache_n(sc, cache_n(sc) + 1);
 }
 
 /*
@@ -433,9 +443,7 @@ void weft__stack_counts(size_t *ret_made, size_t *ret_pooled)
 	/* Their owners may be using them: a count, as good as the moment. */
 	for (int i = 0; i < weft__rt.nr_carriers; i++)
 		for (int k = 0; k < NR_CLASSES; k++)
-			pooled += __atomic_load_n(
-				&weft__rt.carriers[i].stack_cache[k].n,
-				__ATOMIC_RELAXED);
+			pooled += cache_n(&weft__rt.carriers[i].stack_cache[k]);
 	*ret_made = made;
 	*ret_pooled = pooled;
 }

@@ -31,6 +31,9 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 
 /* Take m again whatever cancellation says: a condition wait must. */
 hidden void weft__mutex_relock(struct weft_mutex *m);
+/* weft_cond_timedwait(), the wait noted as on obj (WEFT__ON_*) for dumps. */
+hidden int weft__cond_wait_as(struct weft_cond *c, struct weft_mutex *m,
+			      int64_t deadline, int on, const void *obj);
 
 /*
  * A timed-out waiter that is still queued takes itself off the queue;

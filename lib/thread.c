@@ -41,10 +41,37 @@ static void entry(void *arg)
 	weft__exit_current();
 }
 
-/* A thread ready to start, not yet queued: callers may set it up. */
-struct weft_thread *weft__thread_new(intptr_t (*fn)(void *), void *arg,
-				     const struct weft_spawn_attr *attr,
-				     int *ret_err)
+/* Ids from 1 up, taken ID_BLOCK at a time by each carrier; counted. */
+#define ID_BLOCK 1024
+
+static uint64_t new_id(void)
+{
+	struct weft__carrier *c = weft__carrier_self();
+
+	if (!c) {
+		weft__stats_created_plain();
+		return atomic_fetch_add_explicit(&weft__rt.next_id, 1,
+						 memory_order_relaxed) +
+		       1;
+	}
+	WEFT_STAT(c, created);
+	if (c->next_id == c->end_id) {
+		c->next_id = atomic_fetch_add_explicit(&weft__rt.next_id,
+						       ID_BLOCK,
+						       memory_order_relaxed) +
+			     1;
+		c->end_id = c->next_id + ID_BLOCK;
+	}
+	return c->next_id++;
+}
+
+/*
+ * A thread ready to start, not yet queued: callers may set it up.
+ * Inlined into weft_thread_spawn, whose fast path it is.
+ */
+__attribute__((always_inline)) inline struct weft_thread *
+weft__thread_new(intptr_t (*fn)(void *), void *arg,
+		 const struct weft_spawn_attr *attr, int *ret_err)
 {
 	unsigned flags = attr ? attr->flags : 0;
 	size_t size = attr && attr->stack_size ? attr->stack_size :
@@ -69,9 +96,7 @@ struct weft_thread *weft__thread_new(intptr_t (*fn)(void *), void *arg,
 	t->arg = arg;
 	t->flags = flags;
 	t->name = attr && attr->name ? attr->name : DEFAULT_NAME;
-	t->id = atomic_fetch_add_explicit(&weft__rt.next_id, 1,
-					  memory_order_relaxed) +
-		1;
+	t->id = new_id();
 	t->timer.idx = TIMER_IDLE;
 	t->ctl.values = weft__ctxval_get(weft__ctl_self()->values);
 	atomic_init(&t->join, flags & WEFT_SPAWN_DETACHED ? WEFT_JOIN_DETACHED :
@@ -84,7 +109,9 @@ struct weft_thread *weft__thread_new(intptr_t (*fn)(void *), void *arg,
 
 void weft__thread_start(struct weft_thread *t)
 {
-	atomic_fetch_add_explicit(&weft__rt.live, 1, memory_order_relaxed);
+	weft__stats_live(atomic_fetch_add_explicit(&weft__rt.live, 1,
+						   memory_order_relaxed) +
+			 1);
 	weft__enqueue_new(t);
 }
 
@@ -111,6 +138,7 @@ void weft__thread_finalise(struct weft_thread *t)
 	unsigned s = atomic_load(&t->join);
 	struct weft__waiter *w;
 
+	weft__registry_del(t);
 	weft__ctxval_put(t->ctl.values);
 	t->ctl.values = NULL;
 	for (;;) {
@@ -154,6 +182,7 @@ int weft_thread_join(struct weft_thread *t, intptr_t *ret_value)
 	s = atomic_load(&t->join);
 	if (s == WEFT_JOIN_RUNNING) {
 		weft__waiter_init(&w);
+		weft__note(&w, WEFT__ON_JOIN, t);
 		t->joiner = &w;
 		if (atomic_compare_exchange_strong(&t->join, &s,
 						   WEFT_JOIN_WAITING)) {

@@ -25,6 +25,7 @@ void weft__waiter_init(struct weft__waiter *w)
 	w->cause = 0;
 	w->data = 0;
 	w->kind = WEFT__WAIT_OTHER;
+	w->note = (struct weft__note){ 0 };
 }
 
 /* The party that claims the waiter must then wake it; see weft__wake(). */
@@ -74,28 +75,40 @@ bool weft__waiter_wake(struct weft__waiter *w)
  * Block until the waiter is claimed or the deadline (< 0: none) passes.
  * 0 when woken, -ETIMEDOUT when the deadline won.
  */
+static int park_on(struct weft_thread *t, struct weft__waiter *w,
+		   int64_t deadline)
+{
+	unsigned expect = WEFT_WAITING;
+
+	if (deadline >= 0) {
+		if (deadline <= weft__now()) {
+			if (atomic_compare_exchange_strong(&w->state, &expect,
+							   WEFT_TIMEDOUT))
+				return -ETIMEDOUT;
+			/* Claimed already: absorb the wake-up. */
+			weft__park();
+			return outcome(w);
+		}
+		t->timer.deadline = deadline;
+		t->timer.w = w;
+		weft__timer_arm(t->carrier, &t->timer);
+	}
+	weft__park();
+	return outcome(w);
+}
+
 int weft__waiter_wait(struct weft__waiter *w, int64_t deadline)
 {
 	struct weft_thread *t = w->thread;
 	unsigned expect = WEFT_WAITING;
 	unsigned s;
+	int r;
 
 	if (t) {
-		if (deadline >= 0) {
-			if (deadline <= weft__now()) {
-				if (atomic_compare_exchange_strong(
-					    &w->state, &expect, WEFT_TIMEDOUT))
-					return -ETIMEDOUT;
-				/* Claimed already: absorb the wake-up. */
-				weft__park();
-				return outcome(w);
-			}
-			t->timer.deadline = deadline;
-			t->timer.w = w;
-			weft__timer_arm(t->carrier, &t->timer);
-		}
-		weft__park();
-		return outcome(w);
+		t->obs.wait = w; /* for thread dumps */
+		r = park_on(t, w, deadline);
+		t->obs.wait = NULL;
+		return r;
 	}
 	while ((s = atomic_load(&w->state)) == WEFT_WAITING) {
 		if (weft__futex_wait(&w->state, WEFT_WAITING, deadline) !=
@@ -125,12 +138,17 @@ int weft__waiter_wait_cancel(struct weft__waiter *w, int64_t deadline)
 		r = weft__cancel_register(ctl, w);
 	if (r) {
 		w->cause = r;
-		if (weft__waiter_claim_as(w, WEFT_CANCELLED))
+		if (weft__waiter_claim_as(w, WEFT_CANCELLED)) {
+			weft__stats_cancelled(w->thread);
 			return r;
+		}
 		return weft__waiter_wait(w, -1); /* absorb the wake-up */
 	}
 	r = weft__waiter_wait(w, weft__cancel_deadline(ctl, deadline));
 	weft__cancel_unregister(ctl);
+	if (r && atomic_load_explicit(&w->state, memory_order_relaxed) ==
+			 WEFT_CANCELLED)
+		weft__stats_cancelled(w->thread);
 	return r;
 }
 

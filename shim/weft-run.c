@@ -12,12 +12,14 @@
 #define MAX_CARRIERS 1024
 
 static const char usage[] =
-	"usage: weft-run [--carriers N] [--] program [args...]\n"
+	"usage: weft-run [--carriers N] [--stats] [--] program [args...]\n"
 	"Run program with its main and its pthreads as weft virtual threads\n"
 	"and their blocking calls on io_uring.\n"
 	"\n"
 	"  --carriers N  kernel threads that run the virtual threads\n"
 	"                (1 to 1024; default: one per online CPU)\n"
+	"  --stats       print the runtime's statistics on stderr at exit\n"
+	"                (WEFT_STATS=1)\n"
 	"  --help        print this and exit\n";
 
 static __attribute__((noreturn)) void fail(const char *fmt, const char *arg)
@@ -119,7 +121,9 @@ int main(int argc, char **argv)
 			fputs(usage, stdout);
 			return 0;
 		}
-		if (!strcmp(argv[i], "--carriers"))
+		if (!strcmp(argv[i], "--stats"))
+			setenv("WEFT_STATS", "1", 1);
+		else if (!strcmp(argv[i], "--carriers"))
 			set_carriers(argv[++i]);
 		else if (!strncmp(argv[i], "--carriers=", 11))
 			set_carriers(argv[i] + 11);
