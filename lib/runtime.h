@@ -39,9 +39,9 @@ struct weft__waiter {
 };
 
 /*
- * What a signal handler does to a wait, natively: I/O returns EINTR if
- * the handler lacks SA_RESTART, sleeps and polls whatever its flags, and
- * other waits (locks, joins) go on.
+ * What a signal handler does to a wait, natively: I/O (and sem_wait)
+ * returns EINTR if the handler lacks SA_RESTART, sleeps, polls and
+ * sem_timedwait whatever its flags, and other waits (locks, joins) go on.
  */
 enum { WEFT__WAIT_OTHER, WEFT__WAIT_IO, WEFT__WAIT_ALWAYS };
 
