@@ -49,7 +49,10 @@ WEFT_API intptr_t weft_main(intptr_t (*fn)(void *), void *arg);
  */
 WEFT_API int weft_shutdown(void);
 
-/* Carriers the runtime runs on (0 when stopped); WEFT_CARRIERS sets it. */
+/*
+ * Carriers the runtime runs on (0 when stopped): WEFT_CARRIERS of them,
+ * and the extra ones the monitor runs while some are stuck.
+ */
 WEFT_API int weft_carrier_count(void);
 
 /* Index of the caller's carrier, or -1 on a plain kernel thread. */

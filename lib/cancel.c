@@ -211,7 +211,55 @@ int weft_thread_interrupt(struct weft_thread *t)
 	return 0;
 }
 
-/* Register w as ctl's wait, unless an interrupt is pending: -EINTR. */
+/*
+ * pthread_cancel's cancellation points (shim).  The thread says when it is
+ * in one; a canceller, under the control's lock, fails the wait the
+ * thread is parked on there, or if it has not parked yet (or the wait was
+ * just woken by someone else, and the point may wait again) leaves
+ * point_intr for the next wait inside the point.  Outside a point a
+ * leftover point_intr is ignored, and entering a point clears it: the
+ * shim then looks at its own cancel request, set before the canceller
+ * took the lock, so nothing is missed either way.
+ */
+void weft__impl_point(bool in)
+{
+	struct weft_thread *t = weft__self();
+
+	if (!t)
+		return;
+	if (in)
+		atomic_store_explicit(&t->ctl.point_intr, 0,
+				      memory_order_relaxed);
+	atomic_store(&t->ctl.point, in);
+}
+
+void weft__impl_point_interrupt(struct weft_thread *t)
+{
+	struct weft__ctl *ctl = &t->ctl;
+	struct weft__waiter *w;
+	atomic_uint *word = NULL;
+	struct weft_thread *wt = NULL;
+
+	weft__spin_lock(&ctl->lock);
+	if (atomic_load(&ctl->point)) {
+		w = ctl->wait;
+		if (w && (w->cause = -EINTR,
+			  weft__waiter_claim_as(w, WEFT_CANCELLED))) {
+			wt = w->thread;
+			word = &w->state;
+		} else {
+			atomic_store(&ctl->point_intr, 1);
+		}
+	}
+	weft__spin_unlock(&ctl->lock);
+	if (word)
+		weft__wake(wt, word);
+}
+
+/*
+ * Register w as ctl's wait, unless an interrupt is pending (or a cancel
+ * for the cancellation point the thread is in): -EINTR.
+ */
 int weft__cancel_register(struct weft__ctl *ctl, struct weft__waiter *w)
 {
 	int r = 0;
@@ -219,6 +267,9 @@ int weft__cancel_register(struct weft__ctl *ctl, struct weft__waiter *w)
 	weft__spin_lock(&ctl->lock);
 	if (atomic_load(&ctl->interrupted) &&
 	    atomic_exchange(&ctl->interrupted, 0))
+		r = -EINTR;
+	else if (atomic_load_explicit(&ctl->point_intr, memory_order_relaxed) &&
+		 atomic_load(&ctl->point))
 		r = -EINTR;
 	else
 		ctl->wait = w;

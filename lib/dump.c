@@ -332,18 +332,24 @@ static void bump(void)
 static void kick_all(void)
 {
 	for (int i = 0; i < weft__rt.nr_carriers; i++)
-		weft__ring_kick(&weft__rt.carriers[i]);
+		weft__ring_kick(weft__rt.carriers[i]);
 }
 
-/* Open a session for self (NULL: a plain thread, or a signal's dump). */
+/*
+ * Open a session for self (NULL: a plain thread, or a signal's dump).
+ * No carrier starts or leaves until it closes (monitor.c).
+ */
 static int open_session(struct weft_thread *self, struct weft__waiter *w)
 {
-	struct weft__part **parts =
-		calloc(weft__rt.nr_carriers, sizeof(*parts));
+	struct weft__part **parts;
 	unsigned g;
 
-	if (!parts)
+	weft__monitor_hold();
+	parts = calloc(weft__rt.nr_carriers, sizeof(*parts));
+	if (!parts) {
+		weft__monitor_release();
 		return -ENOMEM;
+	}
 	weft__spin_lock(&sess.lock);
 	g = ++sess.gen;
 	if (!g)
@@ -407,6 +413,7 @@ static void wait_closed(unsigned g)
 			atomic_fetch_and(&weft__dump_word, ~DUMP_OPEN);
 			w = sess.requester;
 			weft__spin_unlock(&sess.lock);
+			weft__monitor_release();
 			bump();
 			if (w)
 				weft__waiter_wake(w);
@@ -471,7 +478,7 @@ static void print(struct weft__out *o, unsigned flags)
 		o->oom = true;
 	} else {
 		for (int i = 0; i < n; i++) {
-			struct weft__carrier *c = &weft__rt.carriers[i];
+			struct weft__carrier *c = weft__rt.carriers[i];
 			struct weft_thread *t;
 
 			if (sess.parts[i])

@@ -6,8 +6,12 @@
 #include "runtime.h"
 #include "weftimpl.h"
 
+/* The kernel thread weft__impl_main() adopts as carrier 0. */
+static pthread_t adopted;
+
 intptr_t weft__impl_main(intptr_t (*fn)(void *), void *arg)
 {
+	adopted = pthread_self();
 	return weft__main(fn, arg, &(struct weft_spawn_attr){ .name = "main" },
 			  false);
 }
@@ -127,4 +131,15 @@ void weft__impl_stack(const struct weft_thread *t, void **ret_lo,
 {
 	*ret_lo = t->stack_lo;
 	*ret_size = t->stack_size;
+}
+
+pthread_t weft__impl_carrier_of(const struct weft_thread *t)
+{
+	struct weft__carrier *c = t ? t->carrier : NULL;
+
+	if (!c)
+		c = weft__carrier_self();
+	if (!c)
+		return pthread_self();
+	return c->adopted ? adopted : c->pthread;
 }

@@ -41,6 +41,12 @@ static inline void weft__cpu_relax(void)
 #endif
 }
 
+/*
+ * A system call by number, never through syscall(), which the shim
+ * interposes: -errno on failure, errno untouched (sys.c).
+ */
+hidden long weft__sys(long nr, long a, long b, long c, long d, long e, long f);
+
 /* Call a libc function at the system call edge: -errno, errno untouched. */
 #define WEFT_SYS(call)                  \
 	({                              \

@@ -180,12 +180,14 @@ hidden void weft__obs_ring(struct weft__carrier *c, struct weft__waiter *w,
 
 /*
  * The monitor's figures (lib/monitor.c): compensating carriers started,
- * and the time carriers spent blocked outside io_uring.  Weak: the stats
- * table prints "-" for them until a module defines it.
+ * the most at once, and the time carriers spent stuck (spinning, or
+ * blocked outside io_uring).  Weak: the stats table prints "-" for them
+ * until a module defines it.
  */
 struct weft__monitor_stats {
 	uint64_t compensating; /* extra carriers started */
-	uint64_t blocked_ns;   /* time carriers spent blocked outside */
+	uint64_t peak;	       /* most extra carriers at once */
+	uint64_t blocked_ns;   /* time carriers spent stuck */
 };
 hidden void weft__monitor_stats(struct weft__monitor_stats *ret)
 	__attribute__((weak));

@@ -83,7 +83,9 @@ int weft__ring_init(struct weft__carrier *c)
 		return r == -ENOMEM ? -ENOMEM : -ENOSYS;
 	/* Bound io-wq: its workers are kernel threads of this process. */
 	io_uring_register_iowq_max_workers(&c->ring, workers);
-	c->efd = eventfd(0, EFD_CLOEXEC);
+	c->efd_armed = false;
+	if (c->efd < 0)
+		c->efd = eventfd(0, EFD_CLOEXEC);
 	if (c->efd < 0) {
 		io_uring_queue_exit(&c->ring);
 		return -ENOMEM;
@@ -91,11 +93,22 @@ int weft__ring_init(struct weft__carrier *c)
 	return 0;
 }
 
+/*
+ * The eventfd outlives the ring: it belongs to the carrier's slot, which
+ * a waker that looked at the carrier before it left may still kick
+ * (monitor.c).  weft__ring_efd_close() closes it when the slot goes.
+ */
 void weft__ring_exit(struct weft__carrier *c)
 {
 	io_uring_queue_exit(&c->ring);
+}
+
+void weft__ring_efd_close(struct weft__carrier *c)
+{
 	/* Not close(): in the preload that is the shim's, which may park. */
-	syscall(SYS_close, c->efd);
+	if (c->efd >= 0)
+		weft__sys(SYS_close, c->efd, 0, 0, 0, 0, 0);
+	c->efd = -1;
 }
 
 static struct io_uring_sqe *get_sqe(struct weft__carrier *c)

@@ -89,11 +89,17 @@ struct weft__group;
  * owns, so that cancellation flows down to their members.
  */
 struct weft__ctl {
-	struct weft_spin lock;	     /* guards wait and groups */
-	struct weft__waiter *wait;   /* parked on this; NULL when running */
-	struct weft__group *groups;  /* open groups it owns, innermost first */
-	struct weft__scope *scope;   /* innermost; set by the thread itself */
-	atomic_uint interrupted;     /* an edge cancellation is pending */
+	struct weft_spin lock;	    /* guards wait and groups */
+	struct weft__waiter *wait;  /* parked on this; NULL when running */
+	struct weft__group *groups; /* open groups it owns, innermost first */
+	struct weft__scope *scope;  /* innermost; set by the thread itself */
+	atomic_uint interrupted;    /* an edge cancellation is pending */
+	/*
+	 * The shim's pthread_cancel: the thread is in a cancellation point
+	 * (set by the thread), and a cancel came there before it blocked
+	 * (set by a canceller under lock, consumed only inside a point).
+	 */
+	atomic_bool point, point_intr;
 	struct weft__ctxval *values; /* context values (ctxval.c) */
 };
 
@@ -139,6 +145,7 @@ struct weft_thread {
 	struct weft_thread *sibling, *sibling_prev; /* in group->members */
 	struct weft__future *future; /* where the value goes, or NULL */
 	struct weft__thread_obs obs; /* registry, wait, trace (obs.h) */
+	void *tp; /* its own TLS' thread pointer (tls.c), or NULL */
 };
 
 /* A carrier's own few free stacks of one size class (stack.c). */
@@ -150,6 +157,17 @@ struct weft__stack_cache {
 
 struct weft__queue {
 	struct weft_thread *head, *tail;
+};
+
+/* What the monitor remembers of a carrier (monitor.c); the monitor's own. */
+struct weft__watch {
+	unsigned tick;		/* c->tick at the last look */
+	int64_t probe;		/* the first look that saw no pick, or -1 */
+	int64_t own;		/* its own time since then, see monitor.c */
+	int64_t last, last_cpu; /* the last look, and its CPU time then */
+	int64_t wanted;	    /* since when its steal queue found nobody, or -1 */
+	int64_t idle_since; /* asleep in its ring since, or -1 */
+	unsigned idle_tick; /* c->tick when that sleep began */
 };
 
 /*
@@ -171,7 +189,7 @@ struct weft__carrier {
 	struct weft_thread *yielded; /* owner: yielded, to queue again */
 	void (*after_park)(void);    /* owner: run once the current parks */
 	struct weft__queue runq;     /* owner: runnable pinned threads */
-	unsigned tick;		     /* owner: picks, for fairness */
+	atomic_uint tick; /* picks, for fairness; written by the owner only */
 	_Atomic(struct weft_thread *) inbox; /* wake-ups from elsewhere */
 	struct weft_spin steal_lock;	     /* guards stealq */
 	struct weft__queue stealq;	     /* new and migratable threads */
@@ -188,14 +206,36 @@ struct weft__carrier {
 	struct weft__stack_cache stack_cache[WEFT_STACK_CLASSES]; /* owner */
 	uint64_t next_id, end_id; /* owner: thread ids it may hand out */
 	int setup_err;		  /* result of ring setup, for the starter */
+	void *tp; /* owner: its kernel thread's thread pointer, once known */
 	struct weft__carrier_obs obs; /* counters, registry (obs.h) */
+	/* monitor.c */
+	pid_t tid;	       /* its kernel thread, for /proc and its clock */
+	atomic_uint nr_pinned; /* live threads that call it home */
+	atomic_bool stuck;     /* the monitor says so: plain spawns avoid it */
+	atomic_uint leave; /* an extra carrier asked to leave: WEFT_LEAVE_* */
+	struct weft__watch watch; /* the monitor's */
+	void *stack; /* an extra carrier's, mapped by the monitor */
+	size_t stack_len;
 };
 
+/* What the monitor saw since the runtime started; written by the monitor. */
+struct weft__monitor_counts {
+	atomic_ulong stuck;	    /* times a carrier was found stuck */
+	atomic_ulong stuck_ns;	    /* time carriers spent stuck, summed */
+	atomic_ulong extra_started; /* extra carriers started */
+	atomic_uint extra_peak;	    /* most extra carriers at one time */
+};
+
+/*
+ * carriers[0, nr_carriers) are the running carriers: the nr_base started
+ * with the runtime, then the monitor's extra ones.  carriers[] has room
+ * for nr_slots from the start; only the monitor changes nr_carriers.
+ */
 struct weft__runtime {
 	atomic_int state; /* RT_STOPPED, RT_RUNNING */
-	int nr_carriers;
-	struct weft__carrier *carriers;
-	void *carriers_mem;   /* what to free: carriers moves in a fork child */
+	atomic_int nr_carriers;
+	struct weft__carrier **carriers;
+	void *carriers_mem;   /* the slots carriers[] points into */
 	sigset_t sigmask;     /* the starter's: the program's threads' mask */
 	atomic_uint live;     /* virtual threads not yet finalised */
 	atomic_bool stopping; /* carriers leave their loops */
@@ -205,6 +245,12 @@ struct weft__runtime {
 	atomic_ulong next_id;
 	atomic_uint ring_flags; /* the setup flags the kernel took */
 	bool stop_when_idle;	/* weft_main: stop when live hits 0 */
+
+	/* monitor.c */
+	int nr_base, nr_slots;
+	sigset_t carrier_mask;	    /* what carriers (and the monitor) block */
+	atomic_uint monitor_asleep; /* until a carrier leaves its ring */
+	struct weft__monitor_counts monitor;
 };
 
 hidden extern struct weft__runtime weft__rt;
@@ -227,6 +273,31 @@ hidden intptr_t weft__main(intptr_t (*fn)(void *), void *arg,
 			   const struct weft_spawn_attr *attr,
 			   bool catch_signals);
 hidden void weft__runtime_idle(void);
+hidden void *weft__carrier_main(void *arg);
+hidden void weft__carrier_free(struct weft__carrier *c);
+
+/* monitor.c */
+enum { WEFT_LEAVE_NONE, WEFT_LEAVE_ASKED, WEFT_LEAVE_GONE };
+hidden int weft__carriers_alloc(unsigned n);
+hidden void weft__carriers_free(void);
+hidden int weft__monitor_start(void);
+hidden bool weft__monitor_stop(void);
+hidden void weft__monitor_wake(void);
+hidden bool weft__monitor_leave(struct weft__carrier *c);
+hidden struct weft__carrier *weft__monitor_place(void);
+hidden void weft__monitor_home(struct weft__carrier *c, struct weft_thread *t);
+/* No carrier starts or leaves while held: fork, a thread dump. */
+hidden void weft__monitor_hold(void);
+hidden void weft__monitor_release(void);
+hidden void weft__monitor_fork_child(struct weft__carrier *self);
+
+/* tls.c: TLS of its own for a thread (weftimpl.h) */
+hidden bool weft__tls_on(void);
+hidden void *weft__tls_get(void);
+hidden void weft__tls_put(void *tp);
+hidden void weft__tls_set(void *tp);
+hidden void weft__tls_enter(struct weft__carrier *c, struct weft_thread *t);
+hidden void weft__tls_first(void);
 
 /* thread.c */
 hidden struct weft_thread *weft__thread_new(intptr_t (*fn)(void *), void *arg,
@@ -243,6 +314,8 @@ hidden void weft__stack_fini(void);
 /* fork: hold every pool still across it; the child drops other carriers'. */
 hidden void weft__stack_fork_lock(void);
 hidden void weft__stack_fork_unlock(void);
+/* A carrier that left: its cached stacks go back to the pools. */
+hidden void weft__stack_cache_flush(struct weft__carrier *c);
 hidden bool weft__stack_overflowed(const struct weft_thread *t, void *addr);
 hidden size_t weft__stack_default(void);
 /* For tests: stacks made, and of those waiting in pools; see stack.c. */
@@ -274,6 +347,7 @@ hidden void weft__ring_poll(struct weft__carrier *c, bool block,
 hidden void weft__ring_kick(struct weft__carrier *c);
 hidden bool weft__ring_keep_parked(struct weft__carrier *c,
 				   struct weft_thread *t);
+hidden void weft__ring_efd_close(struct weft__carrier *c);
 
 /* wait.c */
 hidden void weft__waiter_init(struct weft__waiter *w);

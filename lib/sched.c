@@ -20,7 +20,9 @@
  * the owner-only run queue and are pinned to the carrier they first ran
  * on.  errno itself is carrier TLS: the party that switches a thread in
  * sets errno from the thread's saved copy, before the switch, on the
- * carrier it is running on.
+ * carrier it is running on.  A thread that holds its carrier (it spins,
+ * or blocks where the runtime cannot see) is the monitor's (monitor.c):
+ * others take the carrier's steal queue, its pinned threads wait.
  *
  * Waking.  weft__ready(t) from t's own carrier appends t to the run queue
  * (or steal queue).  From anywhere else it pushes t onto the carrier's
@@ -189,8 +191,7 @@ static struct weft_thread *steal(struct weft__carrier *c)
 	int n = weft__rt.nr_carriers;
 
 	for (int i = 1; i < n; i++) {
-		struct weft__carrier *v =
-			&weft__rt.carriers[(c->index + i) % n];
+		struct weft__carrier *v = weft__rt.carriers[(c->index + i) % n];
 		struct weft_thread *t = steal_pop(v), *u;
 		unsigned more;
 
@@ -210,7 +211,7 @@ static struct weft_thread *steal(struct weft__carrier *c)
 static bool work_anywhere(void)
 {
 	for (int i = 0; i < weft__rt.nr_carriers; i++)
-		if (atomic_load(&weft__rt.carriers[i].nr_steal))
+		if (atomic_load(&weft__rt.carriers[i]->nr_steal))
 			return true;
 	return false;
 }
@@ -231,8 +232,7 @@ static void kick_idle(struct weft__carrier *c)
 		return;
 	for (int i = 1; i < weft__rt.nr_carriers; i++) {
 		struct weft__carrier *v =
-			&weft__rt.carriers[(c->index + i) %
-					   weft__rt.nr_carriers];
+			weft__rt.carriers[(c->index + i) % weft__rt.nr_carriers];
 
 		if (atomic_load(&v->sleeping)) {
 			kick(v);
@@ -300,13 +300,24 @@ void weft__enqueue_new(struct weft_thread *t)
 			kick_idle(c);
 		return;
 	}
-	c = &weft__rt.carriers[atomic_fetch_add(&weft__rt.rr, 1) %
-			       weft__rt.nr_carriers];
+	c = weft__monitor_place();
 	steal_push(c, t);
 	kick(c);
+	/* Every carrier it could go to is stuck: wake one to come for it. */
+	if (unlikely(atomic_load_explicit(&c->stuck, memory_order_relaxed)))
+		kick_idle(c);
 }
 
 /* ---- switching ---- */
+
+/* One more pick: the monitor watches c->tick for a carrier that is stuck. */
+static inline unsigned tick(struct weft__carrier *c)
+{
+	unsigned n = atomic_load_explicit(&c->tick, memory_order_relaxed) + 1;
+
+	atomic_store_explicit(&c->tick, n, memory_order_relaxed);
+	return n;
+}
 
 static void check_stack(struct weft_thread *t)
 {
@@ -371,12 +382,18 @@ int weft_yield(void)
 	 * queues it only once its context is saved: queued, it may be stolen.
 	 */
 	if (!(t->flags & WEFT_SPAWN_MIGRATABLE) && !c->inflight &&
-	    !c->unsubmitted && !c->heap_len && ++c->tick % STEAL_EVERY &&
+	    !c->unsubmitted && !c->heap_len && tick(c) % STEAL_EVERY &&
 	    !atomic_load_explicit(&c->inbox, memory_order_relaxed) &&
 	    !atomic_load_explicit(&c->nr_steal, memory_order_relaxed) &&
 	    (n = q_pop(&c->runq))) {
 		q_push(&c->runq, t);
 		t->saved_errno = errno;
+		if (unlikely(n->tp)) {
+			weft__tls_enter(c, n);
+			tls_carrier = c; /* in n's TLS */
+		} else if (unlikely(t->tp)) {
+			weft__tls_set(c->tp);
+		}
 		errno = n->saved_errno;
 		c->current = n;
 		WEFT_STAT(c, switches);
@@ -395,14 +412,25 @@ int weft_yield(void)
 /* From c's scheduler to thread t. */
 static void run(struct weft__carrier *c, struct weft_thread *t)
 {
+	bool own_tls;
+
 	weft__obs_run(c, t);
+	if (unlikely(t->carrier != c))
+		weft__monitor_home(c, t);
 	t->carrier = c;
 	c->current = t;
-	c->tick++;
-	errno = t->saved_errno;
+	tick(c);
+	own_tls = t->tp;
+	if (unlikely(own_tls)) {
+		weft__tls_enter(c, t);
+		tls_carrier = c; /* in t's TLS */
+	}
+	errno = t->saved_errno; /* in t's TLS, or the carrier's it shares */
 	asan_start(&c->sched_fake, t->stack_lo, t->stack_size);
 	tsan_switch(t->tsan_fiber);
 	weft__ctx_switch(&c->sched_sp, t->sp);
+	if (unlikely(own_tls))
+		weft__tls_set(c->tp);
 	asan_finish(c->sched_fake);
 	if (c->yielded) {
 		weft__enqueue_local(c, c->yielded);
@@ -429,9 +457,10 @@ static void run(struct weft__carrier *c, struct weft_thread *t)
  */
 static struct weft_thread *pick(struct weft__carrier *c)
 {
+	unsigned n = atomic_load_explicit(&c->tick, memory_order_relaxed);
 	struct weft_thread *t;
 
-	if (c->tick % STEAL_EVERY == 0) {
+	if (n % STEAL_EVERY == 0) {
 		if ((t = q_pop(&c->runq)) || (t = steal_pop(c)))
 			return t;
 	} else if ((t = steal_pop(c)) || (t = q_pop(&c->runq))) {
@@ -440,20 +469,26 @@ static struct weft_thread *pick(struct weft__carrier *c)
 	return steal(c);
 }
 
-static void idle(struct weft__carrier *c)
+/* Sleep in the ring; false when c is to leave (monitor.c). */
+static bool idle(struct weft__carrier *c)
 {
 	atomic_store(&c->sleeping, 1);
 	atomic_fetch_add(&weft__rt.nr_sleeping, 1);
 	if (atomic_load(&c->inbox) || work_anywhere() ||
-	    atomic_load(&weft__rt.stopping)) {
+	    atomic_load(&weft__rt.stopping) || atomic_load(&c->leave)) {
 		atomic_store(&c->sleeping, 0);
 	} else {
 		weft__ring_poll(c, true, weft__timer_next(c));
 		atomic_store(&c->sleeping, 0);
 	}
 	atomic_fetch_sub(&weft__rt.nr_sleeping, 1);
+	/* Pairs with the monitor's look at nr_sleeping before it sleeps. */
+	if (unlikely(atomic_load(&weft__rt.monitor_asleep)))
+		weft__monitor_wake();
 	if (c->heap_len)
 		weft__timer_fire(c, weft__now());
+	return likely(!atomic_load_explicit(&c->leave, memory_order_relaxed)) ||
+	       !weft__monitor_leave(c);
 }
 
 static void carrier_loop(struct weft__carrier *c)
@@ -494,7 +529,8 @@ static void carrier_loop(struct weft__carrier *c)
 			continue;
 		}
 		budget = 0;
-		idle(c);
+		if (!idle(c))
+			break;
 	}
 }
 
@@ -549,6 +585,7 @@ static int carrier_setup(struct weft__carrier *c)
 
 	tls_carrier = c;
 	c->sched_tsan = tsan_current();
+	c->tid = gettid();
 	if (pthread_getattr_np(pthread_self(), &a) == 0) {
 		pthread_attr_getstack(&a, &c->sched_stack_lo,
 				      &c->sched_stack_size);
@@ -580,16 +617,20 @@ static void carrier_leave(struct weft__carrier *c)
 }
 
 /*
- * Run by the stopper once the carrier has left (nobody can kick it now),
- * or in a fork child for a carrier whose kernel thread stayed behind.
+ * Run by whoever joined the carrier once it has left (the stopper, the
+ * monitor), or in a fork child for a carrier whose kernel thread stayed
+ * behind.  Its slot, eventfd included, may take another carrier later.
  */
-static void carrier_free(struct weft__carrier *c)
+void weft__carrier_free(struct weft__carrier *c)
 {
 	if (!c->setup_err)
 		weft__ring_exit(c);
 	if (c->altstack)
 		munmap(c->altstack, ALTSTACK_SIZE);
+	c->altstack = NULL;
 	free(c->heap);
+	c->heap = NULL;
+	c->heap_len = c->heap_cap = 0;
 }
 
 static void report_ready(void)
@@ -598,7 +639,7 @@ static void report_ready(void)
 	weft__futex_wake(&weft__rt.ready, 1);
 }
 
-static void *carrier_main(void *arg)
+void *weft__carrier_main(void *arg)
 {
 	struct weft__carrier *c = arg;
 
@@ -613,10 +654,13 @@ static void *carrier_main(void *arg)
 
 static void stop_carriers(int started, bool adopted)
 {
+	/* No carrier starts or leaves after this. */
+	if (weft__monitor_stop())
+		started = weft__rt.nr_carriers;
 	weft__pool_stop();
 	atomic_store(&weft__rt.stopping, true);
 	for (int i = 0; i < started; i++) {
-		struct weft__carrier *c = &weft__rt.carriers[i];
+		struct weft__carrier *c = weft__rt.carriers[i];
 
 		/* Setup has ended for each, so its eventfd is open or unused.
 		 */
@@ -624,18 +668,16 @@ static void stop_carriers(int started, bool adopted)
 			weft__ring_kick(c);
 	}
 	for (int i = 0; i < started; i++) {
-		struct weft__carrier *c = &weft__rt.carriers[i];
+		struct weft__carrier *c = weft__rt.carriers[i];
 
 		if (i == 0 && adopted)
 			carrier_leave(c);
 		else
 			pthread_join(c->pthread, NULL);
-		carrier_free(c);
+		weft__carrier_free(c);
 	}
 	weft__obs_stop(atomic_load(&weft__rt.state) == RT_RUNNING);
-	free(weft__rt.carriers_mem);
-	weft__rt.carriers = weft__rt.carriers_mem = NULL;
-	weft__rt.nr_carriers = 0;
+	weft__carriers_free();
 	weft__stack_fini();
 	atomic_store(&weft__rt.stopping, false);
 	atomic_store(&weft__rt.ready, 0);
@@ -661,13 +703,10 @@ static int start(bool adopt)
 	err = weft__env_uint("WEFT_CARRIERS", 1, 1024, n ? n : 1, &n);
 	if (!err)
 		err = weft__stack_init();
+	if (!err)
+		err = weft__carriers_alloc(n);
 	if (err)
 		return err;
-	weft__rt.carriers = calloc(n, sizeof(*weft__rt.carriers));
-	if (!weft__rt.carriers)
-		return -ENOMEM;
-	weft__rt.carriers_mem = weft__rt.carriers;
-	weft__rt.nr_carriers = n;
 	install_segv();
 	weft__obs_start();
 	/*
@@ -680,10 +719,10 @@ static int start(bool adopt)
 		sigdelset(&all, synchronous[i]);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	weft__rt.sigmask = old;
+	weft__rt.carrier_mask = all;
 	for (unsigned i = 0; i < n; i++) {
-		struct weft__carrier *c = &weft__rt.carriers[i];
+		struct weft__carrier *c = weft__rt.carriers[i];
 
-		c->index = i;
 		if (i == 0 && adopt) {
 			c->adopted = true;
 			pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -691,7 +730,8 @@ static int start(bool adopt)
 			pthread_sigmask(SIG_SETMASK, &all, NULL);
 			report_ready();
 		} else {
-			r = pthread_create(&c->pthread, NULL, carrier_main, c);
+			r = pthread_create(&c->pthread, NULL,
+					   weft__carrier_main, c);
 			if (r) {
 				err = -(int)r;
 				break;
@@ -703,7 +743,9 @@ static int start(bool adopt)
 	while ((r = atomic_load(&weft__rt.ready)) < (unsigned)started)
 		weft__futex_wait(&weft__rt.ready, r, -1);
 	for (int i = 0; i < started && !err; i++)
-		err = weft__rt.carriers[i].setup_err;
+		err = weft__rt.carriers[i]->setup_err;
+	if (!err)
+		err = weft__monitor_start();
 	if (err) {
 		stop_carriers(started, adopt);
 		return err;
@@ -733,7 +775,7 @@ void weft__runtime_idle(void)
 	if (weft__rt.stop_when_idle) {
 		atomic_store(&weft__rt.stopping, true);
 		for (int i = 0; i < weft__rt.nr_carriers; i++)
-			kick(&weft__rt.carriers[i]);
+			kick(weft__rt.carriers[i]);
 	}
 }
 
@@ -782,7 +824,7 @@ static void on_stop_signal(int sig)
 {
 	atomic_store(&root_signal, sig);
 	if (weft__rt.carriers)
-		weft__ring_kick(&weft__rt.carriers[0]);
+		weft__ring_kick(weft__rt.carriers[0]);
 }
 
 static void catch_stop_signals(bool on)
@@ -864,7 +906,7 @@ intptr_t weft__main(intptr_t (*fn)(void *), void *arg,
 		weft__unlock(&life_lock);
 		return r;
 	}
-	carrier_loop(&weft__rt.carriers[0]);
+	carrier_loop(weft__rt.carriers[0]);
 	if (catch_signals)
 		catch_stop_signals(false);
 	/* Every thread has ended; root's value is still on its stack. */
@@ -881,7 +923,7 @@ void weft__impl_defer(void (*fn)(void))
 {
 	atomic_store(&deferred, fn);
 	if (atomic_load(&weft__rt.state) == RT_RUNNING)
-		weft__ring_kick(&weft__rt.carriers[0]);
+		weft__ring_kick(weft__rt.carriers[0]);
 }
 
 /* ---- fork ---- */
@@ -905,6 +947,7 @@ static void fork_prepare(void)
 {
 	if (atomic_load(&weft__rt.state) != RT_RUNNING)
 		return;
+	weft__monitor_hold();
 	weft__root_fork_lock();
 	weft__stack_fork_lock();
 }
@@ -915,6 +958,7 @@ static void fork_parent(void)
 		return;
 	weft__stack_fork_unlock();
 	weft__root_fork_unlock();
+	weft__monitor_release();
 }
 
 static void fork_child(void)
@@ -927,8 +971,8 @@ static void fork_child(void)
 	weft__stack_fork_unlock();
 	weft__root_fork_unlock();
 	for (int i = 0; i < weft__rt.nr_carriers; i++)
-		if (&weft__rt.carriers[i] != self)
-			carrier_free(&weft__rt.carriers[i]);
+		if (weft__rt.carriers[i] != self)
+			weft__carrier_free(weft__rt.carriers[i]);
 	weft__group_fork_child(t);
 	weft__pool_fork_child();
 	weft__obs_fork_child(self, t);
@@ -937,10 +981,8 @@ static void fork_child(void)
 	if (!t) {
 		/* Not a virtual thread: no runtime until the next spawn. */
 		if (self)
-			carrier_free(self);
-		free(weft__rt.carriers_mem);
-		weft__rt.carriers = weft__rt.carriers_mem = NULL;
-		weft__rt.nr_carriers = 0;
+			weft__carrier_free(self);
+		weft__monitor_fork_child(NULL);
 		weft__stack_fini();
 		atomic_store(&weft__rt.live, 0);
 		atomic_store(&weft__rt.ready, 0);
@@ -951,11 +993,11 @@ static void fork_child(void)
 	}
 	/* The forking thread's carrier, alone, on a ring of the child's. */
 	weft__ring_exit(self);
+	weft__monitor_fork_child(self);
 	if (weft__ring_init(self) < 0) {
 		weft__msg("fork: cannot set up the child's io_uring ring");
 		abort();
 	}
-	self->index = 0;
 	self->runq = (struct weft__queue){ NULL, NULL };
 	self->stealq = (struct weft__queue){ NULL, NULL };
 	memset(&self->steal_lock, 0, sizeof(self->steal_lock));
@@ -965,13 +1007,20 @@ static void fork_child(void)
 	self->heap_len = 0;
 	self->inflight = self->unsubmitted = 0;
 	self->efd_armed = false;
-	weft__rt.carriers = self;
-	weft__rt.nr_carriers = 1;
 	atomic_store(&weft__rt.ready, 1);
 	atomic_store(&weft__rt.live, 1);
 	/* When the forking thread ends, the child's runtime does, as a
 	 * native child ends with its last thread. */
 	weft__rt.stop_when_idle = true;
+	/*
+	 * A monitor of the child's own.  As from a scheduler, not from the
+	 * virtual thread: in the preload, pthread_create on a virtual thread
+	 * makes another virtual thread.
+	 */
+	self->current = NULL;
+	if (weft__monitor_start() < 0)
+		weft__msg("fork: cannot start the child's monitor");
+	self->current = t;
 	/* The child's one kernel thread takes the program's signals. */
 	pthread_sigmask(SIG_SETMASK, &weft__rt.sigmask, NULL);
 }

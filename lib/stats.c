@@ -203,11 +203,12 @@ static void print_table(void)
 	struct weft__own sum = { 0 };
 	struct weft__monitor_stats mon = { 0 };
 	struct buf b = { .n = 0 };
-	int n = weft__rt.nr_carriers;
+	int n = weft__rt.nr_base;
 	char what[48];
 
-	for (int i = 0; i < n; i++) {
-		const struct weft__own *s = &weft__rt.carriers[i].obs.own;
+	/* Every slot: an extra carrier that left keeps its counts there. */
+	for (int i = 0; i < weft__rt.nr_slots; i++) {
+		const struct weft__own *s = &weft__rt.carriers[i]->obs.own;
 
 		sum.switches += get(&s->switches);
 		sum.steals += get(&s->steals);
@@ -236,11 +237,12 @@ static void print_table(void)
 	if (weft__monitor_stats) {
 		weft__monitor_stats(&mon);
 		row(&b, "compensating carriers", mon.compensating);
-		put(&b, "  %-30s %12.3f\n", "blocked outside io_uring (s)",
+		row(&b, "compensating carriers at once", mon.peak);
+		put(&b, "  %-30s %12.3f\n", "time carriers were stuck (s)",
 		    mon.blocked_ns / 1e9);
 	} else {
 		put(&b, "  %-30s %12s\n", "compensating carriers", "-");
-		put(&b, "  %-30s %12s\n", "blocked outside io_uring (s)", "-");
+		put(&b, "  %-30s %12s\n", "time carriers were stuck (s)", "-");
 	}
 	/* Not write(): under the shim that may be a ring operation. */
 	syscall(SYS_write, out_fd >= 0 ? out_fd : STDERR_FILENO, b.s, b.n);

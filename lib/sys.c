@@ -11,6 +11,44 @@
 
 #include "runtime.h"
 
+/*
+ * A system call made here, never through syscall(): under the shim that
+ * one is interposed (shim/syscall.c) and may park the caller, which the
+ * runtime's own futexes and messages must not.  -errno on failure.
+ */
+long weft__sys(long nr, long a, long b, long c, long d, long e, long f)
+{
+#if defined(__x86_64__)
+	register long r10 __asm__("r10") = d;
+	register long r8 __asm__("r8") = e;
+	register long r9 __asm__("r9") = f;
+	long r;
+
+	__asm__ volatile("syscall"
+			 : "=a"(r)
+			 : "0"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8),
+			   "r"(r9)
+			 : "rcx", "r11", "memory");
+	return r;
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = nr;
+	register long x0 __asm__("x0") = a;
+	register long x1 __asm__("x1") = b;
+	register long x2 __asm__("x2") = c;
+	register long x3 __asm__("x3") = d;
+	register long x4 __asm__("x4") = e;
+	register long x5 __asm__("x5") = f;
+
+	__asm__ volatile("svc 0"
+			 : "+r"(x0)
+			 : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)
+			 : "memory");
+	return x0;
+#else
+#error "weft__sys: x86_64 and aarch64 only"
+#endif
+}
+
 int64_t weft__now(void)
 {
 	struct timespec ts;
@@ -34,16 +72,14 @@ int weft__futex_wait(atomic_uint *word, unsigned val, int64_t deadline)
 		ts.tv_nsec = deadline % 1000000000;
 		tsp = &ts;
 	}
-	r = syscall(SYS_futex, word, FUTEX_WAIT_BITSET_PRIVATE, val, tsp, NULL,
-		    FUTEX_BITSET_MATCH_ANY);
-	if (r == 0 || errno == EAGAIN)
-		return 0;
-	return -errno;
+	r = weft__sys(SYS_futex, (long)word, FUTEX_WAIT_BITSET_PRIVATE, val,
+		      (long)tsp, 0, FUTEX_BITSET_MATCH_ANY);
+	return r == -EAGAIN ? 0 : (int)r;
 }
 
 void weft__futex_wake(atomic_uint *word, int n)
 {
-	syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+	weft__sys(SYS_futex, (long)word, FUTEX_WAKE_PRIVATE, n, 0, 0, 0);
 }
 
 void weft__msg(const char *fmt, ...)
@@ -63,7 +99,7 @@ void weft__msg(const char *fmt, ...)
 		n = sizeof(buf) - 1;
 	buf[n++] = '\n';
 	/* Not write(): under the shim that may be a ring operation. */
-	syscall(SYS_write, STDERR_FILENO, buf, n);
+	weft__sys(SYS_write, STDERR_FILENO, (long)buf, n, 0, 0, 0);
 }
 
 void weft__bug(const char *file, int line, const char *what)

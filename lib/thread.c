@@ -35,6 +35,8 @@ static void entry(void *arg)
 #if WEFT_ASAN
 	__sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
+	if (t->tp)
+		weft__tls_first();
 	t->result = t->fn(t->arg);
 	if (t->group)
 		weft__group_member_done(t);
@@ -101,6 +103,11 @@ weft__thread_new(intptr_t (*fn)(void *), void *arg,
 	t->ctl.values = weft__ctxval_get(weft__ctl_self()->values);
 	atomic_init(&t->join, flags & WEFT_SPAWN_DETACHED ? WEFT_JOIN_DETACHED :
 							    WEFT_JOIN_RUNNING);
+	t->tp = weft__tls_get();
+	if (!t->tp && weft__tls_on()) {
+		weft__stack_free(t);
+		return NULL; /* -ENOMEM */
+	}
 	t->sp = weft__ctx_make(
 		(void *)((uintptr_t)t & ~(uintptr_t)(TCB_ALIGN - 1)), entry, t);
 	*ret_err = 0;
@@ -141,6 +148,13 @@ void weft__thread_finalise(struct weft_thread *t)
 	weft__registry_del(t);
 	weft__ctxval_put(t->ctl.values);
 	t->ctl.values = NULL;
+	if (t->tp) {
+		weft__tls_put(t->tp);
+		t->tp = NULL;
+	}
+	/* Its carrier may retire now (monitor.c); t ran there last. */
+	atomic_fetch_sub_explicit(&t->carrier->nr_pinned, 1,
+				  memory_order_relaxed);
 	for (;;) {
 		if (s == WEFT_JOIN_DETACHED) {
 			weft__stack_free(t);

@@ -130,7 +130,7 @@ def threads():
 
     cs = rt["carriers"]
     for i in range(int(rt["nr_carriers"]) if int(cs) != 0 else 0):
-        c = cs[i]
+        c = cs[i].dereference()
         for t in chain(c["obs"]["own"]["registry"], lambda t: t["obs"]["next"]):
             add(t, "parked")
         for t in chain(c["runq"]["head"], lambda t: t["next"]):

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <liburing.h>
 #include <poll.h>
+#include <pthread.h>
 
 #include "weft.h"
 
@@ -111,6 +112,69 @@ WEFT_IMPL ssize_t weft__impl_sendmsg(int fd, const struct msghdr *msg,
  */
 WEFT_IMPL void weft__impl_stack(const struct weft_thread *t, void **ret_lo,
 				size_t *ret_size);
+
+/*
+ * futex(2)'s FUTEX_WAIT_BITSET on the calling virtual thread: park while
+ * *word holds val until a wake whose mask meets mask, or until deadline
+ * (absolute CLOCK_MONOTONIC ns; < 0: none).  shared: the word may be in
+ * memory shared with other processes.  0 (woken, perhaps spuriously),
+ * -EAGAIN (the word differed), -ETIMEDOUT, -EINTR (a signal handler,
+ * as the kernel fails the wait: without a deadline only one lacking
+ * SA_RESTART; or weft__impl_point_interrupt), -EINVAL, -EFAULT.  On a
+ * plain thread, futex(2) itself.  See lib/futex.c.
+ */
+WEFT_IMPL int weft__impl_futex_wait(uint32_t *word, uint32_t val, uint32_t mask,
+				    bool shared, int64_t deadline);
+
+/*
+ * FUTEX_WAKE_BITSET: wake up to n waiters of word, virtual or not, whose
+ * mask meets mask; how many, or the kernel's -errno.
+ */
+WEFT_IMPL int weft__impl_futex_wake(uint32_t *word, int n, uint32_t mask,
+				    bool shared);
+
+/*
+ * futex_waitv(2) (struct futex_waitv waiters[n]) on the calling virtual
+ * thread, until deadline as above: the index of the futex woken, or as
+ * the kernel fails it; -EOPNOTSUPP where the ring cannot (then call
+ * futex_waitv(2) itself).
+ */
+WEFT_IMPL int weft__impl_futex_waitv(void *waiters, unsigned n,
+				     int64_t deadline);
+
+/*
+ * pthread_cancel's cancellation points: the calling virtual thread says
+ * when it enters and leaves one.  weft__impl_point_interrupt(t), from
+ * any thread, fails with -EINTR the blocking call t is parked in inside
+ * a point, or the next it makes there; outside a point it does nothing.
+ */
+WEFT_IMPL void weft__impl_point(bool in);
+WEFT_IMPL void weft__impl_point_interrupt(struct weft_thread *t);
+
+/*
+ * The kernel thread t runs on: its carrier once it has run (it stays
+ * there), else the caller's (plain threads: the caller itself).
+ */
+WEFT_IMPL pthread_t weft__impl_carrier_of(const struct weft_thread *t);
+
+/*
+ * Give every virtual thread spawned from now on TLS of its own (all
+ * modules' __thread and thread_local variables, laid out as glibc lays
+ * out a kernel thread's), or, unless always, only if a module other than
+ * libc and the runtime has static TLS.  Before the runtime starts: 0,
+ * -ENOENT (not needed), -EOPNOTSUPP (this machine cannot), -EBUSY.  See
+ * lib/tls.c.
+ */
+WEFT_IMPL int weft__impl_tls_private(bool always);
+
+/* Does the calling virtual thread have TLS of its own? */
+WEFT_IMPL bool weft__impl_tls_own(void);
+
+/*
+ * The caller's copy of the main program's TLS block (its own on such a
+ * virtual thread) and its size; NULL if none or not per thread.
+ */
+WEFT_IMPL void *weft__impl_tls_block(size_t *ret_size);
 
 /*
  * End the calling virtual thread here, as if its function had returned

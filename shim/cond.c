@@ -39,13 +39,17 @@ static int wait(pthread_cond_t *pc, pthread_mutex_t *pm, int64_t deadline)
 {
 	struct weft__mutex *m = (struct weft__mutex *)pm;
 	unsigned count;
+	bool in;
 	int r;
 
 	if (!weft__mutex_owned(m))
 		return EPERM;
+	in = weft__point_enter();
 	count = weft__mutex_release(m);
 	r = weft_cond_timedwait(&of(pc)->c, &m->m, deadline);
 	weft__mutex_reown(m, count);
+	/* Cancelled, the thread holds the mutex again, as POSIX wants. */
+	weft__point_leave(in, r == -EINTR);
 	return r == -ETIMEDOUT ? ETIMEDOUT : 0;
 }
 

@@ -23,8 +23,10 @@
 		va_end(ap_);                                               \
 	} while (0)
 
-static int opened(int fd, int flags)
+/* After open and its kin, cancellation points (in: entered one). */
+static int opened(bool in, int fd, int flags)
 {
+	weft__point_leave(in, fd < 0 && errno == EINTR);
 	if (fd >= 0)
 		weft__fd_set(fd, flags & O_NONBLOCK);
 	return fd;
@@ -33,33 +35,41 @@ static int opened(int fd, int flags)
 WEFT_EXPORT int openat(int dirfd, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
+	bool in;
 
 	MODE_ARG(flags, mode);
-	return opened(REAL(openat64)(dirfd, path, flags, mode), flags);
+	in = weft__point_enter();
+	return opened(in, REAL(openat64)(dirfd, path, flags, mode), flags);
 }
 
 WEFT_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
+	bool in;
 
 	MODE_ARG(flags, mode);
-	return opened(REAL(openat64)(dirfd, path, flags, mode), flags);
+	in = weft__point_enter();
+	return opened(in, REAL(openat64)(dirfd, path, flags, mode), flags);
 }
 
 WEFT_EXPORT int open(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
+	bool in;
 
 	MODE_ARG(flags, mode);
-	return opened(REAL(open64)(path, flags, mode), flags);
+	in = weft__point_enter();
+	return opened(in, REAL(open64)(path, flags, mode), flags);
 }
 
 WEFT_EXPORT int open64(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
+	bool in;
 
 	MODE_ARG(flags, mode);
-	return opened(REAL(open64)(path, flags, mode), flags);
+	in = weft__point_enter();
+	return opened(in, REAL(open64)(path, flags, mode), flags);
 }
 
 /* The fortified opens: no mode, and O_CREAT without one is a bug. */
@@ -76,8 +86,11 @@ static void check_open(int flags)
 
 WEFT_EXPORT int __open_2(const char *path, int flags)
 {
+	bool in;
+
 	check_open(flags);
-	return opened(REAL(open64)(path, flags), flags);
+	in = weft__point_enter();
+	return opened(in, REAL(open64)(path, flags), flags);
 }
 
 WEFT_EXPORT int __open64_2(const char *path, int flags)
@@ -87,8 +100,11 @@ WEFT_EXPORT int __open64_2(const char *path, int flags)
 
 WEFT_EXPORT int __openat_2(int dirfd, const char *path, int flags)
 {
+	bool in;
+
 	check_open(flags);
-	return opened(REAL(openat64)(dirfd, path, flags), flags);
+	in = weft__point_enter();
+	return opened(in, REAL(openat64)(dirfd, path, flags), flags);
 }
 
 WEFT_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
@@ -219,14 +235,17 @@ WEFT_EXPORT int ioctl(int fd, unsigned long req, ...)
 	return r;
 }
 
+/* A cancellation point on entry only: close always closes. */
 WEFT_EXPORT int close(int fd)
 {
 	long r;
 
-	if (!weft__on_vthread())
+	if (!weft__on_vthread()) {
 		r = REAL(close)(fd);
-	else
+	} else {
+		weft__point_leave(weft__point_enter(), false);
 		r = weft__posix(weft_close(fd));
+	}
 	weft__fd_forget(fd);
 	return r;
 }

@@ -53,7 +53,7 @@ static ssize_t timed_writev(int fd, const struct iovec *iov, int n,
 	return weft__posix(weft__timed_send(fd, &m, 0, timeo));
 }
 
-WEFT_EXPORT ssize_t read(int fd, void *buf, size_t len)
+static ssize_t do_read(int fd, void *buf, size_t len)
 {
 	struct iovec v = { .iov_base = buf, .iov_len = len };
 	int64_t t;
@@ -65,6 +65,11 @@ WEFT_EXPORT ssize_t read(int fd, void *buf, size_t len)
 	return ring_readv(fd, &v, 1, -1);
 }
 
+WEFT_EXPORT ssize_t read(int fd, void *buf, size_t len)
+{
+	WEFT_POINT(ssize_t, do_read(fd, buf, len));
+}
+
 WEFT_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 {
 	if (len > buflen)
@@ -72,7 +77,7 @@ WEFT_EXPORT ssize_t __read_chk(int fd, void *buf, size_t len, size_t buflen)
 	return read(fd, buf, len);
 }
 
-WEFT_EXPORT ssize_t write(int fd, const void *buf, size_t len)
+static ssize_t do_write(int fd, const void *buf, size_t len)
 {
 	struct iovec v = { .iov_base = (void *)buf, .iov_len = len };
 	int64_t t;
@@ -84,13 +89,23 @@ WEFT_EXPORT ssize_t write(int fd, const void *buf, size_t len)
 	return ring_writev(fd, &v, 1, -1);
 }
 
-WEFT_EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
+WEFT_EXPORT ssize_t write(int fd, const void *buf, size_t len)
+{
+	WEFT_POINT_WRITE(ssize_t, do_write(fd, buf, len), len);
+}
+
+static ssize_t do_pread(int fd, void *buf, size_t len, off_t off)
 {
 	struct iovec v = { .iov_base = buf, .iov_len = len };
 
 	if (!to_ring(fd) || off < 0)
 		return REAL(pread64)(fd, buf, len, off);
 	return ring_readv(fd, &v, 1, off);
+}
+
+WEFT_EXPORT ssize_t pread(int fd, void *buf, size_t len, off_t off)
+{
+	WEFT_POINT(ssize_t, do_pread(fd, buf, len, off));
 }
 
 WEFT_EXPORT ssize_t pread64(int fd, void *buf, size_t len, off_t off)
@@ -112,7 +127,7 @@ WEFT_EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t len, off_t off,
 	return __pread_chk(fd, buf, len, off, buflen);
 }
 
-WEFT_EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
+static ssize_t do_pwrite(int fd, const void *buf, size_t len, off_t off)
 {
 	struct iovec v = { .iov_base = (void *)buf, .iov_len = len };
 
@@ -121,12 +136,17 @@ WEFT_EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 	return ring_writev(fd, &v, 1, off);
 }
 
+WEFT_EXPORT ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	WEFT_POINT_WRITE(ssize_t, do_pwrite(fd, buf, len, off), len);
+}
+
 WEFT_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off)
 {
 	return pwrite(fd, buf, len, off);
 }
 
-WEFT_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+static ssize_t do_readv(int fd, const struct iovec *iov, int iovcnt)
 {
 	int64_t t;
 
@@ -137,7 +157,12 @@ WEFT_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
 	return ring_readv(fd, iov, iovcnt, -1);
 }
 
-WEFT_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+WEFT_EXPORT ssize_t readv(int fd, const struct iovec *iov, int iovcnt)
+{
+	WEFT_POINT(ssize_t, do_readv(fd, iov, iovcnt));
+}
+
+static ssize_t do_writev(int fd, const struct iovec *iov, int iovcnt)
 {
 	int64_t t;
 
@@ -148,11 +173,22 @@ WEFT_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
 	return ring_writev(fd, iov, iovcnt, -1);
 }
 
-WEFT_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int n, off_t off)
+WEFT_EXPORT ssize_t writev(int fd, const struct iovec *iov, int iovcnt)
+{
+	WEFT_POINT_WRITE(ssize_t, do_writev(fd, iov, iovcnt),
+			 weft__iov_len(iov, iovcnt < 0 ? 0 : iovcnt));
+}
+
+static ssize_t do_preadv(int fd, const struct iovec *iov, int n, off_t off)
 {
 	if (!to_ring(fd) || off < 0)
 		return REAL(preadv64)(fd, iov, n, off);
 	return ring_readv(fd, iov, n, off);
+}
+
+WEFT_EXPORT ssize_t preadv(int fd, const struct iovec *iov, int n, off_t off)
+{
+	WEFT_POINT(ssize_t, do_preadv(fd, iov, n, off));
 }
 
 WEFT_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int n, off_t off)
@@ -160,11 +196,17 @@ WEFT_EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int n, off_t off)
 	return preadv(fd, iov, n, off);
 }
 
-WEFT_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
+static ssize_t do_pwritev(int fd, const struct iovec *iov, int n, off_t off)
 {
 	if (!to_ring(fd) || off < 0)
 		return REAL(pwritev64)(fd, iov, n, off);
 	return ring_writev(fd, iov, n, off);
+}
+
+WEFT_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int n, off_t off)
+{
+	WEFT_POINT_WRITE(ssize_t, do_pwritev(fd, iov, n, off),
+			 weft__iov_len(iov, n < 0 ? 0 : n));
 }
 
 WEFT_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int n, off_t off)
@@ -172,14 +214,19 @@ WEFT_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int n, off_t off)
 	return pwritev(fd, iov, n, off);
 }
 
-WEFT_EXPORT int fsync(int fd)
+static int do_fsync(int fd)
 {
 	if (!weft__on_vthread())
 		return REAL(fsync)(fd);
 	return weft__posix(weft_fsync(fd));
 }
 
-WEFT_EXPORT int fdatasync(int fd)
+WEFT_EXPORT int fsync(int fd)
+{
+	WEFT_POINT(int, do_fsync(fd));
+}
+
+static int do_fdatasync(int fd)
 {
 	struct io_uring_sqe *sqe;
 
@@ -188,6 +235,11 @@ WEFT_EXPORT int fdatasync(int fd)
 	sqe = weft__impl_sqe();
 	io_uring_prep_fsync(sqe, fd, IORING_FSYNC_DATASYNC);
 	return weft__posix(weft__impl_wait(sqe, -1));
+}
+
+WEFT_EXPORT int fdatasync(int fd)
+{
+	WEFT_POINT(int, do_fdatasync(fd));
 }
 
 /*

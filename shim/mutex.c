@@ -166,3 +166,17 @@ void weft__mutex_reown(struct weft__mutex *m, unsigned count)
 		m->count = count;
 	}
 }
+
+/*
+ * The names libpthread exported before glibc 2.34, still there for old
+ * binaries (and GCC's old way of asking whether threads are linked in).
+ */
+#define ALIAS(ret, old, new, params) \
+	WEFT_EXPORT ret old params __attribute__((alias(#new), copy(new)))
+
+ALIAS(int, __pthread_mutex_init, pthread_mutex_init,
+      (pthread_mutex_t *, const pthread_mutexattr_t *));
+ALIAS(int, __pthread_mutex_destroy, pthread_mutex_destroy, (pthread_mutex_t *));
+ALIAS(int, __pthread_mutex_lock, pthread_mutex_lock, (pthread_mutex_t *));
+ALIAS(int, __pthread_mutex_trylock, pthread_mutex_trylock, (pthread_mutex_t *));
+ALIAS(int, __pthread_mutex_unlock, pthread_mutex_unlock, (pthread_mutex_t *));

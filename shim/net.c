@@ -32,7 +32,7 @@ static int accepted(int lfd, int fd, int flags)
 	return fd;
 }
 
-static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+static int ring_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	int64_t t = weft__fd_timeout(fd, WEFT_RCVTIMEO);
 
@@ -41,29 +41,44 @@ static int do_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 	return weft__posix(weft_accept(fd, addr, len, flags));
 }
 
-WEFT_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len,
-			int flags)
+static int do_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	if (!to_ring(fd, 0))
 		return accepted(fd, REAL(accept4)(fd, addr, len, flags), flags);
-	return accepted(fd, do_accept(fd, addr, len, flags), flags);
+	return accepted(fd, ring_accept(fd, addr, len, flags), flags);
+}
+
+WEFT_EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len,
+			int flags)
+{
+	WEFT_POINT(int, do_accept4(fd, addr, len, flags));
+}
+
+static int do_accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	if (!to_ring(fd, 0))
+		return accepted(fd, REAL(accept)(fd, addr, len), 0);
+	return accepted(fd, ring_accept(fd, addr, len, 0), 0);
 }
 
 WEFT_EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	if (!to_ring(fd, 0))
-		return accepted(fd, REAL(accept)(fd, addr, len), 0);
-	return accepted(fd, do_accept(fd, addr, len, 0), 0);
+	WEFT_POINT(int, do_accept(fd, addr, len));
 }
 
-WEFT_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+static int do_connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
 	if (!to_ring(fd, 0))
 		return REAL(connect)(fd, addr, len);
 	return weft__posix(weft_connect(fd, addr, len));
 }
 
-WEFT_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+WEFT_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	WEFT_POINT(int, do_connect(fd, addr, len));
+}
+
+static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	int64_t t;
 
@@ -74,7 +89,12 @@ WEFT_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	return weft__posix(weft__impl_recvmsg(fd, msg, flags, know(fd)));
 }
 
-WEFT_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+WEFT_EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	WEFT_POINT(ssize_t, do_recvmsg(fd, msg, flags));
+}
+
+static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	int64_t t;
 
@@ -85,7 +105,13 @@ WEFT_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	return weft__posix(weft__impl_sendmsg(fd, msg, flags, know(fd)));
 }
 
-WEFT_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+WEFT_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	WEFT_POINT_WRITE(ssize_t, do_sendmsg(fd, msg, flags),
+			 weft__iov_len(msg->msg_iov, msg->msg_iovlen));
+}
+
+static ssize_t do_recv(int fd, void *buf, size_t len, int flags)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
@@ -97,6 +123,11 @@ WEFT_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
 	return weft__posix(weft__impl_recvmsg(fd, &msg, flags, know(fd)));
 }
 
+WEFT_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
+{
+	WEFT_POINT(ssize_t, do_recv(fd, buf, len, flags));
+}
+
 WEFT_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen,
 			       int flags)
 {
@@ -105,8 +136,8 @@ WEFT_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t len, size_t buflen,
 	return recv(fd, buf, len, flags);
 }
 
-WEFT_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
-			     struct sockaddr *addr, socklen_t *alen)
+static ssize_t do_recvfrom(int fd, void *buf, size_t len, int flags,
+			   struct sockaddr *addr, socklen_t *alen)
 {
 	struct iovec iov = { .iov_base = buf, .iov_len = len };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
@@ -124,6 +155,12 @@ WEFT_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
 	return r;
 }
 
+WEFT_EXPORT ssize_t recvfrom(int fd, void *buf, size_t len, int flags,
+			     struct sockaddr *addr, socklen_t *alen)
+{
+	WEFT_POINT(ssize_t, do_recvfrom(fd, buf, len, flags, addr, alen));
+}
+
 WEFT_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen,
 				   int flags, struct sockaddr *addr,
 				   socklen_t *alen)
@@ -134,7 +171,7 @@ WEFT_EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t len, size_t buflen,
 }
 
 /* weft's send, like a blocking send, queues every byte before it returns. */
-WEFT_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+static ssize_t do_send(int fd, const void *buf, size_t len, int flags)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
@@ -147,8 +184,13 @@ WEFT_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
 		weft__impl_sendmsg(fd, &msg, flags & ~MSG_WAITALL, know(fd)));
 }
 
-WEFT_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
-			   const struct sockaddr *addr, socklen_t alen)
+WEFT_EXPORT ssize_t send(int fd, const void *buf, size_t len, int flags)
+{
+	WEFT_POINT_WRITE(ssize_t, do_send(fd, buf, len, flags), len);
+}
+
+static ssize_t do_sendto(int fd, const void *buf, size_t len, int flags,
+			 const struct sockaddr *addr, socklen_t alen)
 {
 	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
 	struct msghdr msg = { .msg_name = (void *)addr,
@@ -161,4 +203,11 @@ WEFT_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
 	if (!addr)
 		return send(fd, buf, len, flags);
 	return sendmsg(fd, &msg, flags);
+}
+
+WEFT_EXPORT ssize_t sendto(int fd, const void *buf, size_t len, int flags,
+			   const struct sockaddr *addr, socklen_t alen)
+{
+	WEFT_POINT_WRITE(ssize_t, do_sendto(fd, buf, len, flags, addr, alen),
+			 len);
 }

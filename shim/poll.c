@@ -83,12 +83,17 @@ static int poll_until(struct pollfd *fds, nfds_t n, int64_t deadline)
 	}
 }
 
-WEFT_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
+static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms)
 {
 	if (!weft__on_vthread() || timeout_ms == 0)
 		return REAL(poll)(fds, n, timeout_ms);
 	return poll_until(fds, n,
 			  after_ns(timeout_ms < 0 ? -1 : timeout_ms * MS));
+}
+
+WEFT_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
+{
+	WEFT_POINT(int, do_poll(fds, n, timeout_ms));
 }
 
 WEFT_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout_ms,
@@ -99,8 +104,8 @@ WEFT_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout_ms,
 	return poll(fds, n, timeout_ms);
 }
 
-WEFT_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
-		      const sigset_t *mask)
+static int do_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+		    const sigset_t *mask)
 {
 	int64_t ns = -1;
 
@@ -109,6 +114,12 @@ WEFT_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 	if (ts && (ns = weft__ts_ns(ts)) < 0)
 		return weft__posix(ns);
 	return poll_until(fds, n, after_ns(ns));
+}
+
+WEFT_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
+		      const sigset_t *mask)
+{
+	WEFT_POINT(int, do_ppoll(fds, n, ts, mask));
 }
 
 WEFT_EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n,
@@ -227,8 +238,8 @@ static bool sel_init(struct sel *s, int nfds, fd_set *r, fd_set *w, fd_set *e)
 }
 
 /* As Linux's select: the timeout is left holding the time not slept. */
-WEFT_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e,
-		       struct timeval *tv)
+static int do_select(int nfds, fd_set *r, fd_set *w, fd_set *e,
+		     struct timeval *tv)
 {
 	int64_t ns = -1, d;
 	struct sel s;
@@ -252,8 +263,14 @@ WEFT_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e,
 	return n;
 }
 
-WEFT_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
-			const struct timespec *ts, const sigset_t *mask)
+WEFT_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e,
+		       struct timeval *tv)
+{
+	WEFT_POINT(int, do_select(nfds, r, w, e, tv));
+}
+
+static int do_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
+		      const struct timespec *ts, const sigset_t *mask)
 {
 	int64_t ns = -1;
 	struct sel s;
@@ -264,6 +281,12 @@ WEFT_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
 	if (ts && (ns = weft__ts_ns(ts)) < 0)
 		return weft__posix(ns);
 	return select_until(&s, after_ns(ns));
+}
+
+WEFT_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
+			const struct timespec *ts, const sigset_t *mask)
+{
+	WEFT_POINT(int, do_pselect(nfds, r, w, e, ts, mask));
 }
 
 /* ---- epoll ---- */
@@ -285,8 +308,8 @@ static int epoll_until(int epfd, struct epoll_event *ev, int max,
 	}
 }
 
-WEFT_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max,
-			   int timeout_ms)
+static int do_epoll_wait(int epfd, struct epoll_event *ev, int max,
+			 int timeout_ms)
 {
 	if (!weft__on_vthread() || timeout_ms == 0)
 		return REAL(epoll_wait)(epfd, ev, max, timeout_ms);
@@ -294,24 +317,42 @@ WEFT_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max,
 			   after_ns(timeout_ms < 0 ? -1 : timeout_ms * MS));
 }
 
-WEFT_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max,
-			    int timeout_ms, const sigset_t *mask)
+WEFT_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max,
+			   int timeout_ms)
+{
+	WEFT_POINT(int, do_epoll_wait(epfd, ev, max, timeout_ms));
+}
+
+static int do_epoll_pwait(int epfd, struct epoll_event *ev, int max,
+			  int timeout_ms, const sigset_t *mask)
 {
 	if (mask)
 		return REAL(epoll_pwait)(epfd, ev, max, timeout_ms, mask);
-	return epoll_wait(epfd, ev, max, timeout_ms);
+	return do_epoll_wait(epfd, ev, max, timeout_ms);
+}
+
+WEFT_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max,
+			    int timeout_ms, const sigset_t *mask)
+{
+	WEFT_POINT(int, do_epoll_pwait(epfd, ev, max, timeout_ms, mask));
 }
 
 /* New in glibc 2.35: reached by its system call, not by name. */
-WEFT_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
-			     const struct timespec *ts, const sigset_t *mask)
+static int do_epoll_pwait2(int epfd, struct epoll_event *ev, int max,
+			   const struct timespec *ts, const sigset_t *mask)
 {
 	int64_t ns = -1;
 
 	if (!weft__on_vthread() || mask || (ts && !ts->tv_sec && !ts->tv_nsec))
-		return syscall(SYS_epoll_pwait2, epfd, ev, max, ts, mask,
-			       _NSIG / 8);
+		return REAL(syscall)(SYS_epoll_pwait2, epfd, ev, max, ts, mask,
+				     _NSIG / 8);
 	if (ts && (ns = weft__ts_ns(ts)) < 0)
 		return weft__posix(ns);
 	return epoll_until(epfd, ev, max, after_ns(ns));
+}
+
+WEFT_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
+			     const struct timespec *ts, const sigset_t *mask)
+{
+	WEFT_POINT(int, do_epoll_pwait2(epfd, ev, max, ts, mask));
 }

@@ -5,7 +5,9 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
+#include <unwind.h>
 
 #include "shim.h"
 
@@ -37,18 +39,56 @@ struct weft__pthread {
 	struct weft__pthread *sig_next; /* signal.c, under its lock */
 	bool sig_queued, sig_gone;
 	struct weft__key_value *keys[NR_KEY_BLOCKS]; /* allocated on use */
+	/* cancel.c: the thread's own, but for cancel_req */
+	atomic_uint cancel_req;	       /* pthread_cancel was called */
+	int cancel_state, cancel_type; /* PTHREAD_CANCEL_* */
+	bool in_point;		       /* in a cancellation point */
+	bool exiting;		       /* unwinding: no more cancellation */
+	unsigned nopoint;	       /* syscall(): none of its calls is one */
+	__pthread_unwind_buf_t *unwind_buf;	 /* innermost cleanup, C's */
+	struct _pthread_cleanup_buffer *cleanup; /* older API's cleanups */
+	struct _Unwind_Exception exc; /* the forced unwind of exit, cancel */
+	/* sched.c: what the thread was given, not what it runs with */
+	cpu_set_t *affinity;
+	size_t affinity_size;
+	int policy, priority; /* valid if sched_set */
+	bool sched_set;
 };
 
 /* pthread.c */
 /* The caller's object if it is a virtual thread, made on first use. */
 hidden struct weft__pthread *weft__pt_self(void);
 hidden struct weft__pthread *weft__pt_new(void *(*fn)(void *), void *arg);
+hidden void weft__pt_free(struct weft__pthread *pt);
 hidden int weft__pt_start(struct weft__pthread *pt, size_t stack_size,
 			  bool detached);
 
+/*
+ * The end of a thread, by return, pthread_exit, cancellation or SYS_exit
+ * (keys: run its key and thread_local destructors).
+ */
+hidden void weft__pt_end(struct weft__pthread *pt, void *ret, bool keys);
+/* Is th a virtual thread's?  Its weft thread, if it has one. */
+hidden bool weft__pt_ours(pthread_t th);
+hidden struct weft_thread *weft__pt_thread(struct weft__pthread *pt);
+
+/* cancel.c */
+/* pthread_exit: unwind the caller's stack, run its cleanups, end it. */
+hidden __attribute__((noreturn)) void weft__pt_exit(struct weft__pthread *pt,
+						    void *ret);
+
+/* tls.c */
+/* Before the runtime: the main program's TLS per virtual thread. */
+hidden void weft__tls_setup(void);
+/* On main's thread, first: the values the constructors left. */
+hidden void weft__tls_main(void);
+/* The thread ends: its thread_local objects' destructors. */
+hidden void weft__tls_end(void);
+
 /* signal.c */
-/* pthread_kill of a virtual thread: 0 or an errno. */
-hidden int weft__signal_thread(struct weft__pthread *pt, int sig);
+/* pthread_kill (value NULL) or pthread_sigqueue of a virtual thread. */
+hidden int weft__signal_thread(struct weft__pthread *pt, int sig,
+			       const union sigval *value);
 /* pt ends: signals no longer reach it. */
 hidden void weft__signal_forget(struct weft__pthread *pt);
 /* pt runs main: the process's signals interrupt it. */

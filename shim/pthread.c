@@ -25,11 +25,17 @@
 
 #define NAME "pthread"
 
-static bool ours(pthread_t th)
+bool weft__pt_ours(pthread_t th)
 {
 	const struct weft__pthread *pt = (const void *)th;
 
 	return pt && pt->magic == PT_MAGIC;
+}
+
+void weft__pt_free(struct weft__pthread *pt)
+{
+	free(pt->affinity);
+	free(pt);
 }
 
 struct weft__pthread *weft__pt_new(void *(*fn)(void *), void *arg)
@@ -87,16 +93,18 @@ static void tell_timed_joiners(void)
 	weft_mutex_unlock(&ends_lock);
 }
 
-/* The end of a thread, by return or pthread_exit. */
-static void end(struct weft__pthread *pt, void *ret)
+void weft__pt_end(struct weft__pthread *pt, void *ret, bool keys)
 {
 	unsigned s = PT_RUNNING;
 
 	pt->ret = ret;
-	weft__keys_exit(pt);
+	if (keys) { /* as glibc: thread_locals, then keys */
+		weft__tls_end();
+		weft__keys_exit(pt);
+	}
 	weft__signal_forget(pt);
 	if (!atomic_compare_exchange_strong(&pt->state, &s, PT_EXITED))
-		free(pt); /* detached: nobody else holds it */
+		weft__pt_free(pt); /* detached: nobody else holds it */
 	else
 		tell_timed_joiners();
 }
@@ -106,7 +114,7 @@ static intptr_t entry(void *arg)
 	struct weft__pthread *pt = arg;
 
 	*weft__impl_slot() = pt;
-	end(pt, pt->fn(pt->arg));
+	weft__pt_end(pt, pt->fn(pt->arg), true);
 	return 0;
 }
 
@@ -161,24 +169,39 @@ WEFT_EXPORT int pthread_create(pthread_t *ret, const pthread_attr_t *attr,
 	return 0;
 }
 
+/*
+ * Wait for pt's end and reap it; point: as a cancellation point, which
+ * only a cancellation interrupts.
+ */
+static int reap(struct weft__pthread *pt, void **ret, bool point)
+{
+	int r;
+
+	do {
+		bool in = point && weft__point_enter();
+
+		r = weft_thread_join(pt->t, NULL);
+		weft__point_leave(in, r == -EINTR);
+	} while (r == -EINTR);
+	if (r < 0)
+		return -r;
+	if (ret)
+		*ret = pt->ret;
+	weft__pt_free(pt);
+	return 0;
+}
+
 WEFT_EXPORT int pthread_join(pthread_t th, void **ret)
 {
 	struct weft__pthread *pt = (void *)th;
-	int r;
 
-	if (!ours(th))
+	if (!weft__pt_ours(th))
 		return REAL(pthread_join)(th, ret);
 	if (pt == weft__pt_self())
 		return EDEADLK;
 	if (atomic_load(&pt->state) == PT_DETACHED)
 		return EINVAL;
-	r = weft_thread_join(pt->t, NULL);
-	if (r < 0)
-		return -r;
-	if (ret)
-		*ret = pt->ret;
-	free(pt);
-	return 0;
+	return reap(pt, ret, true);
 }
 
 /* Wait until pt has ended or deadline (-1: none) passed; ETIMEDOUT. */
@@ -192,7 +215,9 @@ static int wait_end(struct weft__pthread *pt, int64_t deadline)
 		r = weft_cond_timedwait(&ends, &ends_lock, deadline);
 	weft_mutex_unlock(&ends_lock);
 	atomic_fetch_sub(&timed_joiners, 1);
-	return atomic_load(&pt->state) == PT_EXITED ? 0 : ETIMEDOUT;
+	if (atomic_load(&pt->state) == PT_EXITED)
+		return 0;
+	return r == -EINTR ? EINTR : ETIMEDOUT; /* EINTR: a cancellation */
 }
 
 /* As glibc: the time is looked at only when the thread still runs. */
@@ -211,7 +236,12 @@ static int clockjoin(pthread_t th, void **ret, clockid_t clock,
 		d = weft__deadline(clock, abs);
 		if (d < 0)
 			return EINVAL;
-		r = wait_end(pt, d);
+		do {
+			bool in = weft__point_enter();
+
+			r = wait_end(pt, d);
+			weft__point_leave(in, r == EINTR);
+		} while (r == EINTR);
 		if (r)
 			return r;
 	}
@@ -222,17 +252,19 @@ WEFT_EXPORT int pthread_tryjoin_np(pthread_t th, void **ret)
 {
 	struct weft__pthread *pt = (void *)th;
 
-	if (!ours(th))
+	if (!weft__pt_ours(th))
 		return REAL(pthread_tryjoin_np)(th, ret);
 	if (atomic_load(&pt->state) == PT_RUNNING)
-		return EBUSY;
-	return pthread_join(th, ret);
+		return EBUSY; /* itself included, as in glibc */
+	if (atomic_load(&pt->state) == PT_DETACHED)
+		return EINVAL;
+	return reap(pt, ret, false);
 }
 
 WEFT_EXPORT int pthread_timedjoin_np(pthread_t th, void **ret,
 				     const struct timespec *abs)
 {
-	if (!ours(th))
+	if (!weft__pt_ours(th))
 		return REAL(pthread_timedjoin_np)(th, ret, abs);
 	return clockjoin(th, ret, CLOCK_REALTIME, abs);
 }
@@ -240,7 +272,7 @@ WEFT_EXPORT int pthread_timedjoin_np(pthread_t th, void **ret,
 WEFT_EXPORT int pthread_clockjoin_np(pthread_t th, void **ret, clockid_t clock,
 				     const struct timespec *abs)
 {
-	if (!ours(th))
+	if (!weft__pt_ours(th))
 		return REAL(pthread_clockjoin_np)(th, ret, clock, abs);
 	return clockjoin(th, ret, clock, abs);
 }
@@ -251,14 +283,14 @@ WEFT_EXPORT int pthread_detach(pthread_t th)
 	struct weft_thread *t;
 	unsigned s = PT_RUNNING;
 
-	if (!ours(th))
+	if (!weft__pt_ours(th))
 		return REAL(pthread_detach)(th);
 	t = pt->t; /* once detached, pt may be freed by the thread */
 	if (atomic_compare_exchange_strong(&pt->state, &s, PT_DETACHED))
 		return -weft_thread_detach(t);
 	if (s != PT_EXITED)
 		return EINVAL;
-	free(pt);
+	weft__pt_free(pt);
 	return -weft_thread_detach(t);
 }
 
@@ -266,12 +298,11 @@ WEFT_EXPORT void pthread_exit(void *ret)
 {
 	struct weft__pthread *pt = weft__pt_self();
 
-	if (!pt) {
+	if (!pt || weft__in_handler) {
 		REAL(pthread_exit)(ret);
 		__builtin_unreachable();
 	}
-	end(pt, ret);
-	weft__impl_exit();
+	weft__pt_exit(pt, ret);
 }
 
 WEFT_EXPORT pthread_t pthread_self(void)
@@ -287,7 +318,7 @@ WEFT_EXPORT int pthread_equal(pthread_t a, pthread_t b)
 /* ---- attributes, names, signals ---- */
 
 /* The weft thread behind pt; NULL for one not made by pthread_create. */
-static struct weft_thread *thread_of(struct weft__pthread *pt)
+struct weft_thread *weft__pt_thread(struct weft__pthread *pt)
 {
 	if (pt->t)
 		return pt->t;
@@ -303,9 +334,9 @@ WEFT_EXPORT int pthread_getattr_np(pthread_t th, pthread_attr_t *attr)
 	size_t size;
 	int r;
 
-	if (!ours(th))
+	if (!weft__pt_ours(th))
 		return REAL(pthread_getattr_np)(th, attr);
-	t = thread_of(pt);
+	t = weft__pt_thread(pt);
 	if (!t)
 		return ESRCH;
 	r = pthread_attr_init(attr);
@@ -325,7 +356,7 @@ WEFT_EXPORT int pthread_setname_np(pthread_t th, const char *name)
 {
 	struct weft__pthread *pt = (void *)th;
 
-	if (!ours(th))
+	if (!weft__pt_ours(th))
 		return REAL(pthread_setname_np)(th, name);
 	if (strlen(name) > NAME_MAX_LEN)
 		return ERANGE;
@@ -340,7 +371,7 @@ WEFT_EXPORT int pthread_getname_np(pthread_t th, char *buf, size_t len)
 	char comm[NAME_MAX_LEN + 1];
 	const char *name = pt->name;
 
-	if (!ours(th))
+	if (!weft__pt_ours(th))
 		return REAL(pthread_getname_np)(th, buf, len);
 	if (!*name) {
 		snprintf(comm, sizeof(comm), "%s",
@@ -364,13 +395,13 @@ WEFT_EXPORT int pthread_kill(pthread_t th, int sig)
 {
 	struct weft__pthread *pt = (void *)th;
 
-	if (!ours(th))
+	if (!weft__pt_ours(th))
 		return REAL(pthread_kill)(th, sig);
 	if (sig < 0 || sig >= NSIG)
 		return EINVAL;
 	if (sig == 0)
 		return 0;
-	return weft__signal_thread(pt, sig);
+	return weft__signal_thread(pt, sig, NULL);
 }
 
 /* A thread spinning on sched_yield must let its carrier's others run. */
@@ -422,3 +453,7 @@ WEFT_EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
 	weft_mutex_unlock(&once_lock);
 	return 0;
 }
+
+/* The name libpthread exported before glibc 2.34 (see mutex.c). */
+WEFT_EXPORT int __pthread_once(pthread_once_t *, void (*)(void))
+	__attribute__((alias("pthread_once"), copy(pthread_once)));

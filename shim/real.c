@@ -18,14 +18,14 @@ struct weft_real weft__real;
 
 static __thread bool loading __attribute__((tls_model("initial-exec")));
 
-/* No stdio and no interposed write: this may run before anything works. */
+/* No stdio, no interposed call: this may run before anything works. */
 static void die(const char *what)
 {
 	static const char pre[] = "weft: cannot find the real ";
 
-	syscall(SYS_write, 2, pre, sizeof(pre) - 1);
-	syscall(SYS_write, 2, what, strlen(what));
-	syscall(SYS_write, 2, "\n", 1);
+	weft__sys(SYS_write, 2, (long)pre, sizeof(pre) - 1, 0, 0, 0);
+	weft__sys(SYS_write, 2, (long)what, (long)strlen(what), 0, 0, 0);
+	weft__sys(SYS_write, 2, (long)"\n", 1, 0, 0, 0);
 	abort();
 }
 

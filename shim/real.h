@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
@@ -36,6 +37,29 @@ typedef int main_fn(int, char **, char **);
 	X(pthread_setname_np, int, (pthread_t, const char *))                  \
 	X(pthread_getname_np, int, (pthread_t, char *, size_t))                \
 	X(pthread_kill, int, (pthread_t, int))                                 \
+	X(pthread_sigqueue, int, (pthread_t, int, const union sigval))         \
+	X(pthread_getcpuclockid, int, (pthread_t, clockid_t *))                \
+	X(pthread_setaffinity_np, int, (pthread_t, size_t, const cpu_set_t *)) \
+	X(pthread_getaffinity_np, int, (pthread_t, size_t, cpu_set_t *))       \
+	X(pthread_setschedparam, int,                                          \
+	  (pthread_t, int, const struct sched_param *))                        \
+	X(pthread_getschedparam, int,                                          \
+	  (pthread_t, int *, struct sched_param *))                            \
+	X(pthread_setschedprio, int, (pthread_t, int))                         \
+	X(pthread_cancel, int, (pthread_t))                                    \
+	X(pthread_testcancel, void, (void))                                    \
+	X(pthread_setcancelstate, int, (int, int *))                           \
+	X(pthread_setcanceltype, int, (int, int *))                            \
+	X(__pthread_register_cancel, void, (__pthread_unwind_buf_t *))         \
+	X(__pthread_unregister_cancel, void, (__pthread_unwind_buf_t *))       \
+	X(__pthread_register_cancel_defer, void, (__pthread_unwind_buf_t *))   \
+	X(__pthread_unregister_cancel_restore, void,                           \
+	  (__pthread_unwind_buf_t *))                                          \
+	X(__pthread_unwind_next, void, (__pthread_unwind_buf_t *))             \
+	X(_pthread_cleanup_push, void,                                         \
+	  (struct _pthread_cleanup_buffer *, void (*)(void *), void *))        \
+	X(_pthread_cleanup_pop, void, (struct _pthread_cleanup_buffer *, int)) \
+	X(syscall, long, (long, ...))                                          \
 	X(pthread_key_create, int, (pthread_key_t *, void (*)(void *)))        \
 	X(pthread_key_delete, int, (pthread_key_t))                            \
 	X(pthread_getspecific, void *, (pthread_key_t))                        \

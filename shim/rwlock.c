@@ -194,3 +194,22 @@ WEFT_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw,
 {
 	return clocklock(rw, true, clock, abs);
 }
+
+/* The names libpthread exported before glibc 2.34 (see mutex.c). */
+#define ALIAS(ret, old, new, params) \
+	WEFT_EXPORT ret old params __attribute__((alias(#new), copy(new)))
+
+ALIAS(int, __pthread_rwlock_init, pthread_rwlock_init,
+      (pthread_rwlock_t *, const pthread_rwlockattr_t *));
+ALIAS(int, __pthread_rwlock_destroy, pthread_rwlock_destroy,
+      (pthread_rwlock_t *));
+ALIAS(int, __pthread_rwlock_rdlock, pthread_rwlock_rdlock,
+      (pthread_rwlock_t *));
+ALIAS(int, __pthread_rwlock_tryrdlock, pthread_rwlock_tryrdlock,
+      (pthread_rwlock_t *));
+ALIAS(int, __pthread_rwlock_wrlock, pthread_rwlock_wrlock,
+      (pthread_rwlock_t *));
+ALIAS(int, __pthread_rwlock_trywrlock, pthread_rwlock_trywrlock,
+      (pthread_rwlock_t *));
+ALIAS(int, __pthread_rwlock_unlock, pthread_rwlock_unlock,
+      (pthread_rwlock_t *));

@@ -29,9 +29,14 @@ WEFT_EXPORT int sem_destroy(sem_t *s)
 	return 0;
 }
 
-WEFT_EXPORT int sem_wait(sem_t *s)
+static int do_sem_wait(sem_t *s)
 {
 	return weft__posix(weft_sem_wait(of(s)));
+}
+
+WEFT_EXPORT int sem_wait(sem_t *s)
+{
+	WEFT_POINT(int, do_sem_wait(s));
 }
 
 WEFT_EXPORT int sem_trywait(sem_t *s)
@@ -52,15 +57,26 @@ static int clockwait(sem_t *s, clockid_t clock, const struct timespec *abs)
 	return weft__posix(weft_sem_timedwait(of(s), d));
 }
 
-WEFT_EXPORT int sem_timedwait(sem_t *s, const struct timespec *abs)
+static int do_sem_timedwait(sem_t *s, const struct timespec *abs)
 {
 	return clockwait(s, CLOCK_REALTIME, abs);
+}
+
+WEFT_EXPORT int sem_timedwait(sem_t *s, const struct timespec *abs)
+{
+	WEFT_POINT(int, do_sem_timedwait(s, abs));
+}
+
+static int do_sem_clockwait(sem_t *s, clockid_t clock,
+			    const struct timespec *abs)
+{
+	return clockwait(s, clock, abs);
 }
 
 WEFT_EXPORT int sem_clockwait(sem_t *s, clockid_t clock,
 			      const struct timespec *abs)
 {
-	return clockwait(s, clock, abs);
+	WEFT_POINT(int, do_sem_clockwait(s, clock, abs));
 }
 
 WEFT_EXPORT int sem_post(sem_t *s)

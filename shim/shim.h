@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/uio.h>
 #include <time.h>
 
 #include "internal.h" /* hidden, likely, WEFT_SYS */
@@ -40,6 +41,66 @@ hidden extern __thread unsigned weft__in_handler
 static inline bool weft__on_vthread(void)
 {
 	return likely(!weft__in_handler) && weft__impl_in_vthread();
+}
+
+/* cancel.c */
+/*
+ * Cancellation points: a virtual thread's call runs between
+ * weft__point_enter(), which acts on a pending cancellation (and does
+ * not return then), and weft__point_leave(entered, interrupted), which
+ * acts on one that interrupted the call (interrupted: it failed with
+ * EINTR and did nothing).
+ */
+hidden bool weft__point_enter_slow(void);
+hidden void weft__point_leave_slow(bool interrupted);
+
+static inline bool weft__point_enter(void)
+{
+	return weft__on_vthread() && weft__point_enter_slow();
+}
+
+static inline void weft__point_leave(bool entered, bool interrupted)
+{
+	int e = errno;
+
+	if (entered) {
+		weft__point_leave_slow(interrupted);
+		errno = e;
+	}
+}
+/* The body of a cancellation point whose call returns -1 and errno. */
+#define WEFT_POINT(type, call)                                    \
+	do {                                                      \
+		bool in_ = weft__point_enter();                   \
+		type r_ = (call);                                 \
+                                                                  \
+		weft__point_leave(in_, r_ < 0 && errno == EINTR); \
+		return r_;                                        \
+	} while (0)
+
+/*
+ * The same for a write of want bytes: a blocking write that wrote less
+ * was cut short, by a cancellation if one is pending (as glibc 2.36
+ * acts on a cancellation that comes while the write blocks, whatever it
+ * wrote so far; the bytes are written either way).
+ */
+#define WEFT_POINT_WRITE(type, call, want)                                    \
+	do {                                                                  \
+		bool in_ = weft__point_enter();                               \
+		type r_ = (call);                                             \
+                                                                              \
+		weft__point_leave(in_, r_ < 0 ? errno == EINTR :              \
+						(size_t)r_ < (size_t)(want)); \
+		return r_;                                                    \
+	} while (0)
+
+static inline size_t weft__iov_len(const struct iovec *iov, size_t n)
+{
+	size_t t = 0;
+
+	for (size_t i = 0; i < n; i++)
+		t += iov[i].iov_len;
+	return t;
 }
 
 /* pthread.c: the caller's identity, as pthread_self() gives it. */

@@ -221,13 +221,19 @@ WEFT_EXPORT int siginterrupt(int sig, int flag)
  * Without a handler of the program's, the signal goes to the process,
  * where its default action (or a handler from before the shim) happens.
  */
-static int raise_here(int sig)
+static int raise_here(int sig, const union sigval *value)
 {
 	const struct sigaction *a = atomic_load(&user[sig]);
 	siginfo_t si = { .si_signo = sig, .si_code = SI_TKILL };
 
+	if (!a && value)
+		return sigqueue(getpid(), sig, *value) ? errno : 0;
 	if (!a)
 		return kill(getpid(), sig) ? errno : 0;
+	if (value) {
+		si.si_code = SI_QUEUE;
+		si.si_value = *value;
+	}
 	if (a->sa_flags & SA_RESETHAND) {
 		struct sigaction dfl = { .sa_handler = SIG_DFL };
 
@@ -245,15 +251,16 @@ WEFT_EXPORT int raise(int sig)
 
 	if (!weft__on_vthread() || sig < 1 || sig >= NSIG)
 		return REAL(raise)(sig);
-	r = raise_here(sig);
+	r = raise_here(sig, NULL);
 	return r ? (errno = r, -1) : 0;
 }
 
-/* pthread_kill of a virtual thread (pthread.c). */
-int weft__signal_thread(struct weft__pthread *pt, int sig)
+/* pthread_kill, or pthread_sigqueue with value, of a virtual thread. */
+int weft__signal_thread(struct weft__pthread *pt, int sig,
+			const union sigval *value)
 {
 	if (pt == weft__pt_self())
-		return raise_here(sig);
+		return raise_here(sig, value);
 	weft__spin_lock(&targets_lock);
 	if (!pt->sig_queued && !pt->sig_gone) {
 		pt->sig_queued = true;
@@ -261,6 +268,8 @@ int weft__signal_thread(struct weft__pthread *pt, int sig)
 		directed = pt;
 	}
 	weft__spin_unlock(&targets_lock);
+	if (value)
+		return sigqueue(getpid(), sig, *value) ? errno : 0;
 	return kill(getpid(), sig) ? errno : 0;
 }
 

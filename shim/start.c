@@ -35,6 +35,7 @@ static struct start start;
 
 static void *run_main(void *arg)
 {
+	weft__tls_main();
 	weft__signal_main(start.pt);
 	exit(start.main(start.argc, start.argv, start.envp));
 }
@@ -52,10 +53,20 @@ static size_t main_stack(void)
 
 static intptr_t root(void *arg)
 {
+	struct weft__pthread *pt;
+
 	start.started = true;
 	if (weft__pt_start(start.pt, main_stack(), false) < 0) {
 		fputs("weft: cannot start main\n", stderr);
 		abort();
+	}
+	/* It ends as a thread does: its keys' values, its TLS's. */
+	pt = *weft__impl_slot();
+	weft__tls_end();
+	if (pt) {
+		weft__keys_exit(pt);
+		*weft__impl_slot() = NULL;
+		weft__pt_free(pt);
 	}
 	return 0;
 }
@@ -70,6 +81,7 @@ static int shim_main(int argc, char **argv, char **envp)
 	start.pt = weft__pt_new(run_main, NULL);
 	if (start.pt) {
 		weft__keys_inherit(start.pt);
+		weft__tls_setup();
 		r = weft__impl_main(root, NULL);
 		if (start.started)
 			return (int)r;

@@ -68,7 +68,7 @@ static int sleep_ns(int64_t ns, struct timespec *rem)
 	return r;
 }
 
-WEFT_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
+static int do_nanosleep(const struct timespec *req, struct timespec *rem)
 {
 	int64_t ns;
 
@@ -80,10 +80,14 @@ WEFT_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
 	return weft__posix(sleep_ns(ns, rem));
 }
 
+WEFT_EXPORT int nanosleep(const struct timespec *req, struct timespec *rem)
+{
+	WEFT_POINT(int, do_nanosleep(req, rem));
+}
+
 /* clock_nanosleep returns its error; it does not set errno. */
-WEFT_EXPORT int clock_nanosleep(clockid_t clock, int flags,
-				const struct timespec *req,
-				struct timespec *rem)
+static int do_clock_nanosleep(clockid_t clock, int flags,
+			      const struct timespec *req, struct timespec *rem)
 {
 	int64_t ns;
 
@@ -102,18 +106,39 @@ WEFT_EXPORT int clock_nanosleep(clockid_t clock, int flags,
 	return -sleep_ns(ns, rem);
 }
 
-WEFT_EXPORT int usleep(useconds_t us)
+WEFT_EXPORT int clock_nanosleep(clockid_t clock, int flags,
+				const struct timespec *req,
+				struct timespec *rem)
+{
+	bool in = weft__point_enter();
+	int r = do_clock_nanosleep(clock, flags, req, rem);
+
+	weft__point_leave(in, r == EINTR);
+	return r;
+}
+
+static int do_usleep(useconds_t us)
 {
 	if (!weft__on_vthread())
 		return REAL(usleep)(us);
 	return weft__posix(sleep_ns((int64_t)us * 1000, NULL));
 }
 
+WEFT_EXPORT int usleep(useconds_t us)
+{
+	WEFT_POINT(int, do_usleep(us));
+}
+
 WEFT_EXPORT unsigned sleep(unsigned s)
 {
 	struct timespec rem;
+	bool in;
+	int r;
 
 	if (!weft__on_vthread())
 		return REAL(sleep)(s);
-	return sleep_ns((int64_t)s * NS, &rem) ? (unsigned)rem.tv_sec : 0;
+	in = weft__point_enter();
+	r = sleep_ns((int64_t)s * NS, &rem);
+	weft__point_leave(in, r == -EINTR);
+	return r ? (unsigned)rem.tv_sec : 0;
 }

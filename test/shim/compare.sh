@@ -1,13 +1,19 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Run a program natively and under the shim; stdout and exit status must
-# be the same.  usage: compare.sh [--bare] WEFT-RUN PRELOAD PROGRAM [ARGS...]
-# --bare preloads the library through LD_PRELOAD instead of weft-run.
+# be the same.
+# usage: compare.sh [--bare] [--carriers N] WEFT-RUN PRELOAD PROGRAM [ARGS...]
+# --bare preloads the library through LD_PRELOAD instead of weft-run;
+# --carriers runs the shim with N carriers (default 2).
 bare=
-if [ "$1" = --bare ]; then
-	bare=1
-	shift
-fi
+carriers=2
+while :; do
+	case $1 in
+	--bare) bare=1; shift ;;
+	--carriers) carriers=$2; shift 2 ;;
+	*) break ;;
+	esac
+done
 run=$1 preload=$2
 shift 2
 case $preload in
@@ -20,9 +26,10 @@ trap 'rm -rf "$dir"' EXIT
 "$@" >"$dir/native" 2>"$dir/native.err"
 native=$?
 if [ -n "$bare" ]; then
-	WEFT_CARRIERS=2 LD_PRELOAD="$preload" "$@" >"$dir/shim" 2>"$dir/shim.err"
+	WEFT_CARRIERS=$carriers LD_PRELOAD="$preload" "$@" >"$dir/shim" \
+		2>"$dir/shim.err"
 else
-	"$run" --carriers 2 -- "$@" >"$dir/shim" 2>"$dir/shim.err"
+	"$run" --carriers "$carriers" -- "$@" >"$dir/shim" 2>"$dir/shim.err"
 fi
 shim=$?
 

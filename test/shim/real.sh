@@ -12,8 +12,16 @@
 #              --parallel, a POST, a name to resolve, a 404
 #   sqlite3    a file database: a transaction of 5,000 rows and aggregates,
 #              WAL mode, two writer processes at once (forked by sh)
+#   zstd       -T4, as pigz and xz
+#   rg         ripgrep -j4 (Rust's std: threads, channels, futexes, TLS)
+#   git        clone, log, grep, fsck, gc of a local repository
+#   make       make -j4 of 17 C files with gcc
+#   memcached  4 worker threads (libevent), checked by memccapable
+#   redis      redis-server (jemalloc's threads) under redis-benchmark,
+#              a fork for BGSAVE
 # A missing program fails the test: .ci/run installs them.
-# usage: real.sh WEFT-RUN pigz|xz|python3|curl|sqlite3
+# usage: real.sh WEFT-RUN pigz|xz|zstd|python3|curl|sqlite3|rg|git|make|
+#        memcached|redis
 set -eu
 run=$1 prog=$2
 case $run in
@@ -377,8 +385,89 @@ sqlite3)
 	grep -qx '2|100|100' "$dir/writers.native.out" ||
 		bad "writers: native output: $(cat "$dir/writers.native.out")"
 	;;
+zstd)
+	need zstd
+	compressor zstd -T4 zst "" -q --rm
+	;;
+rg)
+	# ripgrep: Rust's std threads, channels and futexes, a thread-local
+	# per thread; the walk's order varies with -j4 unless sorted
+	need rg
+	mkdir "$dir/corpus"
+	cp -r "$here/../../lib" "$here/../../shim" "$here" "$dir/corpus/"
+	both search /dev/null rg -j4 --sort path -n 'weft__[a-z]+_wait' "$dir/corpus"
+	both count /dev/null rg -j4 --sort path -c static "$dir/corpus"
+	both parallel /dev/null sh -c "rg -j4 -n -i 'futex|carrier' '$dir/corpus' | sort"
+	both none /dev/null rg -j4 'no[ ]such[ ]text' "$dir/corpus"
+	[ "$native_st" -eq 1 ] || bad "none: native rg exit $native_st, want 1"
+	;;
+git)
+	need git
+	export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.org \
+		GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@example.org \
+		GIT_AUTHOR_DATE='2026-01-01T00:00:00Z' \
+		GIT_COMMITTER_DATE='2026-01-01T00:00:00Z'
+	git init -q "$dir/repo"
+	cp -r "$here/../../lib" "$here/../../shim" "$dir/repo/"
+	git -C "$dir/repo" add -A
+	git -C "$dir/repo" commit -qm first
+	for i in 1 2 3; do
+		echo "/* change $i */" >>"$dir/repo/lib/sys.c"
+		git -C "$dir/repo" commit -qam "change $i"
+	done
+	keepdir=1 # the clones' indexes hold inode numbers
+	both clone /dev/null sh -c "git clone -q '$dir/repo' c &&
+		git -C c log --format='%H %s' && git -C c grep -c weft__ -- lib &&
+		git -C c fsck --no-progress && git -C c gc -q &&
+		git -C c log -p --stat | sha256sum"
+	;;
+make)
+	need make gcc
+	mkdir "$dir/proj"
+	for i in $(seq 1 16); do
+		printf '#include <stdio.h>\nint f%d(void) { return %d; }\n' $i $i \
+			>"$dir/proj/f$i.c"
+	done
+	printf 'int main(void) { return 0; }\n' >"$dir/proj/main.c"
+	printf '%s\n' 'OBJS = $(patsubst %.c,%.o,$(wildcard *.c))' \
+		'prog: $(OBJS)' '	gcc -o $@ $^' \
+		'%.o: %.c' '	gcc -O2 -c $< -o $@' >"$dir/proj/Makefile"
+	both make /dev/null sh -c "cp -r '$dir/proj' p && make -s -j4 -C p &&
+		./p/prog && ls p"
+	;;
+memcached)
+	# a memcached with 4 worker threads and its protocol checker, both
+	# under the shim in the shim's run
+	need memcached memccapable memcstat
+	port=$((20000 + $$ % 20000))
+	both memcached /dev/null sh -c "
+		memcached -l 127.0.0.1 -p $port -t 4 -U 0 -u root & m=\$!
+		i=0
+		until memcstat --servers=127.0.0.1:$port >/dev/null 2>&1; do
+			i=\$((i + 1)); [ \$i -lt 100 ] || exit 9; sleep 0.1
+		done
+		memccapable -h 127.0.0.1 -p $port | tail -1
+		kill \$m; wait \$m"
+	;;
+redis)
+	need redis-server redis-cli redis-benchmark
+	port=$((20000 + $$ % 20000))
+	keepdir=1 # the dump holds a timestamp
+	both redis /dev/null sh -c "
+		redis-server --port $port --bind 127.0.0.1 --dir . --save '' \
+			--daemonize no >log 2>&1 & r=\$!
+		i=0
+		until redis-cli -p $port ping >/dev/null 2>&1; do
+			i=\$((i + 1)); [ \$i -lt 100 ] || exit 9; sleep 0.1
+		done
+		redis-benchmark -p $port -q -n 5000 -c 20 -t set,get,incr,lpush |
+			tr '\\r' '\\n' | grep -c 'requests per second'
+		redis-cli -p $port set a 1 && redis-cli -p $port incrby a 41 &&
+		redis-cli -p $port bgsave >/dev/null && sleep 1 && ls dump.rdb &&
+		redis-cli -p $port shutdown nosave; wait \$r"
+	;;
 *)
-	echo "usage: real.sh WEFT-RUN pigz|xz|python3|curl|sqlite3" >&2
+	echo "usage: real.sh WEFT-RUN pigz|xz|zstd|python3|curl|sqlite3|rg|git|make|memcached|redis" >&2
 	exit 2
 	;;
 esac
