@@ -456,4 +456,4 @@ WEFT_EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
 
 /* The name libpthread exported before glibc 2.34 (see mutex.c). */
 WEFT_EXPORT int __pthread_once(pthread_once_t *, void (*)(void))
-	__attribute__((alias("pthread_once"), copy(pthread_once)));
+	WEFT_ALIAS_OF(pthread_once);
