@@ -4,13 +4,14 @@
  * call the shim interposes, once with SA_RESTART and once without: read,
  * write to a full pipe, accept, connect to a full backlog, recv, send to
  * a full socket, poll, select, epoll_wait, nanosleep, sem_wait and
- * sem_timedwait, pthread_cond_wait, pthread_join and pthread_mutex_lock.
- * A shooter thread sends SIGUSR1 to the main thread three times, 50 ms
- * apart, then lets the call finish; what the call returned (restarted
- * and done, or EINTR) must be what it is natively, which signal(7) says:
- * I/O and sem_wait restart only with SA_RESTART; the waits for fds,
- * sleeps and sem_timedwait (a futex wait with a timeout) never restart;
- * locks, condition waits and joins are never interrupted.
+ * sem_timedwait, pthread_cond_wait, pthread_join, waitpid and
+ * pthread_mutex_lock.  A shooter thread sends SIGUSR1 to the main thread
+ * three times, 50 ms apart, then lets the call finish; what the call
+ * returned (restarted and done, or EINTR) must be what it is natively,
+ * which signal(7) says: I/O, waitpid and sem_wait restart only with
+ * SA_RESTART; the waits for fds, sleeps and sem_timedwait (a futex wait
+ * with a timeout) never restart; locks, condition waits and joins are
+ * never interrupted.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,6 +26,7 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -382,6 +384,37 @@ static long call_join(void)
 	return -pthread_join(joinee, NULL);
 }
 
+/* A child that exits once the pipe says so. */
+static pid_t kid;
+
+static void setup_child(void)
+{
+	setup_pipe();
+	kid = fork();
+	CHECK(kid >= 0);
+	if (kid == 0) {
+		char c;
+
+		_exit(read(p[0], &c, 1) == 1 ? 9 : 1);
+	}
+}
+
+static long call_waitpid(void)
+{
+	int st;
+	pid_t r = waitpid(kid, &st, 0);
+
+	if (r < 0)
+		return -errno;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 9 ? 0 : -EPROTO;
+}
+
+static void cleanup_child(void)
+{
+	waitpid(kid, NULL, 0); /* if the wait was interrupted */
+	cleanup_pipe();
+}
+
 static void setup_mutex(void)
 {
 	CHECK(sem_init(&held, 0, 0) == 0);
@@ -433,6 +466,7 @@ static const struct call calls[] = {
 	{ "pthread_cond_wait", setup_cond, call_cond_wait, finish_cond,
 	  nothing },
 	{ "pthread_join", setup_join, call_join, finish_write1, cleanup_pipe },
+	{ "waitpid", setup_child, call_waitpid, finish_write1, cleanup_child },
 	{ "pthread_mutex_lock", setup_mutex, call_mutex_lock, finish_mutex,
 	  cleanup_mutex },
 };
