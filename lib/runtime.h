@@ -108,6 +108,7 @@ enum {
 	WEFT_JOIN_RUNNING = 0,
 	WEFT_JOIN_DETACHED,
 	WEFT_JOIN_WAITING,
+	WEFT_JOIN_ENDING, /* the ending side holds the joiner's waiter */
 	WEFT_JOIN_DONE,
 };
 
