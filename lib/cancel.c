@@ -144,6 +144,19 @@ void weft__wakes_flush(struct weft__wakes *b)
 }
 
 /*
+ * A canceller writes the cause before it claims the waiter (a plain
+ * thread may read it as soon as the claim lands), so it must not write
+ * one unless its claim can still win: cancellers hold the control's
+ * lock, so once one has claimed the waiter the next one sees it here;
+ * other wakers never write a cause, and the waiter reads it only after
+ * a claim as WEFT_CANCELLED.
+ */
+static bool still_waiting(struct weft__waiter *w)
+{
+	return atomic_load(&w->state) == WEFT_WAITING;
+}
+
+/*
  * Something above ctl's thread was cancelled: if its wait is now in a
  * cancelled scope (a parked thread's scopes cannot change), claim it for
  * a wake-up with the cause, added to b; and carry the news down to the
@@ -158,7 +171,7 @@ void weft__cancel_wake(struct weft__ctl *ctl, struct weft__group *stop,
 
 	weft__spin_lock(&ctl->lock);
 	w = ctl->wait;
-	if (w && (cause = scope_cause(ctl, false))) {
+	if (w && still_waiting(w) && (cause = scope_cause(ctl, false))) {
 		w->cause = cause;
 		if (weft__waiter_claim_as(w, WEFT_CANCELLED))
 			wakes_add(b, w->thread, &w->state);
@@ -181,7 +194,7 @@ static void interrupt(struct weft__ctl *ctl, int min_kind, bool pend)
 
 	weft__spin_lock(&ctl->lock);
 	w = ctl->wait;
-	if (w && w->kind >= min_kind &&
+	if (w && w->kind >= min_kind && still_waiting(w) &&
 	    (w->cause = -EINTR, weft__waiter_claim_as(w, WEFT_CANCELLED))) {
 		t = w->thread;
 		word = &w->state;
