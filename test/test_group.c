@@ -213,6 +213,8 @@ Test(group, cancelled_by_its_owner_joins_with_0)
 	cr_assert_eq(weft_shutdown(), 0);
 }
 
+static atomic_int limited_done;
+
 static intptr_t limited(void *arg)
 {
 	int n = atomic_fetch_add(&inside, 1) + 1;
@@ -221,6 +223,7 @@ static intptr_t limited(void *arg)
 		atomic_store(&peak, n);
 	weft_sleep_until(weft_now() + 100000);
 	atomic_fetch_sub(&inside, 1);
+	atomic_fetch_add(&limited_done, 1);
 	return 0;
 }
 
@@ -232,9 +235,16 @@ static intptr_t body_limit(void *arg)
 	{
 		for (int i = 0; i < 2000; i++)
 			cr_assert_eq(weft_spawn(&g, limited, NULL), 0);
-		/* full: the try variant refuses instead of waiting */
+		/*
+		 * Once the last of them has ended, eight sleepers fill the
+		 * group; full, the try variant refuses instead of waiting.
+		 * (Not before: a slot freed between the tries let the last
+		 * one in, under ThreadSanitizer's slowness.)
+		 */
+		while (atomic_load(&limited_done) < 2000)
+			weft_sleep_until(weft_now() + 1000000);
 		for (int i = 0; i < 8; i++)
-			weft_try_spawn(&g, sleeper, NULL);
+			cr_assert_eq(weft_try_spawn(&g, sleeper, NULL), 0);
 		cr_assert_eq(weft_try_spawn(&g, count, NULL), -EAGAIN);
 		weft_group_cancel(&g);
 	}
