@@ -513,7 +513,7 @@ static void print(struct weft__out *o, unsigned flags)
 			 * memory stays mapped while the runtime runs, but
 			 * for a stack too big to pool.
 			 */
-			t = __atomic_load_n(&c->current, __ATOMIC_RELAXED);
+			t = __atomic_load_n(&c->current, __ATOMIC_ACQUIRE);
 			if (t) {
 				stuck[i].id = t->id;
 				copy_name(stuck[i].name, t->name);

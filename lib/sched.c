@@ -93,6 +93,16 @@ struct weft_thread *weft__self(void)
 	return c ? c->current : NULL;
 }
 
+/*
+ * c->current is the owner's, but a dump reads it from elsewhere to name
+ * the thread a stuck carrier runs (dump.c): a release store, which that
+ * read pairs with (a plain store on x86-64, stlr on aarch64).
+ */
+static inline void set_current(struct weft__carrier *c, struct weft_thread *t)
+{
+	__atomic_store_n(&c->current, t, __ATOMIC_RELEASE);
+}
+
 /* ---- sanitizer annotations of the switch ---- */
 
 static inline void asan_start(void **fake, void *lo, size_t size)
@@ -338,7 +348,7 @@ static void switch_out(struct weft__carrier *c, struct weft_thread *t,
 	if (!t->stack_guarded)
 		check_stack(t);
 	t->saved_errno = errno;
-	c->current = NULL;
+	set_current(c, NULL);
 	asan_start(dying ? NULL : &t->asan_fake, c->sched_stack_lo,
 		   c->sched_stack_size);
 	tsan_switch(c->sched_tsan);
@@ -395,7 +405,7 @@ int weft_yield(void)
 			weft__tls_set(c->tp);
 		}
 		errno = n->saved_errno;
-		c->current = n;
+		set_current(c, n);
 		WEFT_STAT(c, switches);
 		asan_start(&t->asan_fake, n->stack_lo, n->stack_size);
 		tsan_switch(n->tsan_fiber);
@@ -418,7 +428,7 @@ static void run(struct weft__carrier *c, struct weft_thread *t)
 	if (unlikely(t->carrier != c))
 		weft__monitor_home(c, t);
 	t->carrier = c;
-	c->current = t;
+	set_current(c, t);
 	tick(c);
 	own_tls = t->tp;
 	if (unlikely(own_tls)) {
