@@ -443,7 +443,8 @@ void weft__stack_counts(size_t *ret_made, size_t *ret_pooled)
 	/* Their owners may be using them: a count, as good as the moment. */
 	for (int i = 0; i < weft__rt.nr_carriers; i++)
 		for (int k = 0; k < NR_CLASSES; k++)
-			pooled += cache_n(&weft__rt.carriers[i]->stack_cache[k]);
+			pooled +=
+				cache_n(&weft__rt.carriers[i]->stack_cache[k]);
 	*ret_made = made;
 	*ret_pooled = pooled;
 }
