@@ -4,14 +4,15 @@
  * call the shim interposes, once with SA_RESTART and once without: read,
  * write to a full pipe, accept, connect to a full backlog, recv, send to
  * a full socket, poll, select, epoll_wait, nanosleep, sem_wait and
- * sem_timedwait, pthread_cond_wait, pthread_join, waitpid and
+ * sem_timedwait, a futex wait through syscall() with and without a
+ * timeout, pthread_cond_wait, pthread_join, waitpid and
  * pthread_mutex_lock.  A shooter thread sends SIGUSR1 to the main thread
  * three times, 50 ms apart, then lets the call finish; what the call
  * returned (restarted and done, or EINTR) must be what it is natively,
- * which signal(7) says: I/O, waitpid and sem_wait restart only with
- * SA_RESTART; the waits for fds, sleeps and sem_timedwait (a futex wait
- * with a timeout) never restart; locks, condition waits and joins are
- * never interrupted.
+ * which signal(7) says: I/O, waitpid, sem_wait and futex waits restart
+ * only with SA_RESTART; the waits for fds, sleeps, sem_timedwait and
+ * futex waits with a timeout never restart; locks, condition waits and
+ * joins are never interrupted.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -25,7 +26,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <linux/futex.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -346,6 +349,34 @@ static void cleanup_sem(void)
 	sem_destroy(&sem);
 }
 
+/* A raw futex wait through syscall(), as C++ atomics and Rust make. */
+static unsigned word;
+
+static void setup_futex(void)
+{
+	__atomic_store_n(&word, 0, __ATOMIC_SEQ_CST);
+}
+
+static long call_futex(void)
+{
+	return ret(syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 0, NULL, NULL,
+			   0));
+}
+
+static long call_futex_timed(void)
+{
+	struct timespec ts = { 10, 0 };
+
+	return ret(
+		syscall(SYS_futex, &word, FUTEX_WAIT_PRIVATE, 0, &ts, NULL, 0));
+}
+
+static void finish_futex(void)
+{
+	__atomic_store_n(&word, 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
 static void setup_cond(void)
 {
 	flag = false;
@@ -463,6 +494,9 @@ static const struct call calls[] = {
 	{ "sem_wait", setup_sem, call_sem_wait, finish_sem_post, cleanup_sem },
 	{ "sem_timedwait", setup_sem, call_sem_timedwait, finish_sem_post,
 	  cleanup_sem },
+	{ "futex wait", setup_futex, call_futex, finish_futex, nothing },
+	{ "futex wait, a timeout", setup_futex, call_futex_timed, finish_futex,
+	  nothing },
 	{ "pthread_cond_wait", setup_cond, call_cond_wait, finish_cond,
 	  nothing },
 	{ "pthread_join", setup_join, call_join, finish_write1, cleanup_pipe },
