@@ -1398,12 +1398,13 @@ static intptr_t soak_main(void *arg)
 	int64_t t0 = weft_now(), warm_until = t0 + (end_time - t0) / 5;
 	bool warm = false;
 	/*
-	 * Kernel threads: the carriers with their io-wq workers (2 + 2 a
-	 * ring), the blocking pool, and the scenarios' plain threads, which
-	 * may be leaving still.  Stacks: what the epoch runs at most, and
-	 * what the carriers' caches (32 a class) may hide from the pools.
+	 * Kernel threads: the carriers and as many extra ones as the
+	 * monitor may start, each with its io-wq workers (2 + 2 a ring),
+	 * the monitor, the blocking pool, and the scenarios' plain threads,
+	 * which may be leaving still.  Stacks: what the epoch runs at most,
+	 * and what the carriers' caches (32 a class) may hide from the pools.
 	 */
-	tot->max_threads = nr_carriers * 5 + 4 + SCENARIOS;
+	tot->max_threads = 2 * nr_carriers * 5 + 1 + 4 + SCENARIOS;
 	tot->max_stacks = 1 + SCENARIOS * SCENARIO_THREADS +
 			  (size_t)nr_carriers * 32 * STACK_CLASSES;
 	tot->start = settle(true);

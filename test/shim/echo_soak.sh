@@ -12,8 +12,9 @@ run=$1 server=$2 load=$3
 conns=${ECHO_SOAK_CONNS:-5000}
 secs=${ECHO_SOAK_SECONDS:-60}
 carriers=2
-# A carrier, its io-wq workers (2 + 2), and the blocking pool's 4.
-max_threads=$((carriers * 5 + 4))
+# The carriers and as many extra ones as the monitor may start, each with
+# its io-wq workers (2 + 2), the monitor, and the blocking pool's 4.
+max_threads=$((2 * carriers * 5 + 1 + 4))
 
 fail() {
 	echo "echo-soak: FAILED: $*"
