@@ -41,15 +41,15 @@ struct weft__ctl *weft__ctl_self(void)
 }
 
 /*
- * The cause the scopes of ctl show, up to a shield, or 0.  With clock, a
- * deadline that has passed counts too (and is recorded on its scope);
- * without, only causes already set: what a canceller may look at.
+ * The cause scope s and its parents show, up to a shield, or 0.  With
+ * clock, a deadline that has passed counts too (and is recorded on its
+ * scope); without, only causes already set: what a canceller may look at.
  */
-static int scope_cause(struct weft__ctl *ctl, bool clock)
+static int chain_cause(struct weft__scope *s, bool clock)
 {
 	int64_t now = -1;
 
-	for (struct weft__scope *s = ctl->scope; s; s = s->parent) {
+	for (; s; s = s->parent) {
 		int cause =
 			atomic_load_explicit(&s->cause, memory_order_acquire);
 
@@ -68,6 +68,17 @@ static int scope_cause(struct weft__ctl *ctl, bool clock)
 			break;
 	}
 	return 0;
+}
+
+static int scope_cause(struct weft__ctl *ctl, bool clock)
+{
+	return chain_cause(ctl->scope, clock);
+}
+
+/* For a group's join: what its members' enclosing scopes say. */
+int weft__scope_cause(struct weft__scope *s)
+{
+	return chain_cause(s, true);
 }
 
 /* -EINTR for a pending interrupt (once), the level cause, or 0. */
@@ -120,6 +131,19 @@ void weft__wakes_flush(struct weft__wakes *b)
 }
 
 /*
+ * A canceller writes the cause before it claims the waiter (a plain
+ * thread may read it as soon as the claim lands), so it must not write
+ * one unless its claim can still win: cancellers hold the control's
+ * lock, so once one has claimed the waiter the next one sees it here;
+ * other wakers never write a cause, and the waiter reads it only after
+ * a claim as WEFT_CANCELLED.
+ */
+static bool still_waiting(struct weft__waiter *w)
+{
+	return atomic_load(&w->state) == WEFT_WAITING;
+}
+
+/*
  * Something above ctl's thread was cancelled: if its wait is now in a
  * cancelled scope (a parked thread's scopes cannot change), claim it for
  * a wake-up with the cause, added to b; and carry the news down to the
@@ -134,7 +158,7 @@ void weft__cancel_wake(struct weft__ctl *ctl, struct weft__group *stop,
 
 	weft__spin_lock(&ctl->lock);
 	w = ctl->wait;
-	if (w && (cause = scope_cause(ctl, false))) {
+	if (w && still_waiting(w) && (cause = scope_cause(ctl, false))) {
 		w->cause = cause;
 		if (weft__waiter_claim_as(w, WEFT_CANCELLED))
 			wakes_add(b, w->thread, &w->state);
@@ -157,7 +181,7 @@ static void interrupt(struct weft__ctl *ctl, int min_kind, bool pend)
 
 	weft__spin_lock(&ctl->lock);
 	w = ctl->wait;
-	if (w && w->kind >= min_kind &&
+	if (w && w->kind >= min_kind && still_waiting(w) &&
 	    (w->cause = -EINTR, weft__waiter_claim_as(w, WEFT_CANCELLED))) {
 		t = w->thread;
 		word = &w->state;

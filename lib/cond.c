@@ -59,11 +59,8 @@ static int wake(struct cond *c, int max)
 		n = 0;
 		weft__spin_lock(&c->lock);
 		while (n < BATCH && total + n < max &&
-		       (w = weft__sync_claim(&c->waiters))) {
-			/* Once claimed a plain waiter may return: copy now. */
-			t[n] = w->thread;
+		       (w = weft__sync_claim(&c->waiters, &t[n])))
 			word[n++] = &w->state;
-		}
 		weft__spin_unlock(&c->lock);
 		for (int i = 0; i < n; i++)
 			weft__wake(t[i], word[i]);

@@ -71,6 +71,9 @@
 #if WEFT_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
+#if WEFT_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 #define STOP_NS (1000 * 1000000LL) /* for every carrier to arrive */
 #define TRACE_ROOM 8192		   /* stack a trace may use */
@@ -123,6 +126,25 @@ static inline void asan_finish(void *fake)
 	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #else
 	(void)fake;
+#endif
+}
+
+/* ThreadSanitizer's fibers, as in sched.c: the thread's, the carrier's. */
+static inline void tsan_switch(void *fiber)
+{
+#if WEFT_TSAN
+	__tsan_switch_to_fiber(fiber, 0);
+#else
+	(void)fiber;
+#endif
+}
+
+static inline void *tsan_current(void)
+{
+#if WEFT_TSAN
+	return __tsan_get_current_fiber();
+#else
+	return NULL;
 #endif
 }
 
@@ -183,6 +205,7 @@ __attribute__((noinline)) void weft__dump_here(struct weft_thread *t)
 	t->obs.trace = NULL;
 	tr->n = backtrace(tr->pc, WEFT__TRACE_MAX);
 	asan_start(&t->asan_fake, tr->back_lo, tr->back_size);
+	tsan_switch(tr->back_tsan);
 	weft__ctx_switch(&t->sp, tr->back);
 	asan_finish(t->asan_fake);
 }
@@ -197,7 +220,9 @@ static void trace(struct weft__carrier *c, struct weft_thread *t,
 	tr->back_lo = c->sched_stack_lo;
 	tr->back_size = c->sched_stack_size;
 	t->obs.trace = tr;
+	tr->back_tsan = tsan_current();
 	asan_start(&fake, t->stack_lo, t->stack_size);
+	tsan_switch(t->tsan_fiber);
 	weft__ctx_switch(&tr->back, t->sp);
 	asan_finish(fake);
 }
@@ -488,7 +513,7 @@ static void print(struct weft__out *o, unsigned flags)
 			 * memory stays mapped while the runtime runs, but
 			 * for a stack too big to pool.
 			 */
-			t = __atomic_load_n(&c->current, __ATOMIC_RELAXED);
+			t = __atomic_load_n(&c->current, __ATOMIC_ACQUIRE);
 			if (t) {
 				stuck[i].id = t->id;
 				copy_name(stuck[i].name, t->name);

@@ -12,6 +12,7 @@ struct weft__trace {
 	void *back;    /* the asking carrier's saved context */
 	void *back_lo; /* its stack, for the sanitizer's annotations */
 	size_t back_size;
+	void *back_tsan; /* its ThreadSanitizer fiber */
 	int n;
 	void *pc[WEFT__TRACE_MAX];
 };

@@ -48,6 +48,20 @@ static int valid(const struct weft__group *g, bool here)
 	return 0;
 }
 
+/*
+ * A group's state is written by its owner only (open, join), and read
+ * by spawners and cancellers on any thread: atomically, on both sides.
+ */
+static int state_of(const struct weft__group *g)
+{
+	return __atomic_load_n(&g->state, __ATOMIC_ACQUIRE);
+}
+
+static void set_state(struct weft__group *g, int state)
+{
+	__atomic_store_n(&g->state, state, __ATOMIC_RELEASE);
+}
+
 int weft_group_open(struct weft_group *wg, const struct weft_group_opts *o)
 {
 	struct weft__group *g = (struct weft__group *)wg;
@@ -74,7 +88,7 @@ int weft_group_open(struct weft_group *wg, const struct weft_group_opts *o)
 	g->policy = o->policy;
 	g->limit = o->max_concurrency;
 	weft_sem_init(&g->slots, g->limit);
-	g->state = GROUP_OPEN;
+	set_state(g, GROUP_OPEN);
 	g->result = 0;
 	weft__spin_lock(&ctl->lock);
 	g->outer = ctl->groups;
@@ -100,7 +114,7 @@ void weft__group_cancel(struct weft__group *g, int reason)
 	int zero = 0;
 
 	weft__spin_lock(&g->lock);
-	if (g->reason || g->state >= GROUP_JOINED) {
+	if (g->reason || state_of(g) >= GROUP_JOINED) {
 		weft__spin_unlock(&g->lock);
 		return;
 	}
@@ -373,8 +387,9 @@ static int spawn(struct weft_group *wg, intptr_t (*fn)(void *), void *arg,
 		g = root();
 	else if ((r = valid(g, true)))
 		return r;
-	if (g->state != GROUP_OPEN)
-		return g->state >= GROUP_JOINED ? -EINVAL : -ECANCELED;
+	r = state_of(g);
+	if (r != GROUP_OPEN)
+		return r >= GROUP_JOINED ? -EINVAL : -ECANCELED;
 	if (atomic_load(&g->scope.cause))
 		return -ECANCELED;
 	if (g->limit) {
@@ -455,7 +470,7 @@ int weft_group_join(struct weft_group *wg)
 		return -EINVAL; /* not the owner, or joined already */
 	if (ctl->scope != &g->scope || ctl->groups != g)
 		return -EINVAL; /* an inner scope or group is still open */
-	g->state = GROUP_JOINING;
+	set_state(g, GROUP_JOINING);
 	ctl->scope = g->scope.parent;
 	deadline = g->scope.deadline;
 	for (;;) {
@@ -493,9 +508,17 @@ int weft_group_join(struct weft_group *wg)
 	weft__spin_unlock(&ctl->lock);
 	if (interrupted)
 		atomic_store(&ctl->interrupted, 1);
+	/* Under the lock: a weft_group_cancel elsewhere may set reason. */
+	weft__spin_lock(&g->lock);
 	/* Members may have seen the deadline pass before the owner did. */
 	if (!g->reason && atomic_load(&g->scope.cause) == -ETIMEDOUT)
 		g->reason = GROUP_DEADLINE;
+	/*
+	 * Or an enclosing scope's cancellation, which ended every member
+	 * before the owner came to wait: the join says so all the same.
+	 */
+	if (!g->reason && weft__scope_cause(g->scope.parent))
+		g->reason = GROUP_OUTER;
 	if (g->nr_failures)
 		g->result = g->first.status;
 	else if (g->reason == GROUP_DEADLINE)
@@ -504,7 +527,8 @@ int weft_group_join(struct weft_group *wg)
 		g->result = -ECANCELED;
 	else
 		g->result = 0;
-	g->state = GROUP_JOINED;
+	set_state(g, GROUP_JOINED);
+	weft__spin_unlock(&g->lock);
 	return g->result;
 }
 

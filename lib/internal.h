@@ -63,12 +63,25 @@ hidden long weft__sys(long nr, long a, long b, long c, long d, long e, long f);
 /*
  * Memory the kernel filled through the ring, which valgrind cannot see:
  * mark it defined, so that memcheck runs stay meaningful.
+ *
+ * ThreadSanitizer cannot see it either.  That makes no false report (a
+ * race takes two accesses it saw), but it would miss a buffer that
+ * another thread touches while the ring reads into it: so the range is
+ * also written, for TSan, by the thread the read returns to, as TSan's
+ * own read(2) interceptor does.
  */
+#if WEFT_TSAN
+void __tsan_write_range(void *addr, long size); /* gcc's builtin type */
+#define weft__tsan_filled(p, n) __tsan_write_range((void *)(p), (long)(n))
+#else
+#define weft__tsan_filled(p, n) ((void)(p), (void)(n))
+#endif
 #if WEFT_HAVE_VALGRIND
 #include <valgrind/memcheck.h>
-#define weft__vg_defined(p, n) VALGRIND_MAKE_MEM_DEFINED(p, n)
+#define weft__vg_defined(p, n) \
+	(VALGRIND_MAKE_MEM_DEFINED(p, n), weft__tsan_filled(p, n))
 #else
-#define weft__vg_defined(p, n) ((void)(p), (void)(n))
+#define weft__vg_defined(p, n) weft__tsan_filled(p, n)
 #endif
 
 /*

@@ -118,6 +118,42 @@ static size_t clamp(size_t len)
 	return len > MAX_RW ? MAX_RW : len;
 }
 
+/*
+ * ThreadSanitizer takes fds for synchronisation: its write(2) interceptor
+ * releases and its read(2) interceptor acquires a sync object of the fd
+ * (one per pipe, one for all sockets), so that a write happens before the
+ * read that gets its bytes.  The ring tells it nothing, nor do preadv2
+ * and pwritev2, which gcc 12's TSan does not intercept: a virtual thread
+ * reading what a thread wrote before sending it would be reported racing
+ * with the writer.  In TSan builds every read and write here also makes
+ * an empty readv or writev, which the kernel returns at once and TSan's
+ * interceptors take as that acquire or release.  (Not for the shim, whose
+ * own readv this would be: it does not run under TSan.)
+ */
+static void tsan_fd_release(int fd)
+{
+#if WEFT_TSAN
+	struct iovec v = { NULL, 0 };
+
+	WEFT_SYS(writev(fd, &v, 0));
+#else
+	(void)fd;
+#endif
+}
+
+static ssize_t tsan_fd_acquire(int fd, ssize_t r)
+{
+#if WEFT_TSAN
+	struct iovec v = { NULL, 0 };
+
+	if (r >= 0)
+		WEFT_SYS(readv(fd, &v, 0));
+#else
+	(void)fd;
+#endif
+	return r;
+}
+
 /* ---- reads ---- */
 
 /* Step an iovec array past n bytes; the index of the first left. */
@@ -207,8 +243,8 @@ static ssize_t read_on(struct weft__carrier *c, int fd, const struct iovec *iov,
 }
 
 /* off < 0: the file position. */
-static ssize_t do_readv(int fd, const struct iovec *iov, int n, off_t off,
-			unsigned know)
+static ssize_t readv_body(int fd, const struct iovec *iov, int n, off_t off,
+			  unsigned know)
 {
 	struct weft__carrier *c = vthread_carrier();
 	ssize_t r;
@@ -226,6 +262,12 @@ static ssize_t do_readv(int fd, const struct iovec *iov, int n, off_t off,
 	    file_like(fd, know))
 		r = read_on(c, fd, iov, n, off, r);
 	return r;
+}
+
+static ssize_t do_readv(int fd, const struct iovec *iov, int n, off_t off,
+			unsigned know)
+{
+	return tsan_fd_acquire(fd, readv_body(fd, iov, n, off, know));
 }
 
 ssize_t weft_read(int fd, void *buf, size_t len)
@@ -322,6 +364,7 @@ static ssize_t do_writev(int fd, const struct iovec *iov, int n, off_t off,
 	ssize_t r;
 	CHECKPOINT(c);
 
+	tsan_fd_release(fd);
 	/* A bad count fails at once, with the system call's own errno. */
 	if (!c || n < 0 || n > IOV_MAX) {
 		if (send_flags >= 0)
@@ -361,7 +404,8 @@ ssize_t weft_pwrite(int fd, const void *buf, size_t len, off_t off)
 
 /* ---- sockets ---- */
 
-static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags, unsigned know)
+static ssize_t recvmsg_body(int fd, struct msghdr *msg, int flags,
+			    unsigned know)
 {
 	struct weft__carrier *c = vthread_carrier();
 	struct io_uring_sqe *sqe;
@@ -386,6 +430,11 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags, unsigned know)
 		weft__vg_defined(msg->msg_control, msg->msg_controllen);
 	}
 	return r;
+}
+
+static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags, unsigned know)
+{
+	return tsan_fd_acquire(fd, recvmsg_body(fd, msg, flags, know));
 }
 
 ssize_t weft_recv(int fd, void *buf, size_t len, int flags)
@@ -419,6 +468,7 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags,
 	/* Bad arguments fail at once, with the system call's own errno. */
 	if (!c || !msg || msg->msg_iovlen > IOV_MAX)
 		return WEFT_SYS(sendmsg(fd, msg, flags));
+	tsan_fd_release(fd);
 	/* With a name or control data, one message: no partial retries. */
 	if (msg->msg_name || msg->msg_controllen) {
 		r = WEFT_SYS(sendmsg(fd, msg, flags | MSG_DONTWAIT));
@@ -476,7 +526,7 @@ int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags)
 		weft__vg_defined(addrlen, sizeof(*addrlen));
 		weft__vg_defined(addr, *addrlen);
 	}
-	return r;
+	return tsan_fd_acquire(r, r);
 }
 
 int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
@@ -487,6 +537,7 @@ int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen)
 
 	if (!c || nonblocking(fd, 0))
 		return WEFT_SYS(connect(fd, addr, addrlen));
+	tsan_fd_release(fd);
 	sqe = weft__ring_sqe(c);
 	io_uring_prep_connect(sqe, fd, addr, addrlen);
 	return weft__ring_wait(c, sqe);

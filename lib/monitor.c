@@ -6,7 +6,7 @@
  * The model.  A virtual thread leaves its carrier only by parking,
  * yielding or ending.  One that spins, or blocks its kernel thread in a
  * call the runtime does not interpose (read(2) in an API program, stdio's
- * internal read under the shim, flock, waitpid, a libc-internal lock),
+ * internal read under the shim, flock, a libc-internal lock),
  * holds its carrier, and whatever waits there waits with it.  The
  * scheduler bumps c->tick at every pick; a carrier that is out of its
  * ring and has not picked a thread for WEFT_STUCK_MS (10 ms) of its own

@@ -124,12 +124,10 @@ int weft_mutex_unlock(struct weft_mutex *wm)
 		return -EINVAL;
 	weft__spin_lock(&m->lock);
 	atomic_store(&m->state, UNLOCKED);
-	w = weft__sync_claim(&m->waiters);
+	w = weft__sync_claim(&m->waiters, &t);
 	weft__spin_unlock(&m->lock);
-	if (w) {
-		t = w->thread;
+	if (w)
 		weft__wake(t, &w->state);
-	}
 	return 0;
 }
 

@@ -56,8 +56,11 @@
 #define CQ_ENTRIES 8192
 #define UD_EVENTFD 1
 
-/* IOSQE_CQE_SKIP_SUCCESS where the kernel has it: no CQE for a cancel. */
-static unsigned cancel_flags;
+/*
+ * IOSQE_CQE_SKIP_SUCCESS where the kernel has it: no CQE for a cancel.
+ * Every carrier sets its ring up at the same time and stores it.
+ */
+static atomic_uint cancel_flags;
 
 static const unsigned setup_ladder[] = {
 	IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
@@ -84,9 +87,12 @@ int weft__ring_init(struct weft__carrier *c)
 			    io_uring_queue_init_params(SQ_ENTRIES, &c->ring,
 						       &p);
 		if (r == 0) {
-			weft__rt.ring_flags = p.flags;
+			atomic_store_explicit(&weft__rt.ring_flags, p.flags,
+					      memory_order_relaxed);
 			if (p.features & IORING_FEAT_CQE_SKIP)
-				cancel_flags = IOSQE_CQE_SKIP_SUCCESS;
+				atomic_store_explicit(&cancel_flags,
+						      IOSQE_CQE_SKIP_SUCCESS,
+						      memory_order_relaxed);
 			break;
 		}
 		/* Only an unknown flag is worth another rung. */
@@ -319,7 +325,7 @@ static void cancel(struct weft__carrier *c, struct weft__waiter *w)
 	io_uring_prep_cancel64(sqe, (uintptr_t)w, 0);
 	weft__obs_op(c, IORING_OP_ASYNC_CANCEL);
 	io_uring_sqe_set_data64(sqe, 0); /* its own CQE is dropped */
-	sqe->flags |= cancel_flags;
+	sqe->flags |= atomic_load_explicit(&cancel_flags, memory_order_relaxed);
 }
 
 /* Cancel the SQEs of m not yet completed; wake only when all have. */

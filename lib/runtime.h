@@ -40,9 +40,9 @@ struct weft__waiter {
 };
 
 /*
- * What a signal handler does to a wait, natively: I/O returns EINTR if
- * the handler lacks SA_RESTART, sleeps and polls whatever its flags, and
- * other waits (locks, joins) go on.
+ * What a signal handler does to a wait, natively: I/O (and sem_wait)
+ * returns EINTR if the handler lacks SA_RESTART, sleeps, polls and
+ * sem_timedwait whatever its flags, and other waits (locks, joins) go on.
  */
 enum { WEFT__WAIT_OTHER, WEFT__WAIT_IO, WEFT__WAIT_ALWAYS };
 
@@ -111,6 +111,7 @@ enum {
 	WEFT_JOIN_RUNNING = 0,
 	WEFT_JOIN_DETACHED,
 	WEFT_JOIN_WAITING,
+	WEFT_JOIN_ENDING, /* the ending side holds the joiner's waiter */
 	WEFT_JOIN_DONE,
 };
 
@@ -143,6 +144,7 @@ struct weft_thread {
 	uint64_t id;
 	const char *name;
 	void *asan_fake;	   /* AddressSanitizer's fake stack */
+	void *tsan_fiber;	   /* ThreadSanitizer's context for it */
 	void *specific;		   /* for the shim's pthread keys */
 	struct weft__multi *multi; /* ring.c: the ring wait it is parked in */
 	struct weft__ctl ctl;	   /* cancellation, see cancel.c */
@@ -186,6 +188,7 @@ struct weft__carrier {
 	pthread_t pthread;
 	void *sched_sp;	      /* owner: the scheduler's context */
 	void *sched_fake;     /* owner: its AddressSanitizer fake stack */
+	void *sched_tsan;     /* owner: its ThreadSanitizer fiber */
 	void *sched_stack_lo; /* owner: for sanitizer annotations */
 	size_t sched_stack_size;
 	struct weft_thread *current; /* owner: running thread or NULL */
@@ -252,8 +255,8 @@ struct weft__runtime {
 	atomic_uint rr;		 /* round robin for plain spawns */
 	atomic_ulong next_id;
 	unsigned gen; /* bumped in each fork child: older handles are gone */
-	unsigned ring_flags; /* the setup flags the kernel took */
-	bool stop_when_idle; /* weft_main: stop when live hits 0 */
+	atomic_uint ring_flags; /* the setup flags the kernel took */
+	bool stop_when_idle;	/* weft_main: stop when live hits 0 */
 
 	/* monitor.c */
 	int nr_base, nr_slots;
@@ -329,6 +332,8 @@ hidden void weft__stack_fork_unlock(void);
 hidden void weft__stack_cache_flush(struct weft__carrier *c);
 hidden bool weft__stack_overflowed(const struct weft_thread *t, void *addr);
 hidden size_t weft__stack_default(void);
+/* For tests: stacks made, and of those waiting in pools; see stack.c. */
+hidden void weft__stack_counts(size_t *ret_made, size_t *ret_pooled);
 
 /* pool.c */
 hidden void weft__pool_stop(void);
@@ -373,6 +378,7 @@ hidden void weft__ctxval_put(struct weft__ctxval *v);
 /* cancel.c */
 hidden struct weft__ctl *weft__ctl_self(void);
 hidden int weft__cancel_check(struct weft__ctl *ctl);
+hidden int weft__scope_cause(struct weft__scope *s);
 hidden int64_t weft__cancel_deadline(struct weft__ctl *ctl, int64_t deadline);
 /*
  * The wake-ups a cancellation decided, made once every lock is let go: a

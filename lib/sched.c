@@ -51,6 +51,9 @@
 #if WEFT_ASAN
 #include <sanitizer/common_interface_defs.h>
 #endif
+#if WEFT_TSAN
+#include <sanitizer/tsan_interface.h>
+#endif
 
 #define RUN_BUDGET 64  /* threads run between two looks at the ring */
 #define STEAL_EVERY 61 /* picks between two looks at the steal queue */
@@ -61,8 +64,12 @@ enum { RT_STOPPED, RT_RUNNING };
 struct weft__runtime weft__rt;
 static struct weft__lock life_lock;
 static unsigned grace_ms; /* WEFT_GRACE_MS, read as the runtime starts */
-/* SIGINT or SIGTERM came during weft_main: carrier 0 cancels the root. */
-static volatile sig_atomic_t root_signal;
+/*
+ * SIGINT or SIGTERM came during weft_main: carrier 0 cancels the root.
+ * An atomic (lock-free, so async-signal-safe): the handler runs on any
+ * kernel thread, and weft__main clears it while carriers run.
+ */
+static atomic_int root_signal;
 /* What a signal handler left for carrier 0 to do (weft__impl_defer). */
 static void (*_Atomic deferred)(void);
 static __thread struct weft__carrier *tls_carrier
@@ -87,6 +94,16 @@ struct weft_thread *weft__self(void)
 	return c ? c->current : NULL;
 }
 
+/*
+ * c->current is the owner's, but a dump reads it from elsewhere to name
+ * the thread a stuck carrier runs (dump.c): a release store, which that
+ * read pairs with (a plain store on x86-64, stlr on aarch64).
+ */
+static inline void set_current(struct weft__carrier *c, struct weft_thread *t)
+{
+	__atomic_store_n(&c->current, t, __ATOMIC_RELEASE);
+}
+
 /* ---- sanitizer annotations of the switch ---- */
 
 static inline void asan_start(void **fake, void *lo, size_t size)
@@ -104,6 +121,31 @@ static inline void asan_finish(void *fake)
 	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
 #else
 	(void)fake;
+#endif
+}
+
+/*
+ * ThreadSanitizer: every virtual thread is a fiber of its own (stack.c
+ * makes and destroys it with the stack), every carrier's scheduler the
+ * fiber of its kernel thread.  A switch synchronises its two sides
+ * (flags 0): they run one after the other on one kernel thread, and the
+ * carrier's owner-only fields rely on exactly that.
+ */
+static inline void tsan_switch(void *fiber)
+{
+#if WEFT_TSAN
+	__tsan_switch_to_fiber(fiber, 0);
+#else
+	(void)fiber;
+#endif
+}
+
+static inline void *tsan_current(void)
+{
+#if WEFT_TSAN
+	return __tsan_get_current_fiber();
+#else
+	return NULL;
 #endif
 }
 
@@ -307,9 +349,10 @@ static void switch_out(struct weft__carrier *c, struct weft_thread *t,
 	if (!t->stack_guarded)
 		check_stack(t);
 	t->saved_errno = errno;
-	c->current = NULL;
+	set_current(c, NULL);
 	asan_start(dying ? NULL : &t->asan_fake, c->sched_stack_lo,
 		   c->sched_stack_size);
+	tsan_switch(c->sched_tsan);
 	weft__ctx_switch(&t->sp, c->sched_sp);
 	/* Back, perhaps on another carrier: c is stale from here. */
 	asan_finish(t->asan_fake);
@@ -363,9 +406,10 @@ int weft_yield(void)
 			weft__tls_set(c->tp);
 		}
 		errno = n->saved_errno;
-		c->current = n;
+		set_current(c, n);
 		WEFT_STAT(c, switches);
 		asan_start(&t->asan_fake, n->stack_lo, n->stack_size);
+		tsan_switch(n->tsan_fiber);
 		weft__ctx_switch(&t->sp, n->sp);
 		asan_finish(t->asan_fake);
 		weft__obs_resumed(t);
@@ -385,7 +429,7 @@ static void run(struct weft__carrier *c, struct weft_thread *t)
 	if (unlikely(t->carrier != c))
 		weft__monitor_home(c, t);
 	t->carrier = c;
-	c->current = t;
+	set_current(c, t);
 	tick(c);
 	own_tls = t->tp;
 	if (unlikely(own_tls)) {
@@ -394,6 +438,7 @@ static void run(struct weft__carrier *c, struct weft_thread *t)
 	}
 	errno = t->saved_errno; /* in t's TLS, or the carrier's it shares */
 	asan_start(&c->sched_fake, t->stack_lo, t->stack_size);
+	tsan_switch(t->tsan_fiber);
 	weft__ctx_switch(&c->sched_sp, t->sp);
 	if (unlikely(own_tls))
 		weft__tls_set(c->tp);
@@ -462,13 +507,20 @@ static void carrier_loop(struct weft__carrier *c)
 	unsigned budget = 0;
 	struct weft_thread *t;
 
+	/*
+	 * Acquire: the carrier that ended the last thread set stopping
+	 * (weft__runtime_idle), and weft__main, returning on carrier 0,
+	 * reads that thread's value and clears stop_when_idle after it.
+	 */
 	while (!atomic_load_explicit(&weft__rt.stopping,
-				     memory_order_relaxed)) {
+				     memory_order_acquire)) {
 		if (atomic_load_explicit(&c->inbox, memory_order_relaxed))
 			drain_inbox(c);
 		weft__obs_poll(c);
-		if (unlikely(root_signal) && c->index == 0) {
-			root_signal = 0;
+		if (unlikely(c->index == 0 &&
+			     atomic_load_explicit(&root_signal,
+						  memory_order_relaxed))) {
+			atomic_store(&root_signal, 0);
 			weft__root_cancel();
 		}
 		if (unlikely(atomic_load_explicit(&deferred,
@@ -543,6 +595,7 @@ static int carrier_setup(struct weft__carrier *c)
 	int r;
 
 	tls_carrier = c;
+	c->sched_tsan = tsan_current();
 	c->tid = gettid();
 	if (pthread_getattr_np(pthread_self(), &a) == 0) {
 		pthread_attr_getstack(&a, &c->sched_stack_lo,
@@ -786,7 +839,7 @@ static struct sigaction old_int, old_term;
 /* Async-signal-safe: note it, and wake carrier 0 to act on it. */
 static void on_stop_signal(int sig)
 {
-	root_signal = sig;
+	atomic_store(&root_signal, sig);
 	if (weft__rt.carriers)
 		weft__ring_kick(weft__rt.carriers[0]);
 }
@@ -859,7 +912,7 @@ intptr_t weft__main(intptr_t (*fn)(void *), void *arg,
 		return r;
 	}
 	weft__rt.stop_when_idle = true;
-	root_signal = 0;
+	atomic_store(&root_signal, 0);
 	if (catch_signals)
 		catch_stop_signals(true);
 	r = weft_thread_spawn(&t, run_body, &b, attr);

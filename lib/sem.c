@@ -40,7 +40,11 @@ int weft_sem_timedwait(struct weft_sem *ws, int64_t deadline)
 		return 0;
 	weft__waiter_init(&w);
 	weft__note(&w, WEFT__ON_SEM, s);
-	w.kind = WEFT__WAIT_ALWAYS; /* sem_wait: EINTR whatever SA_RESTART */
+	/*
+	 * For the shim, as glibc's on Linux: sem_wait's futex wait restarts
+	 * under SA_RESTART; sem_timedwait's, which has a timeout, never does.
+	 */
+	w.kind = deadline < 0 ? WEFT__WAIT_IO : WEFT__WAIT_ALWAYS;
 	weft__spin_lock(&s->lock);
 	if (take(s)) {
 		weft__spin_unlock(&s->lock);
@@ -78,9 +82,8 @@ int weft_sem_post(struct weft_sem *ws)
 	if (!s)
 		return -EINVAL;
 	weft__spin_lock(&s->lock);
-	w = weft__sync_claim(&s->waiters);
+	w = weft__sync_claim(&s->waiters, &t);
 	if (w) {
-		t = w->thread;
 		weft__spin_unlock(&s->lock);
 		weft__wake(t, &w->state);
 		return 0;

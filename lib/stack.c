@@ -44,6 +44,14 @@
 #define VALGRIND_STACK_REGISTER(lo, hi) 0
 #define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
 #endif
+#if WEFT_TSAN
+#include <sanitizer/tsan_interface.h>
+#define tsan_create_fiber() __tsan_create_fiber(0)
+#define tsan_destroy_fiber(f) __tsan_destroy_fiber(f)
+#else
+#define tsan_create_fiber() NULL
+#define tsan_destroy_fiber(f) ((void)(f))
+#endif
 
 #define PAGE 4096
 #define MIN_SHIFT 14		      /* 16 KiB */
@@ -68,6 +76,7 @@ struct pool {
 	uintptr_t pending[TRIM_BATCH];
 	size_t nr_pending;
 	char *cur, *end; /* the part of the last slab not carved yet */
+	size_t carved;	 /* stacks carved so far, for weft__stack_counts */
 };
 
 struct mapping {
@@ -80,6 +89,7 @@ static struct weft__lock maps_lock;
 static struct mapping *maps; /* every slab and dedicated stack */
 static size_t nr_maps, maps_cap;
 static atomic_long guard_budget = -1;
+static atomic_long dedicated; /* stacks with a mapping of their own */
 static size_t default_size;
 
 static long read_max_map_count(void)
@@ -210,6 +220,7 @@ static uintptr_t carve(struct pool *p, int k)
 	}
 	lo = p->cur + PAGE;
 	p->cur += stride;
+	p->carved++;
 	return (uintptr_t)lo | guard(lo);
 }
 
@@ -224,6 +235,7 @@ static struct weft_thread *setup(uintptr_t e, size_t size, int k)
 	t->stack_class = k;
 	t->stack_guarded = e & 1;
 	t->valgrind_id = VALGRIND_STACK_REGISTER(lo, lo + size);
+	t->tsan_fiber = tsan_create_fiber(); /* switched to by sched.c */
 	return t;
 }
 
@@ -313,6 +325,21 @@ static void pool_put(struct pool *p, int k, const uintptr_t *e, size_t n)
 	weft__unlock(&p->lock);
 }
 
+/*
+ * A carrier's cache is its own, but weft__stack_counts reads how full it
+ * is from elsewhere: the count is a relaxed atomic (a plain load or store
+ * on every target weft has).
+ */
+static unsigned cache_n(const struct weft__stack_cache *sc)
+{
+	return __atomic_load_n(&sc->n, __ATOMIC_RELAXED);
+}
+
+static void set_cache_n(struct weft__stack_cache *sc, unsigned n)
+{
+	__atomic_store_n(&sc->n, n, __ATOMIC_RELAXED);
+}
+
 /* Up to n stacks of class k, pooled or carved; how many. */
 static size_t pool_get(struct pool *p, int k, uintptr_t *e, size_t n)
 {
@@ -344,6 +371,7 @@ struct weft_thread *weft__stack_alloc(size_t size)
 
 		if (!m)
 			return NULL;
+		atomic_fetch_add(&dedicated, 1);
 		return setup((uintptr_t)(m + PAGE) | guard(m + PAGE), size, k);
 	}
 	c = weft__carrier_self();
@@ -353,11 +381,13 @@ struct weft_thread *weft__stack_alloc(size_t size)
 			return NULL;
 	} else {
 		/* Empty: fill half of it, one lock for CACHE_HALF stacks. */
-		if (!sc->n)
-			sc->n = pool_get(&pools[k], k, sc->e, CACHE_HALF);
-		if (!sc->n)
+		if (!cache_n(sc))
+			set_cache_n(sc,
+				    pool_get(&pools[k], k, sc->e, CACHE_HALF));
+		if (!cache_n(sc))
 			return NULL;
-		e = sc->e[--sc->n];
+		set_cache_n(sc, cache_n(sc) - 1);
+		e = sc->e[cache_n(sc)];
 	}
 	return setup(e, (size_t)1 << (k + MIN_SHIFT), k);
 }
@@ -373,11 +403,13 @@ void weft__stack_free(struct weft_thread *t)
 
 	t->magic = 0; /* the handle is stale from here */
 	VALGRIND_STACK_DEREGISTER(t->valgrind_id);
+	tsan_destroy_fiber(t->tsan_fiber); /* nobody runs on it now */
 	if (k == DEDICATED) {
 		if (t->stack_guarded)
 			atomic_fetch_add(&guard_budget, 1);
 		forget(lo - PAGE);
 		munmap(lo - PAGE, size + PAGE);
+		atomic_fetch_sub(&dedicated, 1);
 		return;
 	}
 	c = weft__carrier_self();
@@ -387,12 +419,41 @@ void weft__stack_free(struct weft_thread *t)
 		return;
 	}
 	/* Full: give back the older half, one lock for CACHE_HALF stacks. */
-	if (sc->n == ARRAY_SIZE(sc->e)) {
+	if (cache_n(sc) == ARRAY_SIZE(sc->e)) {
 		pool_put(&pools[k], k, sc->e, CACHE_HALF);
-		sc->n -= CACHE_HALF;
-		memmove(sc->e, sc->e + CACHE_HALF, sc->n * sizeof(*sc->e));
+		set_cache_n(sc, cache_n(sc) - CACHE_HALF);
+		memmove(sc->e, sc->e + CACHE_HALF,
+			cache_n(sc) * sizeof(*sc->e));
 	}
-	sc->e[sc->n++] = e;
+	sc->e[cache_n(sc)] = e;
+	set_cache_n(sc, cache_n(sc) + 1);
+}
+
+/*
+ * For tests, at a moment when no thread is spawned or ends: the stacks
+ * made so far (carved from slabs, or mapped on their own), and how many
+ * of them wait in the pools and the carriers' caches.  The rest are in
+ * use, one per thread not yet freed.
+ */
+void weft__stack_counts(size_t *ret_made, size_t *ret_pooled)
+{
+	size_t made = atomic_load(&dedicated), pooled = 0;
+
+	for (int k = 0; k < NR_CLASSES; k++) {
+		struct pool *p = &pools[k];
+
+		weft__lock(&p->lock);
+		made += p->carved;
+		pooled += p->hot.n + p->nr_pending + p->cold.n;
+		weft__unlock(&p->lock);
+	}
+	/* Their owners may be using them: a count, as good as the moment. */
+	for (int i = 0; i < weft__rt.nr_carriers; i++)
+		for (int k = 0; k < NR_CLASSES; k++)
+			pooled +=
+				cache_n(&weft__rt.carriers[i]->stack_cache[k]);
+	*ret_made = made;
+	*ret_pooled = pooled;
 }
 
 void weft__stack_cache_flush(struct weft__carrier *c)

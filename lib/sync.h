@@ -51,14 +51,25 @@ static inline void weft__sync_unqueue(struct weft_spin *lock,
 	weft__spin_unlock(lock);
 }
 
-/* Pop the first waiter that can still be claimed, or NULL. */
-static inline struct weft__waiter *weft__sync_claim(struct weft__waiter **q)
+/*
+ * Pop the first waiter that can still be claimed, or NULL; its thread
+ * in *ret_thread, for weft__wake(*ret_thread, &w->state).  The thread is
+ * read before the claim: a plain thread's waiter, once claimed, may
+ * return at once (it sees the state change before the futex wake) and
+ * its stack be reused, while one not yet claimed stays put as long as
+ * the queue's lock is held (leaving unclaimed takes that lock).  Only
+ * w's address may be used after: a futex wake there is at worst spurious.
+ */
+static inline struct weft__waiter *
+weft__sync_claim(struct weft__waiter **q, struct weft_thread **ret_thread)
 {
 	struct weft__waiter *w;
 
-	while ((w = weft__wq_pop(q)))
+	while ((w = weft__wq_pop(q))) {
+		*ret_thread = w->thread;
 		if (weft__waiter_claim(w))
 			return w;
+	}
 	return NULL;
 }
 

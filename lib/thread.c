@@ -5,13 +5,17 @@
  * A thread's join state moves along these transitions:
  *
  *   RUNNING --detach--> DETACHED --ends--> (stack freed by the scheduler)
- *   RUNNING --join----> WAITING  --ends--> DONE, joiner woken
+ *   RUNNING --join----> WAITING  --ends--> ENDING --> DONE, joiner woken
+ *                       WAITING  --join cancelled--> RUNNING
  *   RUNNING --ends----> DONE     --join--> (read value, stack freed)
  *                                --detach-> (stack freed)
  *
  * "Ends" is run by the scheduler after it has switched away from the
  * thread for the last time (weft__thread_finalise), so whoever frees the
- * stack knows nobody runs on it.
+ * stack knows nobody runs on it.  ENDING is the moment the ending side
+ * holds the joiner's waiter: a cancelled joiner cannot go back to
+ * RUNNING and leave (its waiter with it) then, and a joiner woken waits
+ * for DONE, which a plain thread's may see the wake-up before.
  *
  * Bad handles.  A handle is a pointer into the thread's stack, so there
  * is no registry to look it up in.  What is checked cheaply: the magic
@@ -173,20 +177,22 @@ void weft__thread_finalise(struct weft_thread *t)
 			break;
 		}
 		if (s == WEFT_JOIN_WAITING) {
-			/*
-			 * Claim the joiner before saying DONE: once it is
-			 * claimed it stays parked, so w stays valid.  If a
-			 * cancellation claimed it first, the joiner is
-			 * leaving: never touch w again, just say DONE.
-			 */
-			w = t->joiner;
-			if (weft__waiter_claim(w)) {
-				struct weft_thread *j = w->thread;
+			struct weft_thread *j;
+			bool claimed;
 
-				atomic_store(&t->join, WEFT_JOIN_DONE);
+			/* The joiner stays until DONE: w with it. */
+			if (!atomic_compare_exchange_weak(&t->join, &s,
+							  WEFT_JOIN_ENDING))
+				continue;
+			w = t->joiner;
+			j = w->thread;
+			/* A cancellation may have claimed it first. */
+			claimed = weft__waiter_claim(w);
+			atomic_store(&t->join, WEFT_JOIN_DONE);
+			/* Only w's address from here: a futex wake is safe. */
+			if (claimed)
 				weft__wake(j, &w->state);
-				break;
-			}
+			break;
 		}
 		if (atomic_compare_exchange_weak(&t->join, &s, WEFT_JOIN_DONE))
 			break;
@@ -233,7 +239,9 @@ int weft_thread_join(struct weft_thread *t, intptr_t *ret_value)
 			if (r < 0 && atomic_compare_exchange_strong(
 					     &t->join, &s, WEFT_JOIN_RUNNING))
 				return r;
-			s = atomic_load(&t->join);
+			/* It ends, or has: a few instructions to DONE. */
+			while ((s = atomic_load(&t->join)) == WEFT_JOIN_ENDING)
+				weft__cpu_relax();
 		}
 	}
 	if (s != WEFT_JOIN_DONE)

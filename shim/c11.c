@@ -14,7 +14,10 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
+/* As pthread_equal in pthread.c: glibc's inline copy takes another name. */
+#define thrd_equal glibc_thrd_equal
 #include <threads.h>
+#undef thrd_equal
 
 _Static_assert(sizeof(mtx_t) == sizeof(pthread_mutex_t), "mtx_t");
 _Static_assert(sizeof(cnd_t) == sizeof(pthread_cond_t), "cnd_t");

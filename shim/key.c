@@ -160,10 +160,8 @@ bool weft__keys_inherit(struct weft__pthread *pt)
 
 /* The names libpthread exported before glibc 2.34 (see mutex.c). */
 WEFT_EXPORT int __pthread_key_create(pthread_key_t *, void (*)(void *))
-	__attribute__((alias("pthread_key_create"), copy(pthread_key_create)));
+	WEFT_ALIAS_OF(pthread_key_create);
 WEFT_EXPORT void *__pthread_getspecific(pthread_key_t)
-	__attribute__((alias("pthread_getspecific"),
-		       copy(pthread_getspecific)));
+	WEFT_ALIAS_OF(pthread_getspecific);
 WEFT_EXPORT int __pthread_setspecific(pthread_key_t, const void *)
-	__attribute__((alias("pthread_setspecific"),
-		       copy(pthread_setspecific)));
+	WEFT_ALIAS_OF(pthread_setspecific);

@@ -172,7 +172,7 @@ void weft__mutex_reown(struct weft__mutex *m, unsigned count)
  * binaries (and GCC's old way of asking whether threads are linked in).
  */
 #define ALIAS(ret, old, new, params) \
-	WEFT_EXPORT ret old params __attribute__((alias(#new), copy(new)))
+	WEFT_EXPORT ret old params WEFT_ALIAS_OF(new)
 
 ALIAS(int, __pthread_mutex_init, pthread_mutex_init,
       (pthread_mutex_t *, const pthread_mutexattr_t *));

@@ -7,6 +7,14 @@
  * glibc pthread_t, go to glibc; that is how the runtime's own carriers
  * are created and joined.
  */
+/*
+ * When optimising, glibc's pthread.h defines pthread_equal inline; clang
+ * then drops the visibility of the definition below (an attribute after
+ * a definition), leaving it unexported.  Give glibc's copy another name.
+ */
+#define pthread_equal glibc_pthread_equal
+#include <pthread.h>
+#undef pthread_equal
 #include "pt.h"
 
 #include <signal.h>
@@ -449,4 +457,4 @@ WEFT_EXPORT int pthread_once(pthread_once_t *once, void (*fn)(void))
 
 /* The name libpthread exported before glibc 2.34 (see mutex.c). */
 WEFT_EXPORT int __pthread_once(pthread_once_t *, void (*)(void))
-	__attribute__((alias("pthread_once"), copy(pthread_once)));
+	WEFT_ALIAS_OF(pthread_once);

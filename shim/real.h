@@ -13,7 +13,10 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <bits/types/idtype_t.h> /* waitid's, without all of sys/wait.h */
 #include <time.h>
+
+struct rusage;
 
 typedef int main_fn(int, char **, char **);
 
@@ -117,6 +120,8 @@ typedef int main_fn(int, char **, char **);
 	X(epoll_pwait, int,                                                    \
 	  (int, struct epoll_event *, int, int, const sigset_t *))             \
 	X(sched_yield, int, (void))                                            \
+	X(wait4, pid_t, (pid_t, int *, int, struct rusage *))                  \
+	X(waitid, int, (idtype_t, id_t, siginfo_t *, int))                     \
 	X(sigaction, int, (int, const struct sigaction *, struct sigaction *)) \
 	X(raise, int, (int))                                                   \
 	X(getaddrinfo, int,                                                    \

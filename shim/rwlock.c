@@ -197,7 +197,7 @@ WEFT_EXPORT int pthread_rwlock_clockwrlock(pthread_rwlock_t *rw,
 
 /* The names libpthread exported before glibc 2.34 (see mutex.c). */
 #define ALIAS(ret, old, new, params) \
-	WEFT_EXPORT ret old params __attribute__((alias(#new), copy(new)))
+	WEFT_EXPORT ret old params WEFT_ALIAS_OF(new)
 
 ALIAS(int, __pthread_rwlock_init, pthread_rwlock_init,
       (pthread_rwlock_t *, const pthread_rwlockattr_t *));

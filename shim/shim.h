@@ -23,6 +23,17 @@
 /* An interposed libc symbol: unversioned, so it binds every version. */
 #define WEFT_EXPORT __attribute__((visibility("default")))
 
+/*
+ * Another name for the interposed function fn, with fn's attributes too
+ * (gcc's copy, so that -Wmissing-attributes has nothing to say; clang
+ * has no such attribute and no such warning).
+ */
+#if defined(__clang__)
+#define WEFT_ALIAS_OF(fn) __attribute__((alias(#fn)))
+#else
+#define WEFT_ALIAS_OF(fn) __attribute__((alias(#fn), copy(fn)))
+#endif
+
 /* The one POSIX edge: a negative errno becomes -1 and errno. */
 static inline long weft__posix(long r)
 {

@@ -14,8 +14,9 @@
  *   thread it picked: the target of pthread_kill, or else the main
  *   thread (the kernel's first choice for a process's signal).  Its
  *   blocking call then fails with EINTR where the native one would: I/O
- *   if the handler lacks SA_RESTART; sleeps, poll, select, epoll_wait and
- *   sem_wait whatever the flags; locks and joins never.  The runtime does
+ *   and sem_wait if the handler lacks SA_RESTART; sleeps, poll, select,
+ *   epoll_wait and sem_timedwait whatever the flags; locks and joins
+ *   never (test/shim/sigcalls.c holds each to the native).  The runtime does
  *   it from carrier 0's scheduler, just after the handler (a handler may
  *   interrupt code that holds the runtime's locks).
  *

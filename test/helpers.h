@@ -7,8 +7,26 @@
 #include <stdint.h>
 #include <weft.h>
 
+#include "config.h"
+
 #define T_MS 1000000LL
 #define T_SEC 1000000000LL
+
+/*
+ * ThreadSanitizer runs code several times slower, keeps at most 8128
+ * threads and fibers (virtual threads) alive at once, and cannot start
+ * threads in a child forked from a threaded process: tests that count on
+ * speed, on tens of thousands of live threads, or on a fresh runtime in a
+ * fork child scale their figures or skip under it.
+ */
+#if WEFT_TSAN
+#define T_SLOW 10
+#define T_MAX_LIVE 4000
+#else
+#define T_SLOW 1
+#define T_MAX_LIVE 1000000
+#endif
+#define T_MIN(a, b) ((a) < (b) ? (a) : (b))
 
 /* Kernel threads of this process, from /proc/self/status. */
 int t_kernel_threads(void);

@@ -110,7 +110,9 @@ Test(migration, errno_follows_a_migratable_thread)
 	run_all(migratable, WEFT_SPAWN_MIGRATABLE);
 	cr_assert_eq(atomic_load(&bad_value), 0, "%d errno values lost",
 		     atomic_load(&bad_value));
-	cr_assert_eq(atomic_load(&carriers_seen), 3);
+	/* Both carriers; an extra one the monitor started may come too. */
+	cr_assert_eq(atomic_load(&carriers_seen) & 3, 3, "carriers %#x",
+		     atomic_load(&carriers_seen));
 }
 
 static intptr_t read_errno_after_failure(void *arg)

@@ -38,7 +38,7 @@ static intptr_t serve_one(void *arg)
 		req[got] = 0;
 		sscanf(req, "GET /%d", &n);
 	}
-	weft_sleep_until(weft_now() + 2 * T_MS); /* a slow network */
+	weft_sleep_until(weft_now() + 2 * T_MS * T_SLOW); /* a slow network */
 	snprintf(body, sizeof(body), "page %d", n);
 	snprintf(resp, sizeof(resp),
 		 n < 0 ? "HTTP/1.0 404 Not Found\r\n\r\n" :

@@ -213,6 +213,8 @@ Test(group, cancelled_by_its_owner_joins_with_0)
 	cr_assert_eq(weft_shutdown(), 0);
 }
 
+static atomic_int limited_done;
+
 static intptr_t limited(void *arg)
 {
 	int n = atomic_fetch_add(&inside, 1) + 1;
@@ -221,6 +223,7 @@ static intptr_t limited(void *arg)
 		atomic_store(&peak, n);
 	weft_sleep_until(weft_now() + 100000);
 	atomic_fetch_sub(&inside, 1);
+	atomic_fetch_add(&limited_done, 1);
 	return 0;
 }
 
@@ -232,9 +235,16 @@ static intptr_t body_limit(void *arg)
 	{
 		for (int i = 0; i < 2000; i++)
 			cr_assert_eq(weft_spawn(&g, limited, NULL), 0);
-		/* full: the try variant refuses instead of waiting */
+		/*
+		 * Once the last of them has ended, eight sleepers fill the
+		 * group; full, the try variant refuses instead of waiting.
+		 * (Not before: a slot freed between the tries let the last
+		 * one in, under ThreadSanitizer's slowness.)
+		 */
+		while (atomic_load(&limited_done) < 2000)
+			weft_sleep_until(weft_now() + 1000000);
 		for (int i = 0; i < 8; i++)
-			weft_try_spawn(&g, sleeper, NULL);
+			cr_assert_eq(weft_try_spawn(&g, sleeper, NULL), 0);
 		cr_assert_eq(weft_try_spawn(&g, count, NULL), -EAGAIN);
 		weft_group_cancel(&g);
 	}
@@ -385,5 +395,47 @@ Test(group, plain_threads_own_groups_too)
 {
 	cr_assert_eq(body_fail_fast(NULL), -EIO);
 	cr_assert_eq(body_all_join(NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+static atomic_int ended;
+
+static intptr_t sleeper_counted(void *arg)
+{
+	intptr_t r = weft_sleep_until(weft_now() + 30 * T_SEC);
+
+	atomic_fetch_add(&ended, 1);
+	return r;
+}
+
+/*
+ * The enclosing scope is cancelled and every member has ended before the
+ * owner comes to join: the join still says -ECANCELED, as it does when
+ * the owner was already waiting.
+ */
+static intptr_t body_outer_before_join(void *arg)
+{
+	struct weft_cancel_scope s;
+	struct weft_group g;
+	int r;
+
+	atomic_store(&ended, 0);
+	cr_assert_eq(weft_cancel_scope_enter(&s, -1, 0), 0);
+	cr_assert_eq(weft_group_open(&g, NULL), 0);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(weft_spawn(&g, sleeper_counted, NULL), 0);
+	for (int i = 0; i < 100; i++) /* let them park first */
+		weft_yield();
+	weft_cancel_scope_cancel(&s);
+	while (atomic_load(&ended) < 10)
+		weft_yield();
+	r = weft_group_join(&g);
+	weft_cancel_scope_leave(&s);
+	return r;
+}
+
+Test(group, an_enclosing_cancel_counts_when_all_ended_before_the_join)
+{
+	cr_assert_eq(t_run(body_outer_before_join, NULL), -ECANCELED);
 	cr_assert_eq(weft_shutdown(), 0);
 }

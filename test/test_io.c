@@ -3085,7 +3085,8 @@ Test(io_stress, thousand_threads_each_on_its_own_pair)
 						       t_client_thread,
 						       &conn[2 * i + 1], NULL),
 				     0);
-		cr_assert_eq(weft_carrier_count(), CARRIERS);
+		/* And perhaps an extra one the monitor started meanwhile. */
+		cr_assert_geq(weft_carrier_count(), CARRIERS);
 		for (int i = 0; i < 2 * PAIRS; i++) {
 			intptr_t v;
 

@@ -44,6 +44,7 @@ static void *worker(void *arg)
 
 	for (unsigned long i = 0; i < 100000; i++)
 		x += i;
+	(void)x;
 	usleep(2000);
 	if (atomic_fetch_add(&finished, 1) == WORKERS - 1)
 		release();
