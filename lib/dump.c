@@ -67,13 +67,8 @@
 #include "dump.h"
 #include "group.h"
 #include "ctx.h"
+#include "fiber.h"
 #include "sync.h"
-#if WEFT_ASAN
-#include <sanitizer/common_interface_defs.h>
-#endif
-#if WEFT_TSAN
-#include <sanitizer/tsan_interface.h>
-#endif
 
 #define STOP_NS (1000 * 1000000LL) /* for every carrier to arrive */
 #define TRACE_ROOM 8192		   /* stack a trace may use */
@@ -110,43 +105,6 @@ static const char *sig_file;
 /* glibc's own name for sigaction, which the shim does not interpose. */
 extern int __sigaction(int sig, const struct sigaction *act,
 		       struct sigaction *old);
-
-static inline void asan_start(void **fake, void *lo, size_t size)
-{
-#if WEFT_ASAN
-	__sanitizer_start_switch_fiber(fake, lo, size);
-#else
-	(void)fake, (void)lo, (void)size;
-#endif
-}
-
-static inline void asan_finish(void *fake)
-{
-#if WEFT_ASAN
-	__sanitizer_finish_switch_fiber(fake, NULL, NULL);
-#else
-	(void)fake;
-#endif
-}
-
-/* ThreadSanitizer's fibers, as in sched.c: the thread's, the carrier's. */
-static inline void tsan_switch(void *fiber)
-{
-#if WEFT_TSAN
-	__tsan_switch_to_fiber(fiber, 0);
-#else
-	(void)fiber;
-#endif
-}
-
-static inline void *tsan_current(void)
-{
-#if WEFT_TSAN
-	return __tsan_get_current_fiber();
-#else
-	return NULL;
-#endif
-}
 
 bool weft__vec_push(struct weft__vec *v, const void *e, size_t size)
 {
