@@ -223,8 +223,9 @@ struct weft_future;
  * Only the owner joins; weft_group_join returns the first real failure,
  * -ETIMEDOUT if the deadline fired, -ECANCELED if an enclosing scope was
  * cancelled, else 0 (also when the owner cancelled it).  -EINVAL from a
- * non-owner or with an inner scope still open.  Opening a group that is
- * open already: -EBUSY.  The others on storage never opened: -EINVAL.
+ * non-owner or with an inner scope still open.  Opening a group the
+ * caller has open already: -EBUSY.  The others on storage never opened:
+ * -EINVAL.
  */
 WEFT_API int weft_group_open(struct weft_group *g,
 			     const struct weft_group_opts *opts);

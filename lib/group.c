@@ -62,6 +62,22 @@ static void set_state(struct weft__group *g, int state)
 	__atomic_store_n(&g->state, state, __ATOMIC_RELEASE);
 }
 
+/*
+ * Is g one of the groups ctl has open?  Not g's own fields: storage never
+ * opened, or left by a group joined long ago, may hold anything, even
+ * the image of an open group.
+ */
+static bool owns(struct weft__ctl *ctl, const struct weft__group *g)
+{
+	bool found = false;
+
+	weft__spin_lock(&ctl->lock);
+	for (struct weft__group *o = ctl->groups; o && !found; o = o->outer)
+		found = o == g;
+	weft__spin_unlock(&ctl->lock);
+	return found;
+}
+
 int weft_group_open(struct weft_group *wg, const struct weft_group_opts *o)
 {
 	struct weft__group *g = (struct weft__group *)wg;
@@ -72,8 +88,7 @@ int weft_group_open(struct weft_group *wg, const struct weft_group_opts *o)
 		return -EINVAL;
 	if (!o)
 		o = &none;
-	if (g->magic == GROUP_MAGIC &&
-	    (g->state == GROUP_OPEN || g->state == GROUP_JOINING))
+	if (owns(ctl, g))
 		return -EBUSY; /* open already: not joined yet */
 	memset(g, 0, sizeof(*g));
 	g->result = -EINVAL;

@@ -567,7 +567,8 @@ static intptr_t sc_mutex(void *arg)
 		for (int i = plain; i < n; i++)
 			weft_spawn(&g, mutex_worker, &w[i]);
 	}
-	CHECK(weft_group_result(&g) == 0, "mutex group");
+	CHECK(weft_group_result(&g) == 0, "mutex group joined with %d",
+	      weft_group_result(&g));
 	if (plain) {
 		weft_sem_wait(&l.plain_done); /* parks; the join is brief */
 		pthread_join(pt, NULL);
@@ -667,10 +668,13 @@ static intptr_t sc_cond(void *arg)
 	weft_group(&g)
 	{
 		for (int i = 0; i < 4 + consumers; i++)
-			weft_spawn(&g, i < 4 ? cond_producer : cond_consumer,
-				   &w[i]);
+			CHECK(weft_spawn(&g,
+					 i < 4 ? cond_producer : cond_consumer,
+					 &w[i]) == 0,
+			      "spawn");
 	}
-	CHECK(weft_group_result(&g) == 0, "cond group");
+	CHECK(weft_group_result(&g) == 0, "cond group joined with %d",
+	      weft_group_result(&g));
 	CHECK(q.produced == q.total && q.consumed == q.total && q.n == 0,
 	      "queue: %d produced, %d consumed of %d", q.produced, q.consumed,
 	      q.total);
@@ -761,7 +765,8 @@ static intptr_t sc_sem(void *arg)
 		for (int i = plain; i < n; i++)
 			weft_spawn(&g, sem_worker, &w[i]);
 	}
-	CHECK(weft_group_result(&g) == 0, "sem group");
+	CHECK(weft_group_result(&g) == 0, "sem group joined with %d",
+	      weft_group_result(&g));
 	if (plain) {
 		weft_sem_wait(&l.plain_done);
 		pthread_join(pt, NULL);
@@ -1233,7 +1238,8 @@ static intptr_t sc_spawn(void *arg)
 						&f[i]) == 0,
 			      "spawn future");
 	}
-	CHECK(weft_group_result(&g) == 0, "future group");
+	CHECK(weft_group_result(&g) == 0, "future group joined with %d",
+	      weft_group_result(&g));
 	for (int i = 0; i < nf; i++) {
 		CHECK(weft_future_wait(f[i], &v) == 0 && v == 3 * i,
 		      "future %d: %ld", i, (long)v);
@@ -1282,7 +1288,8 @@ static intptr_t sc_sleep(void *arg)
 		for (int i = below(&r, 200); i >= 0; i--)
 			weft_spawn(&g, sleep_one, (void *)(uintptr_t)next(&r));
 	}
-	CHECK(weft_group_result(&g) == 0, "sleep group");
+	CHECK(weft_group_result(&g) == 0, "sleep group joined with %d",
+	      weft_group_result(&g));
 	return leave(0);
 }
 

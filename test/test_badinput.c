@@ -339,6 +339,10 @@ static intptr_t group_args(void *arg)
 
 	cr_assert_eq(weft_group_open(&g, NULL), 0);
 	cr_assert_eq(weft_group_open(&g, NULL), -EBUSY, "open already");
+	/* The image of an open group is only bytes (once, a reused stack). */
+	memcpy(&junk, &g, sizeof(junk));
+	cr_assert_eq(weft_group_open(&junk, NULL), 0, "a copy opens afresh");
+	cr_assert_eq(weft_group_join(&junk), 0);
 	cr_assert_eq(weft_spawn(&g, NULL, NULL), -EINVAL);
 	cr_assert_eq(weft_spawn_future(&g, value, NULL, NULL), -EINVAL);
 	cr_assert_eq(weft_group_failure(&g, 0, &id), -EINVAL, "not joined");
@@ -686,8 +690,14 @@ Test(badinput, garbage_in_every_variable)
 			cr_assert(strstr(err, vars[v]), "'%s' names not %s",
 				  err, vars[v]);
 		}
+		/*
+		 * Starting carriers in a child forked from Criterion's
+		 * threaded process is what TSan cannot do reliably.
+		 */
+		if (WEFT_TSAN)
+			continue;
 		cr_assert_eq(with_env(vars[v], "", starts, err, sizeof(err)), 0,
-			     "%s empty is the default", vars[v]);
+			     "%s empty is the default: '%s'", vars[v], err);
 		cr_assert_str_empty(err);
 	}
 }
@@ -777,12 +787,13 @@ Test(badinput, garbage_under_the_shim)
 	const char *top = getenv("WEFT_TEST_BUILD");
 	char cmd[4096], out[8192], native[8192], err[1024];
 	char path[] = "/tmp/weft-badinput-XXXXXX";
-	int fd = mkstemp(path);
+	int fd;
 
 	if (!top)
 		cr_skip_test("WEFT_TEST_BUILD is not set");
-	if (WEFT_ASAN)
+	if (WEFT_ASAN || WEFT_TSAN)
 		cr_skip_test("a sanitized preload needs a sanitized program");
+	fd = mkstemp(path);
 	cr_assert_geq(fd, 0);
 	close(fd);
 	snprintf(cmd, sizeof(cmd), "%s/test/shim/shim_threads", top);
