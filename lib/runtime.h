@@ -123,8 +123,9 @@ enum {
 #define WEFT_THREAD_MAGIC 0x74666577u
 
 struct weft_thread {
-	void *sp;		       /* saved stack pointer while off-CPU */
-	uint32_t magic;		       /* WEFT_THREAD_MAGIC while it is valid */
+	void *sp; /* saved stack pointer while off-CPU */
+	/* WEFT_THREAD_MAGIC while valid; read unlocked through stale handles */
+	_Atomic uint32_t magic;
 	unsigned gen;		       /* weft__rt.gen it belongs to (fork) */
 	struct weft_thread *next;      /* run queue or inbox link */
 	struct weft__carrier *carrier; /* home; NULL until it first runs */

@@ -401,7 +401,8 @@ void weft__stack_free(struct weft_thread *t)
 	struct weft__carrier *c;
 	struct weft__stack_cache *sc;
 
-	t->magic = 0; /* the handle is stale from here */
+	/* The handle is stale from here. */
+	atomic_store_explicit(&t->magic, 0, memory_order_relaxed);
 	VALGRIND_STACK_DEREGISTER(t->valgrind_id);
 	tsan_destroy_fiber(t->tsan_fiber); /* nobody runs on it now */
 	if (k == DEDICATED) {

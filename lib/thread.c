@@ -108,7 +108,8 @@ weft__thread_new(intptr_t (*fn)(void *), void *arg,
 	*ret_err = -ENOMEM;
 	if (!t)
 		return NULL;
-	t->magic = WEFT_THREAD_MAGIC;
+	atomic_store_explicit(&t->magic, WEFT_THREAD_MAGIC,
+			      memory_order_relaxed);
 	t->gen = weft__rt.gen;
 	t->fn = fn;
 	t->arg = arg;
@@ -208,7 +209,8 @@ void weft__thread_finalise(struct weft_thread *t)
  */
 static int check(const struct weft_thread *t)
 {
-	if (!t || t->magic != WEFT_THREAD_MAGIC)
+	if (!t || atomic_load_explicit(&t->magic, memory_order_relaxed) !=
+			  WEFT_THREAD_MAGIC)
 		return -EINVAL;
 	if (unlikely(t->gen != weft__rt.gen) &&
 	    atomic_load(&t->join) != WEFT_JOIN_DONE)
@@ -219,7 +221,7 @@ static int check(const struct weft_thread *t)
 int weft_thread_join(struct weft_thread *t, intptr_t *ret_value)
 {
 	struct weft__waiter w;
-	unsigned s;
+	unsigned s, turns = 0;
 	int r = check(t);
 
 	if (r)
@@ -241,7 +243,7 @@ int weft_thread_join(struct weft_thread *t, intptr_t *ret_value)
 				return r;
 			/* It ends, or has: a few instructions to DONE. */
 			while ((s = atomic_load(&t->join)) == WEFT_JOIN_ENDING)
-				weft__cpu_relax();
+				weft__spin_turn(&turns);
 		}
 	}
 	if (s != WEFT_JOIN_DONE)
@@ -274,7 +276,7 @@ struct weft_thread *weft_thread_self(void)
 
 uint64_t weft_thread_id(const struct weft_thread *t)
 {
-	return t && t->magic == WEFT_THREAD_MAGIC ? t->id : 0;
+	return check(t) == -EINVAL ? 0 : t->id;
 }
 
 int weft__thread_check(const struct weft_thread *t)
