@@ -43,6 +43,37 @@ static inline void weft__cpu_relax(void)
 }
 
 /*
+ * sched_yield(2) itself: under the shim, the libc name is the shim's, and
+ * would switch virtual threads.
+ */
+static inline void weft__os_yield(void)
+{
+#if defined(__x86_64__)
+	long r = 24; /* __NR_sched_yield */
+
+	__asm__ volatile("syscall" : "+a"(r) : : "rcx", "r11", "memory");
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = 124; /* __NR_sched_yield */
+	register long x0 __asm__("x0");
+
+	__asm__ volatile("svc 0" : "=r"(x0) : "r"(x8) : "memory");
+#endif
+}
+
+/*
+ * One turn of a spin-wait for another kernel thread: a pause, and every
+ * 128th turn the CPU itself, in case that thread was preempted (a small
+ * or shared machine, valgrind running one thread at a time).
+ */
+static inline void weft__spin_turn(unsigned *turns)
+{
+	if (++*turns % 128)
+		weft__cpu_relax();
+	else
+		weft__os_yield();
+}
+
+/*
  * A system call by number, never through syscall(), which the shim
  * interposes: -errno on failure, errno untouched (sys.c).
  */
@@ -94,11 +125,13 @@ struct weft_spin {
 
 static inline void weft__spin_lock(struct weft_spin *s)
 {
+	unsigned turns = 0;
+
 	for (;;) {
 		if (!atomic_exchange_explicit(&s->v, 1, memory_order_acquire))
 			return;
 		while (atomic_load_explicit(&s->v, memory_order_relaxed))
-			weft__cpu_relax();
+			weft__spin_turn(&turns);
 	}
 }
 
