@@ -103,7 +103,7 @@ if command -v go >/dev/null; then
 				go build -o "$gobin/$b" "$b.go" common.go) >&2
 	done
 else
-	say "go not found: the Go peers are skipped"
+	say "go not found (Debian: apt-get install golang-go): the Go peers are skipped"
 fi
 
 # ---- run ----
