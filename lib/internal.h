@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <errno.h>
+#include <sys/syscall.h>
 
 #include "config.h"
 #include "fault.h"
@@ -43,22 +44,10 @@ static inline void weft__cpu_relax(void)
 }
 
 /*
- * sched_yield(2) itself: under the shim, the libc name is the shim's, and
- * would switch virtual threads.
+ * A system call by number, never through syscall(), which the shim
+ * interposes: -errno on failure, errno untouched (sys.c).
  */
-static inline void weft__os_yield(void)
-{
-#if defined(__x86_64__)
-	long r = 24; /* __NR_sched_yield */
-
-	__asm__ volatile("syscall" : "+a"(r) : : "rcx", "r11", "memory");
-#elif defined(__aarch64__)
-	register long x8 __asm__("x8") = 124; /* __NR_sched_yield */
-	register long x0 __asm__("x0");
-
-	__asm__ volatile("svc 0" : "=r"(x0) : "r"(x8) : "memory");
-#endif
-}
+hidden long weft__sys(long nr, long a, long b, long c, long d, long e, long f);
 
 /*
  * One turn of a spin-wait for another kernel thread: a pause, and every
@@ -69,15 +58,9 @@ static inline void weft__spin_turn(unsigned *turns)
 {
 	if (++*turns % 128)
 		weft__cpu_relax();
-	else
-		weft__os_yield();
+	else /* the shim's sched_yield would switch virtual threads */
+		weft__sys(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
 }
-
-/*
- * A system call by number, never through syscall(), which the shim
- * interposes: -errno on failure, errno untouched (sys.c).
- */
-hidden long weft__sys(long nr, long a, long b, long c, long d, long e, long f);
 
 /* Call a libc function at the system call edge: -errno, errno untouched. */
 #define WEFT_SYS(call)                  \
