@@ -224,12 +224,28 @@ static uintptr_t carve(struct pool *p, int k)
 	return (uintptr_t)lo | guard(lo);
 }
 
+/*
+ * Zero n bytes (whole cache lines) at p, in 16-byte stores.  Not memset:
+ * for the block at a stack's top both gcc's inline rep stos and glibc's
+ * memset take 280 cycles where these stores take 40 (measured on this
+ * Xeon; a range ending at or just short of a page's end is the slow case
+ * for them).  volatile keeps the compiler from making it a memset again.
+ */
+static void zero_lines(void *p, size_t n)
+{
+	typedef uint64_t v16 __attribute__((vector_size(16)));
+	volatile v16 *v = p;
+
+	for (size_t i = 0; i < n / sizeof(v16); i++)
+		v[i] = (v16){ 0, 0 };
+}
+
 static struct weft_thread *setup(uintptr_t e, size_t size, int k)
 {
 	char *lo = (char *)(e & ~(uintptr_t)1);
 	struct weft_thread *t = (struct weft_thread *)(lo + size - TCB_SIZE);
 
-	memset(t, 0, sizeof(*t));
+	zero_lines(t, TCB_SIZE);
 	t->stack_lo = lo;
 	t->stack_size = size;
 	t->stack_class = k;
