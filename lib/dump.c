@@ -284,6 +284,7 @@ static struct weft__part *collect(struct weft__carrier *c, bool all)
 		queued(p, t);
 	for (t = atomic_load(&c->inbox); t; t = t->next)
 		queued(p, t);
+	weft__localq_spill(c);
 	weft__spin_lock(&c->steal_lock);
 	for (t = c->stealq.head; t; t = t->next) {
 		if (t->carrier)

@@ -219,7 +219,7 @@ bool weft__monitor_leave(struct weft__carrier *c)
 {
 	unsigned asked = WEFT_LEAVE_ASKED;
 	bool idle = !atomic_load(&c->nr_pinned) && !c->runq.head &&
-		    !atomic_load(&c->nr_steal) && !atomic_load(&c->inbox) &&
+		    !weft__stealable(c) && !atomic_load(&c->inbox) &&
 		    !c->heap_len && !c->inflight;
 
 	/* The monitor may have taken the question back (monitor_stop). */
@@ -432,7 +432,7 @@ static int64_t retire(int64_t now, int stuck)
 	}
 	if (weft__rt.nr_carriers - stuck <= weft__rt.nr_base ||
 	    c->watch.idle_since < 0 || atomic_load(&c->nr_pinned) ||
-	    atomic_load(&c->nr_steal))
+	    weft__stealable(c))
 		return -1;
 	if (now - c->watch.idle_since < linger)
 		return c->watch.idle_since + linger;
@@ -464,7 +464,7 @@ static int64_t pass(int64_t now, bool *ret_asleep)
 		struct weft__watch *w = &c->watch;
 
 		if (!atomic_load_explicit(&c->stuck, memory_order_relaxed) ||
-		    !atomic_load(&c->nr_steal) || wake_one(c)) {
+		    !weft__stealable(c) || wake_one(c)) {
 			w->wanted = -1;
 		} else if (w->wanted < 0) {
 			w->wanted = now;

@@ -167,6 +167,17 @@ struct weft__queue {
 	struct weft_thread *head, *tail;
 };
 
+/*
+ * A carrier's ring of new and migratable threads: only the carrier
+ * pushes, anyone takes (sched.c).  Go's local run queue, in C11 atomics.
+ */
+#define WEFT_LOCALQ 256
+struct weft__localq {
+	_Atomic uint32_t head; /* next to take: advanced by CAS */
+	_Atomic uint32_t tail; /* next free: the owner's to advance */
+	_Atomic(struct weft_thread *) slot[WEFT_LOCALQ];
+};
+
 /* What the monitor remembers of a carrier (monitor.c); the monitor's own. */
 struct weft__watch {
 	unsigned tick;		/* c->tick at the last look */
@@ -199,9 +210,10 @@ struct weft__carrier {
 	struct weft__queue runq;     /* owner: runnable pinned threads */
 	atomic_uint tick; /* picks, for fairness; written by the owner only */
 	_Atomic(struct weft_thread *) inbox; /* wake-ups from elsewhere */
-	struct weft_spin steal_lock;	     /* guards stealq */
-	struct weft__queue stealq;	     /* new and migratable threads */
-	atomic_uint nr_steal;
+	struct weft__localq localq;  /* new and migratable threads (sched.c) */
+	struct weft_spin steal_lock; /* guards stealq */
+	struct weft__queue stealq;   /* more of them: others', localq's spill */
+	atomic_uint nr_steal;	     /* in stealq */
 	struct weft__timer **heap;   /* owner: min-heap on deadline */
 	uint32_t heap_len, heap_cap; /* heap_len: every timer, over's too */
 	struct weft__timer *over;    /* owner: armed when the heap was full */
@@ -274,6 +286,10 @@ hidden struct weft_thread *weft__self(void);
 hidden void weft__park(void);
 hidden void weft__ready(struct weft_thread *t);
 hidden void weft__enqueue_new(struct weft_thread *t);
+/* New and migratable threads waiting on c, to run or to steal. */
+hidden unsigned weft__stealable(struct weft__carrier *c);
+/* c's own: its lock-free queue into the locked one (dump.c). */
+hidden void weft__localq_spill(struct weft__carrier *c);
 hidden void weft__enqueue_local(struct weft__carrier *c, struct weft_thread *t);
 hidden void weft__exit_current(void) __attribute__((noreturn));
 hidden int weft__runtime_start(void);

@@ -123,6 +123,16 @@ static struct weft_thread *q_pop(struct weft__queue *q)
 	return t;
 }
 
+/*
+ * New and migratable threads wait in two places on a carrier: its localq,
+ * a ring of WEFT_LOCALQ that only the carrier pushes to (no lock, no
+ * atomic read-modify-write: a spawn costs two stores) and anyone takes
+ * from by a compare-and-swap of its head; and stealq, a locked list for
+ * the rest: threads spawned from plain threads (which are not the owner)
+ * and what a full ring spills.  A slot is read before the CAS that takes
+ * it; the CAS succeeds only if nobody took it meanwhile, and the owner
+ * writes that slot again only after it has seen the head move past it.
+ */
 static void steal_push(struct weft__carrier *c, struct weft_thread *t)
 {
 	weft__spin_lock(&c->steal_lock);
@@ -146,6 +156,103 @@ static struct weft_thread *steal_pop(struct weft__carrier *c)
 	return t;
 }
 
+/* Threads waiting in c's localq, as seen now. */
+static inline uint32_t local_len(struct weft__carrier *c)
+{
+	uint32_t h =
+		atomic_load_explicit(&c->localq.head, memory_order_acquire);
+
+	return atomic_load_explicit(&c->localq.tail, memory_order_acquire) - h;
+}
+
+unsigned weft__stealable(struct weft__carrier *c)
+{
+	return local_len(c) +
+	       atomic_load_explicit(&c->nr_steal, memory_order_relaxed);
+}
+
+/*
+ * c must be the calling carrier.  The localq is taken from first, so
+ * while stealq holds any thread the localq takes no new one: it drains,
+ * then stealq's turn comes, and neither starves the other.
+ */
+static void local_push(struct weft__carrier *c, struct weft_thread *t)
+{
+	struct weft__localq *q = &c->localq;
+	uint32_t tail = atomic_load_explicit(&q->tail, memory_order_relaxed);
+
+	if (tail - atomic_load_explicit(&q->head, memory_order_acquire) >=
+		    WEFT_LOCALQ ||
+	    atomic_load_explicit(&c->nr_steal, memory_order_relaxed)) {
+		steal_push(c, t);
+		return;
+	}
+	atomic_store_explicit(&q->slot[tail % WEFT_LOCALQ], t,
+			      memory_order_relaxed);
+	/* Release: whoever sees the tail sees t set up. */
+	atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
+}
+
+/*
+ * Take up to max threads, and at least half of those waiting, from the
+ * head of c's localq into out; how many.  Any carrier may.
+ */
+static unsigned local_take(struct weft__carrier *c, struct weft_thread **out,
+			   unsigned max)
+{
+	struct weft__localq *q = &c->localq;
+	uint32_t head = atomic_load_explicit(&q->head, memory_order_acquire);
+
+	for (;;) {
+		uint32_t tail =
+			atomic_load_explicit(&q->tail, memory_order_acquire);
+		uint32_t n = tail - head;
+
+		/* head was stale and the ring has turned since: again. */
+		if (n > WEFT_LOCALQ) {
+			head = atomic_load_explicit(&q->head,
+						    memory_order_acquire);
+			continue;
+		}
+		n -= n / 2;
+		if (n > max)
+			n = max;
+		if (!n)
+			return 0;
+		for (uint32_t i = 0; i < n; i++)
+			out[i] = atomic_load_explicit(
+				&q->slot[(head + i) % WEFT_LOCALQ],
+				memory_order_relaxed);
+		/* Release: the owner reuses the slots only after this. */
+		if (atomic_compare_exchange_weak_explicit(
+			    &q->head, &head, head + n, memory_order_acq_rel,
+			    memory_order_acquire))
+			return n;
+	}
+}
+
+/* The next new or migratable thread of c, which is the calling carrier. */
+static struct weft_thread *stealq_pop(struct weft__carrier *c)
+{
+	struct weft_thread *t;
+
+	if (local_take(c, &t, 1))
+		return t;
+	return steal_pop(c);
+}
+
+/*
+ * c's localq into its stealq, where a dump can list them under the lock
+ * (dump.c); c must be the calling carrier.
+ */
+void weft__localq_spill(struct weft__carrier *c)
+{
+	struct weft_thread *t;
+
+	while (local_take(c, &t, 1))
+		steal_push(c, t);
+}
+
 /* Take one thread, and up to half of the rest, from another carrier. */
 static struct weft_thread *steal(struct weft__carrier *c)
 {
@@ -153,16 +260,22 @@ static struct weft_thread *steal(struct weft__carrier *c)
 
 	for (int i = 1; i < n; i++) {
 		struct weft__carrier *v = weft__rt.carriers[(c->index + i) % n];
-		struct weft_thread *t = steal_pop(v), *u;
-		unsigned more;
+		struct weft_thread *got[WEFT_LOCALQ / 2], *t, *u;
+		unsigned k = local_take(v, got, ARRAY_SIZE(got)), more;
 
-		if (!t)
+		if (k) {
+			for (unsigned j = 1; j < k; j++)
+				local_push(c, got[j]);
+			WEFT_STAT(c, steals);
+			return got[0];
+		}
+		if (!(t = steal_pop(v)))
 			continue;
 		more = atomic_load_explicit(&v->nr_steal,
 					    memory_order_relaxed) /
 		       2;
 		while (more-- && (u = steal_pop(v)))
-			steal_push(c, u);
+			local_push(c, u);
 		WEFT_STAT(c, steals);
 		return t;
 	}
@@ -172,7 +285,7 @@ static struct weft_thread *steal(struct weft__carrier *c)
 static bool work_anywhere(void)
 {
 	for (int i = 0; i < weft__rt.nr_carriers; i++)
-		if (atomic_load(&weft__rt.carriers[i]->nr_steal))
+		if (weft__stealable(weft__rt.carriers[i]))
 			return true;
 	return false;
 }
@@ -209,7 +322,7 @@ void weft__enqueue_local(struct weft__carrier *c, struct weft_thread *t)
 	if (unlikely(t->multi) && weft__ring_keep_parked(c, t))
 		return;
 	if (t->flags & WEFT_SPAWN_MIGRATABLE)
-		steal_push(c, t);
+		local_push(c, t);
 	else
 		q_push(&c->runq, t);
 }
@@ -255,9 +368,8 @@ void weft__enqueue_new(struct weft_thread *t)
 	struct weft__carrier *c = weft__carrier_self();
 
 	if (c) {
-		steal_push(c, t);
-		if (atomic_load_explicit(&c->nr_steal, memory_order_relaxed) >
-		    1)
+		local_push(c, t);
+		if (weft__stealable(c) > 1)
 			kick_idle(c);
 		return;
 	}
@@ -345,8 +457,7 @@ int weft_yield(void)
 	if (!(t->flags & WEFT_SPAWN_MIGRATABLE) && !c->inflight &&
 	    !c->unsubmitted && !c->heap_len && tick(c) % STEAL_EVERY &&
 	    !atomic_load_explicit(&c->inbox, memory_order_relaxed) &&
-	    !atomic_load_explicit(&c->nr_steal, memory_order_relaxed) &&
-	    (n = q_pop(&c->runq))) {
+	    !weft__stealable(c) && (n = q_pop(&c->runq))) {
 		q_push(&c->runq, t);
 		t->saved_errno = errno;
 		if (unlikely(n->tp)) {
@@ -422,9 +533,9 @@ static struct weft_thread *pick(struct weft__carrier *c)
 	struct weft_thread *t;
 
 	if (n % STEAL_EVERY == 0) {
-		if ((t = q_pop(&c->runq)) || (t = steal_pop(c)))
+		if ((t = q_pop(&c->runq)) || (t = stealq_pop(c)))
 			return t;
-	} else if ((t = steal_pop(c)) || (t = q_pop(&c->runq))) {
+	} else if ((t = stealq_pop(c)) || (t = q_pop(&c->runq))) {
 		return t;
 	}
 	return steal(c);
@@ -971,6 +1082,8 @@ static void fork_child(void)
 	self->runq = (struct weft__queue){ NULL, NULL };
 	self->stealq = (struct weft__queue){ NULL, NULL };
 	memset(&self->steal_lock, 0, sizeof(self->steal_lock));
+	atomic_store(&self->localq.head, 0);
+	atomic_store(&self->localq.tail, 0);
 	atomic_store(&self->nr_steal, 0);
 	atomic_store(&self->inbox, NULL);
 	atomic_store(&self->sleeping, 0);
