@@ -180,13 +180,38 @@ void weft__carriers_free(void)
 
 /* ---- the scheduler's side ---- */
 
+/*
+ * Threads that call c home: nr_pinned counts those that came, and only c
+ * writes it (a load and a store, where a read-modify-write would cost a
+ * locked instruction per spawn and per end); nr_gone those that moved to
+ * another carrier since, counted by that one.  The difference can be
+ * stale for a look from elsewhere, never short of c's own threads.
+ */
+unsigned weft__monitor_pinned(struct weft__carrier *c)
+{
+	unsigned gone = atomic_load(&c->nr_gone);
+
+	return atomic_load(&c->nr_pinned) - gone;
+}
+
+void weft__monitor_unpin(struct weft__carrier *c)
+{
+	atomic_store_explicit(
+		&c->nr_pinned,
+		atomic_load_explicit(&c->nr_pinned, memory_order_relaxed) - 1,
+		memory_order_relaxed);
+}
+
 /* c runs t, which calls another carrier home, or none yet. */
 void weft__monitor_home(struct weft__carrier *c, struct weft_thread *t)
 {
 	if (t->carrier)
-		atomic_fetch_sub_explicit(&t->carrier->nr_pinned, 1,
+		atomic_fetch_add_explicit(&t->carrier->nr_gone, 1,
 					  memory_order_relaxed);
-	atomic_fetch_add_explicit(&c->nr_pinned, 1, memory_order_relaxed);
+	atomic_store_explicit(
+		&c->nr_pinned,
+		atomic_load_explicit(&c->nr_pinned, memory_order_relaxed) + 1,
+		memory_order_relaxed);
 }
 
 /* A base carrier for a new thread from a plain thread; stuck ones last. */
@@ -218,7 +243,7 @@ void weft__monitor_wake(void)
 bool weft__monitor_leave(struct weft__carrier *c)
 {
 	unsigned asked = WEFT_LEAVE_ASKED;
-	bool idle = !atomic_load(&c->nr_pinned) && !c->runq.head &&
+	bool idle = !weft__monitor_pinned(c) && !c->runq.head &&
 		    !weft__stealable(c) && !atomic_load(&c->inbox) &&
 		    !c->heap_len && !c->inflight;
 
@@ -431,7 +456,7 @@ static int64_t retire(int64_t now, int stuck)
 		return -1; /* it answers when it leaves its ring */
 	}
 	if (weft__rt.nr_carriers - stuck <= weft__rt.nr_base ||
-	    c->watch.idle_since < 0 || atomic_load(&c->nr_pinned) ||
+	    c->watch.idle_since < 0 || weft__monitor_pinned(c) ||
 	    weft__stealable(c))
 		return -1;
 	if (now - c->watch.idle_since < linger)
@@ -624,6 +649,7 @@ void weft__monitor_fork_child(struct weft__carrier *self)
 	atomic_store(&self->leave, WEFT_LEAVE_NONE);
 	atomic_store(&self->stuck, false);
 	atomic_store(&self->nr_pinned, 1); /* the forking thread */
+	atomic_store(&self->nr_gone, 0);
 	weft__rt.monitor = (struct weft__monitor_counts){ 0 };
 	weft__rt.nr_base = 1;
 	weft__rt.nr_carriers = 1;

@@ -161,8 +161,9 @@ hidden void weft__obs_stop(bool ran);
 /* A fork child keeps only self (the forking thread t, or none). */
 hidden void weft__obs_fork_child(struct weft__carrier *self,
 				 struct weft_thread *t);
-/* A thread was started: n threads are now live. */
+/* A thread was started: n threads are now live (only if peak_on). */
 hidden extern atomic_uint weft__stats_peak;
+hidden extern bool weft__stats_peak_on;
 hidden void weft__stats_peak_slow(unsigned n);
 static inline void weft__stats_live(unsigned n)
 {

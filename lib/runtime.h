@@ -154,6 +154,8 @@ struct weft_thread {
 	struct weft__future *future; /* where the value goes, or NULL */
 	struct weft__thread_obs obs; /* registry, wait, trace (obs.h) */
 	void *tp; /* its own TLS' thread pointer (tls.c), or NULL */
+	/* The carrier whose ->live counts it, or NULL: weft__rt.live. */
+	struct weft__carrier *live_home;
 };
 
 /* A carrier's own few free stacks of one size class (stack.c). */
@@ -233,8 +235,10 @@ struct weft__carrier {
 	void *tp; /* owner: its kernel thread's thread pointer, once known */
 	struct weft__carrier_obs obs; /* counters, registry (obs.h) */
 	/* monitor.c */
-	pid_t tid;	       /* its kernel thread, for /proc and its clock */
-	atomic_uint nr_pinned; /* live threads that call it home */
+	pid_t tid;	 /* its kernel thread, for /proc and its clock */
+	atomic_int live; /* threads counted here, not rt.live (thread.c) */
+	atomic_uint nr_pinned; /* threads that came home: its own to write */
+	atomic_uint nr_gone;   /* of them, those that moved on since */
 	atomic_bool stuck;     /* the monitor says so: plain spawns avoid it */
 	atomic_uint leave; /* an extra carrier asked to leave: WEFT_LEAVE_* */
 	struct weft__watch watch; /* the monitor's */
@@ -259,10 +263,14 @@ struct weft__runtime {
 	atomic_int state; /* RT_STOPPED, RT_RUNNING */
 	atomic_int nr_carriers;
 	struct weft__carrier **carriers;
-	void *carriers_mem;   /* the slots carriers[] points into */
-	sigset_t sigmask;     /* the starter's: the program's threads' mask */
-	atomic_uint live;     /* virtual threads not yet finalised */
-	atomic_bool stopping; /* carriers leave their loops */
+	void *carriers_mem; /* the slots carriers[] points into */
+	sigset_t sigmask;   /* the starter's: the program's threads' mask */
+	/*
+	 * Zero when no virtual thread is left: the carriers whose ->live is
+	 * not zero, and threads counted here directly (thread.c).
+	 */
+	atomic_uint live;
+	atomic_bool stopping;	 /* carriers leave their loops */
 	atomic_uint nr_sleeping; /* carriers asleep in the ring */
 	atomic_uint ready;	 /* carriers that finished setup */
 	atomic_uint rr;		 /* round robin for plain spawns */
@@ -315,6 +323,9 @@ hidden void weft__monitor_wake(void);
 hidden bool weft__monitor_leave(struct weft__carrier *c);
 hidden struct weft__carrier *weft__monitor_place(void);
 hidden void weft__monitor_home(struct weft__carrier *c, struct weft_thread *t);
+/* Live threads that call c home; one of them ends, on c. */
+hidden unsigned weft__monitor_pinned(struct weft__carrier *c);
+hidden void weft__monitor_unpin(struct weft__carrier *c);
 /* No carrier starts or leaves while held: fork, a thread dump. */
 hidden void weft__monitor_hold(void);
 hidden void weft__monitor_release(void);
@@ -333,6 +344,11 @@ hidden struct weft_thread *weft__thread_new(intptr_t (*fn)(void *), void *arg,
 					    const struct weft_spawn_attr *attr,
 					    int *ret_err);
 hidden void weft__thread_start(struct weft_thread *t);
+/* Carrier c, the calling one, took n threads counted on v (thread.c). */
+hidden void weft__live_move(struct weft__carrier *c, struct weft__carrier *v,
+			    int n);
+/* Virtual threads not yet finalised, summed; for statistics. */
+hidden unsigned weft__live_threads(void);
 /* 0, or why t is no handle: -EINVAL (NULL, stale), -ECHILD (fork). */
 hidden int weft__thread_check(const struct weft_thread *t);
 hidden void weft__thread_finalise(struct weft_thread *t);

@@ -253,31 +253,53 @@ void weft__localq_spill(struct weft__carrier *c)
 		steal_push(c, t);
 }
 
-/* Take one thread, and up to half of the rest, from another carrier. */
+/*
+ * Thread t moves from v to c, the calling carrier: if v counts it live,
+ * c will (thread.c); how many moved so.
+ */
+static int adopt(struct weft__carrier *c, struct weft__carrier *v,
+		 struct weft_thread *t)
+{
+	if (t->live_home != v)
+		return 0;
+	t->live_home = c;
+	return 1;
+}
+
+/*
+ * Take one thread, and up to half of the rest, from another carrier.
+ * Their live counts move before any of them can be seen here: a thread
+ * queued here may be stolen again at once.
+ */
 static struct weft_thread *steal(struct weft__carrier *c)
 {
 	int n = weft__rt.nr_carriers;
 
 	for (int i = 1; i < n; i++) {
 		struct weft__carrier *v = weft__rt.carriers[(c->index + i) % n];
-		struct weft_thread *got[WEFT_LOCALQ / 2], *t, *u;
-		unsigned k = local_take(v, got, ARRAY_SIZE(got)), more;
+		struct weft_thread *got[WEFT_LOCALQ / 2];
+		unsigned k = local_take(v, got, ARRAY_SIZE(got));
+		int counted = 0;
 
-		if (k) {
-			for (unsigned j = 1; j < k; j++)
-				local_push(c, got[j]);
-			WEFT_STAT(c, steals);
-			return got[0];
+		if (!k) {
+			unsigned more = atomic_load_explicit(
+				&v->nr_steal, memory_order_relaxed);
+
+			more = more - more / 2;
+			while (k < more && k < ARRAY_SIZE(got) &&
+			       (got[k] = steal_pop(v)))
+				k++;
+			if (!k)
+				continue;
 		}
-		if (!(t = steal_pop(v)))
-			continue;
-		more = atomic_load_explicit(&v->nr_steal,
-					    memory_order_relaxed) /
-		       2;
-		while (more-- && (u = steal_pop(v)))
-			local_push(c, u);
+		for (unsigned j = 0; j < k; j++)
+			counted += adopt(c, v, got[j]);
+		if (counted)
+			weft__live_move(c, v, counted);
+		for (unsigned j = 1; j < k; j++)
+			local_push(c, got[j]);
 		WEFT_STAT(c, steals);
-		return t;
+		return got[0];
 	}
 	return NULL;
 }
@@ -1059,6 +1081,11 @@ static void fork_child(void)
 	weft__obs_fork_child(self, t);
 	atomic_store(&weft__rt.nr_sleeping, 0);
 	atomic_store(&weft__rt.stopping, false);
+	/* Only t is left, counted on rt.live itself (thread.c). */
+	for (int i = 0; i < weft__rt.nr_slots; i++)
+		atomic_store(&weft__rt.carriers[i]->live, 0);
+	if (t)
+		t->live_home = NULL;
 	if (!t) {
 		/* Not a virtual thread: no runtime until the next spawn. */
 		if (self)

@@ -31,6 +31,7 @@
  * that neighbours in a slab go back in one madvise: a burst of a hundred
  * thousand threads ending costs a few hundred system calls, not one each.
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,21 @@
 #define VALGRIND_STACK_REGISTER(lo, hi) 0
 #define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
 #endif
+#if WEFT_ASAN
+#include <sanitizer/asan_interface.h>
+#else
+#define ASAN_POISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#define ASAN_UNPOISON_MEMORY_REGION(p, n) ((void)(p), (void)(n))
+#endif
+/*
+ * Under AddressSanitizer a pooled stack's control block is poisoned past
+ * the words a stale handle may read (sp; magic and gen, see thread.c):
+ * whoever touches a thread after its stack was freed is reported there.
+ */
+#define TCB_STALE_OK 16
+_Static_assert(offsetof(struct weft_thread, gen) + sizeof(unsigned) <=
+		       TCB_STALE_OK,
+	       "a stale handle's check() reads only unpoisoned words");
 #if WEFT_TSAN
 #include <sanitizer/tsan_interface.h>
 #define tsan_create_fiber() __tsan_create_fiber(0)
@@ -245,6 +261,7 @@ static struct weft_thread *setup(uintptr_t e, size_t size, int k)
 	char *lo = (char *)(e & ~(uintptr_t)1);
 	struct weft_thread *t = (struct weft_thread *)(lo + size - TCB_SIZE);
 
+	ASAN_UNPOISON_MEMORY_REGION(t, TCB_SIZE);
 	zero_lines(t, TCB_SIZE);
 	t->stack_lo = lo;
 	t->stack_size = size;
@@ -429,6 +446,8 @@ void weft__stack_free(struct weft_thread *t)
 		atomic_fetch_sub(&dedicated, 1);
 		return;
 	}
+	ASAN_POISON_MEMORY_REGION((char *)t + TCB_STALE_OK,
+				  TCB_SIZE - TCB_STALE_OK);
 	c = weft__carrier_self();
 	sc = c ? &c->stack_cache[k] : NULL;
 	if (!sc) {
@@ -508,8 +527,10 @@ void weft__stack_fork_unlock(void)
 
 void weft__stack_fini(void)
 {
-	for (size_t i = 0; i < nr_maps; i++)
+	for (size_t i = 0; i < nr_maps; i++) {
+		ASAN_UNPOISON_MEMORY_REGION(maps[i].p, maps[i].len);
 		munmap(maps[i].p, maps[i].len);
+	}
 	free(maps);
 	maps = NULL;
 	nr_maps = maps_cap = 0;

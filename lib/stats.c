@@ -16,7 +16,8 @@
  * them, on cache lines apart from every other carrier's and from its own
  * shared fields, which only its kernel thread writes (obs.h); the
  * printer sums the blocks.
- * The peak of live threads comes from the live count.  The few things
+ * The peak of live threads is a sum of the live counts (thread.c), taken
+ * at each spawn only while WEFT_STATS is on.  The few things
  * counted on plain threads (spawns, cancelled waits) go to shared atomics.
  */
 #include <fcntl.h>
@@ -32,9 +33,10 @@
 #include "runtime.h"
 
 atomic_uint weft__stats_peak;
-static bool enabled;	/* WEFT_STATS=1 at the runtime's start */
-static int out_fd = -1; /* the copy of stderr to print on */
-static int64_t since;	/* when counting began */
+bool weft__stats_peak_on; /* WEFT_STATS=1 at the runtime's start */
+static bool enabled;	  /* and the table is still to print */
+static int out_fd = -1;	  /* the copy of stderr to print on */
+static int64_t since;	  /* when counting began */
 static atomic_ulong plain_cancelled, plain_created;
 
 /* io_uring's opcodes, by number (include/uapi/linux/io_uring.h). */
@@ -149,7 +151,7 @@ void weft__obs_ring(struct weft__carrier *c, struct weft__waiter *w,
 static void reset(void)
 {
 	atomic_store(&plain_created, 0);
-	atomic_store(&weft__stats_peak, atomic_load(&weft__rt.live));
+	atomic_store(&weft__stats_peak, weft__live_threads());
 	atomic_store(&plain_cancelled, 0);
 	since = weft__now();
 }
@@ -159,6 +161,7 @@ void weft__obs_start(void)
 	unsigned on;
 
 	enabled = weft__env_uint("WEFT_STATS", 0, 1, 0, &on) == 0 && on;
+	weft__stats_peak_on = enabled;
 	/* Raw: the shim's fcntl would enter the copy in its fd table. */
 	if (enabled && out_fd < 0)
 		out_fd =

@@ -131,11 +131,65 @@ weft__thread_new(intptr_t (*fn)(void *), void *arg,
 	return t;
 }
 
+/*
+ * Live threads.  The runtime must know when the last one ends (weft_main
+ * returns then, weft_shutdown waits for it), but one counter that every
+ * spawn and every end changes is one cache line that every carrier
+ * writes: it was a fifth of spawn+join on two carriers.  So a thread
+ * spawned on a carrier is counted on that carrier's ->live, and
+ * weft__rt.live counts the carriers whose ->live is not zero, plus the
+ * threads spawned from plain threads, counted there directly.  A carrier
+ * that steals threads takes their counts with them (weft__live_move),
+ * one add and one subtract for the batch, so the ends are counted where
+ * they happen too.  rt.live cannot reach zero early: a carrier's ->live
+ * goes from zero up only in a spawn by a live thread, which keeps its own
+ * count (and so rt.live) above zero meanwhile, or in a steal, which adds
+ * before it subtracts.
+ */
+static void live_up(struct weft__carrier *c, int n)
+{
+	if (atomic_fetch_add(&c->live, n) == 0)
+		atomic_fetch_add(&weft__rt.live, 1);
+}
+
+static void live_down(struct weft__carrier *c, int n)
+{
+	if (atomic_fetch_sub(&c->live, n) == n &&
+	    atomic_fetch_sub(&weft__rt.live, 1) == 1)
+		weft__runtime_idle();
+}
+
+void weft__live_move(struct weft__carrier *c, struct weft__carrier *v, int n)
+{
+	live_up(c, n);
+	live_down(v, n);
+}
+
+unsigned weft__live_threads(void)
+{
+	unsigned n = atomic_load(&weft__rt.live);
+
+	for (int i = 0; i < weft__rt.nr_slots; i++) {
+		struct weft__carrier *c = weft__rt.carriers[i];
+		int k = atomic_load_explicit(&c->live, memory_order_relaxed);
+
+		n += k > 0 ? k - 1 : 0; /* rt.live has counted it once */
+	}
+	return n;
+}
+
 void weft__thread_start(struct weft_thread *t)
 {
-	weft__stats_live(atomic_fetch_add_explicit(&weft__rt.live, 1,
-						   memory_order_relaxed) +
-			 1);
+	struct weft__carrier *c = weft__carrier_self();
+
+	if (c && c->current) {
+		t->live_home = c;
+		live_up(c, 1);
+	} else {
+		atomic_fetch_add(&weft__rt.live, 1);
+	}
+	if (unlikely(weft__stats_peak_on))
+		weft__stats_live(weft__live_threads());
 	weft__enqueue_new(t);
 }
 
@@ -160,6 +214,7 @@ int weft_thread_spawn(struct weft_thread **ret_thread, intptr_t (*fn)(void *),
 void weft__thread_finalise(struct weft_thread *t)
 {
 	unsigned s = atomic_load(&t->join);
+	struct weft__carrier *home = t->live_home; /* t is gone at DONE */
 	struct weft__waiter *w;
 
 	weft__registry_del(t);
@@ -170,8 +225,7 @@ void weft__thread_finalise(struct weft_thread *t)
 		t->tp = NULL;
 	}
 	/* Its carrier may retire now (monitor.c); t ran there last. */
-	atomic_fetch_sub_explicit(&t->carrier->nr_pinned, 1,
-				  memory_order_relaxed);
+	weft__monitor_unpin(t->carrier);
 	for (;;) {
 		if (s == WEFT_JOIN_DETACHED) {
 			weft__stack_free(t);
@@ -198,7 +252,9 @@ void weft__thread_finalise(struct weft_thread *t)
 		if (atomic_compare_exchange_weak(&t->join, &s, WEFT_JOIN_DONE))
 			break;
 	}
-	if (atomic_fetch_sub(&weft__rt.live, 1) == 1)
+	if (home)
+		live_down(home, 1);
+	else if (atomic_fetch_sub(&weft__rt.live, 1) == 1)
 		weft__runtime_idle();
 }
 

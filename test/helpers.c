@@ -26,6 +26,20 @@ int t_kernel_threads(void)
 	return n;
 }
 
+/*
+ * The count of kernel threads once it is back to want, or what it is
+ * after a second.  pthread_join returns when the kernel clears the
+ * thread's tid, a moment before the exiting thread leaves the count.
+ */
+int t_kernel_threads_back_to(int want)
+{
+	int n;
+
+	for (int i = 0; (n = t_kernel_threads()) != want && i < 1000; i++)
+		usleep(1000);
+	return n;
+}
+
 int t_mappings(void)
 {
 	FILE *f = fopen("/proc/self/maps", "r");

@@ -30,6 +30,7 @@
 
 /* Kernel threads of this process, from /proc/self/status. */
 int t_kernel_threads(void);
+int t_kernel_threads_back_to(int want);
 /* Mappings of this process, from /proc/self/maps. */
 int t_mappings(void);
 /* Open fds of this process, from /proc/self/fd. */

@@ -49,7 +49,7 @@ Test(shutdown, weft_main_leaves_nothing_behind)
 	maps = t_mappings();
 	for (int i = 0; i < 20; i++) {
 		cr_assert_eq(weft_main(work, NULL), 0);
-		cr_assert_eq(t_kernel_threads(), threads);
+		cr_assert_eq(t_kernel_threads_back_to(threads), threads);
 		cr_assert_eq(t_open_fds(), fds);
 	}
 	/*
@@ -69,7 +69,7 @@ Test(shutdown, lazy_start_and_shutdown_leave_nothing_behind)
 		cr_assert_eq(t_run(work, NULL), 0);
 		cr_assert_gt(t_kernel_threads(), threads);
 		cr_assert_eq(weft_shutdown(), 0);
-		cr_assert_eq(t_kernel_threads(), threads);
+		cr_assert_eq(t_kernel_threads_back_to(threads), threads);
 		cr_assert_eq(t_open_fds(), fds);
 	}
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "config.h"
 
 TestSuite(thread, .timeout = 120);
 
@@ -175,6 +176,67 @@ Test(thread, weft_main_runs_a_program_and_stops)
 		cr_assert_eq(atomic_load(&ran), 100 * (i + 1));
 	}
 	cr_assert_eq(weft_main(NULL, NULL), -EINVAL);
+}
+
+/*
+ * The live count is kept per carrier (lib/thread.c): weft_main must still
+ * return when the last thread ends and not before, with threads spawned,
+ * stolen, joined and ended on every carrier, in batches and detached.
+ */
+#define CHURN_ROUNDS (WEFT_TSAN ? 10 : 500) /* TSan: 100 times slower */
+#define CHURN_BATCH 64
+#define BRANCHES 100
+#define LEAVES 8
+static atomic_int leaves_done;
+
+static intptr_t leaf(void *arg)
+{
+	if (arg)
+		weft_yield();
+	atomic_fetch_add(&leaves_done, 1);
+	return 0;
+}
+
+static intptr_t branch(void *arg)
+{
+	struct weft_spawn_attr a = { .flags = WEFT_SPAWN_DETACHED };
+
+	for (int i = 0; i < LEAVES; i++)
+		cr_assert_eq(weft_thread_spawn(NULL, leaf, arg, &a), 0);
+	return 0;
+}
+
+static intptr_t churn(void *arg)
+{
+	struct weft_spawn_attr a = { .flags = WEFT_SPAWN_DETACHED };
+	struct weft_thread *t[CHURN_BATCH];
+
+	for (int r = 0; r < CHURN_ROUNDS; r++) {
+		for (int i = 0; i < CHURN_BATCH; i++)
+			cr_assert_eq(weft_thread_spawn(
+					     &t[i], leaf,
+					     (void *)(intptr_t)(i & 1), NULL),
+				     0);
+		for (int i = 0; i < CHURN_BATCH; i++)
+			cr_assert_eq(weft_thread_join(t[i], NULL), 0);
+	}
+	for (int i = 0; i < BRANCHES; i++)
+		cr_assert_eq(weft_thread_spawn(NULL, branch,
+					       (void *)(intptr_t)(i & 1), &a),
+			     0);
+	return 7;
+}
+
+Test(thread, weft_main_waits_for_every_thread_on_every_carrier)
+{
+	for (int k = 0; k < 10; k++) {
+		setenv("WEFT_CARRIERS", k & 1 ? "4" : "2", 1);
+		atomic_store(&leaves_done, 0);
+		cr_assert_eq(weft_main(churn, NULL), 7);
+		cr_assert_eq(atomic_load(&leaves_done),
+			     CHURN_ROUNDS * CHURN_BATCH + BRANCHES * LEAVES);
+		cr_assert_eq(weft_carrier_count(), 0);
+	}
 }
 
 Test(thread, weft_main_on_a_running_runtime)
