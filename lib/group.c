@@ -217,15 +217,16 @@ void weft__group_member_done(struct weft_thread *t)
 	struct weft__waiter *w = NULL;
 	struct weft_thread *owner = NULL;
 
-	weft__spin_lock(&g->lock);
+	/* The policy is set at open: a success under it needs no lock. */
 	if (failed) {
+		weft__spin_lock(&g->lock);
 		record(g, t, status);
+		weft__spin_unlock(&g->lock);
 		if (g->policy == WEFT_FAIL_FAST)
 			cancel = GROUP_FAILURE;
 	} else if (!is_failure(v) && g->policy == WEFT_FIRST_SUCCESS) {
 		cancel = GROUP_SUCCESS;
 	}
-	weft__spin_unlock(&g->lock);
 	if (t->future)
 		future_done(t->future, status, v);
 	if (cancel)
