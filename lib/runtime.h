@@ -172,12 +172,12 @@ struct weft__queue {
 /*
  * A carrier's ring of new and migratable threads: only the carrier
  * pushes, anyone takes (sched.c).  Go's local run queue, in C11 atomics.
+ * Its slots are at the carrier's end, away from the fields a switch reads.
  */
 #define WEFT_LOCALQ 256
 struct weft__localq {
 	_Atomic uint32_t head; /* next to take: advanced by CAS */
 	_Atomic uint32_t tail; /* next free: the owner's to advance */
-	_Atomic(struct weft_thread *) slot[WEFT_LOCALQ];
 };
 
 /* What the monitor remembers of a carrier (monitor.c); the monitor's own. */
@@ -244,6 +244,7 @@ struct weft__carrier {
 	struct weft__watch watch; /* the monitor's */
 	void *stack; /* an extra carrier's, mapped by the monitor */
 	size_t stack_len;
+	_Atomic(struct weft_thread *) localq_slot[WEFT_LOCALQ];
 };
 
 /* What the monitor saw since the runtime started; written by the monitor. */

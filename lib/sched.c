@@ -187,7 +187,7 @@ static void local_push(struct weft__carrier *c, struct weft_thread *t)
 		steal_push(c, t);
 		return;
 	}
-	atomic_store_explicit(&q->slot[tail % WEFT_LOCALQ], t,
+	atomic_store_explicit(&c->localq_slot[tail % WEFT_LOCALQ], t,
 			      memory_order_relaxed);
 	/* Release: whoever sees the tail sees t set up. */
 	atomic_store_explicit(&q->tail, tail + 1, memory_order_release);
@@ -221,7 +221,7 @@ static unsigned local_take(struct weft__carrier *c, struct weft_thread **out,
 			return 0;
 		for (uint32_t i = 0; i < n; i++)
 			out[i] = atomic_load_explicit(
-				&q->slot[(head + i) % WEFT_LOCALQ],
+				&c->localq_slot[(head + i) % WEFT_LOCALQ],
 				memory_order_relaxed);
 		/* Release: the owner reuses the slots only after this. */
 		if (atomic_compare_exchange_weak_explicit(
