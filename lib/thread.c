@@ -171,7 +171,7 @@ unsigned weft__live_threads(void)
 
 	for (int i = 0; i < weft__rt.nr_slots; i++) {
 		struct weft__carrier *c = weft__rt.carriers[i];
-		int k = atomic_load_explicit(&c->live, memory_order_relaxed);
+		int k = atomic_load_explicit(&c->live, memory_order_acquire);
 
 		n += k > 0 ? k - 1 : 0; /* rt.live has counted it once */
 	}

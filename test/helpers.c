@@ -121,7 +121,8 @@ intptr_t t_run(intptr_t (*fn)(void *), void *arg)
 	return r < 0 ? r : v;
 }
 
+/* Virtual threads not yet ended, summed over the carriers' counts. */
 unsigned t_live(void)
 {
-	return atomic_load(&weft__rt.live);
+	return weft__live_threads();
 }
