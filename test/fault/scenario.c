@@ -16,7 +16,6 @@
  */
 #include <errno.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +24,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "fail.h"
 #include "helpers.h"
 #include "lib/runtime.h"
 #include "lib/weftimpl.h"
@@ -36,20 +36,6 @@
 #define POLL_FDS 20
 
 static int first_error;
-
-static __attribute__((noreturn, format(printf, 1, 2))) void
-fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("FAIL: ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	_exit(1);
-}
 
 static bool resource_error(long r)
 {

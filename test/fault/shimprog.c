@@ -19,7 +19,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,26 +31,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fail.h"
+
 #define THREADS 40
 #define PIPE_BYTES (256 * 1024)
 #define IOVS 20
 #define MANY 40
 
 static int first_error;
-
-static __attribute__((noreturn, format(printf, 1, 2))) void
-fail(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("FAIL: ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	_exit(1);
-}
 
 /* e from step: a resource errno is noted (true), anything else fails. */
 static bool error(const char *step, int e)

@@ -21,7 +21,6 @@
  *     build-fuzz/test/fuzz/fuzz_api -max_total_time=600 corpus \
  *         test/fuzz/corpus-api      (see test/fuzz/run.sh)
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -31,6 +30,8 @@
 #include <unistd.h>
 
 #include <weft.h>
+
+#include "../helpers.h"
 
 #define SLOTS 8
 #define NEST 6
@@ -479,20 +480,6 @@ static void step(struct input *in)
 	}
 }
 
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n - 1;
-}
-
 static intptr_t body(void *arg)
 {
 	struct input *in = arg;
@@ -534,7 +521,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct input in = { data, size };
-	int fds = open_fds();
+	int fds = t_open_fds();
 
 	memset(&w, 0, sizeof(w));
 	depth = 0;
@@ -542,6 +529,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(weft_chan_new(&w.ch, 1 + (size ? data[0] % 4 : 0)) == 0);
 	CHECK(weft_main(body, &in) == 0);
 	weft_chan_free(w.ch);
-	CHECK(open_fds() == fds);
+	CHECK(t_open_fds() == fds);
 	return 0;
 }
