@@ -194,12 +194,18 @@ unsigned weft__monitor_pinned(struct weft__carrier *c)
 	return atomic_load(&c->nr_pinned) - gone;
 }
 
-void weft__monitor_unpin(struct weft__carrier *c)
+/* nr_pinned += d, by its carrier only. */
+static void pinned_add(struct weft__carrier *c, unsigned d)
 {
 	atomic_store_explicit(
 		&c->nr_pinned,
-		atomic_load_explicit(&c->nr_pinned, memory_order_relaxed) - 1,
+		atomic_load_explicit(&c->nr_pinned, memory_order_relaxed) + d,
 		memory_order_relaxed);
+}
+
+void weft__monitor_unpin(struct weft__carrier *c)
+{
+	pinned_add(c, -1u);
 }
 
 /* c runs t, which calls another carrier home, or none yet. */
@@ -208,10 +214,7 @@ void weft__monitor_home(struct weft__carrier *c, struct weft_thread *t)
 	if (t->carrier)
 		atomic_fetch_add_explicit(&t->carrier->nr_gone, 1,
 					  memory_order_relaxed);
-	atomic_store_explicit(
-		&c->nr_pinned,
-		atomic_load_explicit(&c->nr_pinned, memory_order_relaxed) + 1,
-		memory_order_relaxed);
+	pinned_add(c, 1);
 }
 
 /* A base carrier for a new thread from a plain thread; stuck ones last. */

@@ -294,7 +294,8 @@ hidden struct weft__carrier *weft__carrier_self(void);
 hidden struct weft_thread *weft__self(void);
 hidden void weft__park(void);
 hidden void weft__ready(struct weft_thread *t);
-hidden void weft__enqueue_new(struct weft_thread *t);
+/* c: weft__carrier_self() of the spawner, NULL on a plain thread. */
+hidden void weft__enqueue_new(struct weft__carrier *c, struct weft_thread *t);
 /* New and migratable threads waiting on c, to run or to steal. */
 hidden unsigned weft__stealable(struct weft__carrier *c);
 /* c's own: its lock-free queue into the locked one (dump.c). */

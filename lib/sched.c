@@ -385,10 +385,8 @@ static void drain_inbox(struct weft__carrier *c)
 }
 
 /* Queue a thread that has never run: any carrier may take it. */
-void weft__enqueue_new(struct weft_thread *t)
+void weft__enqueue_new(struct weft__carrier *c, struct weft_thread *t)
 {
-	struct weft__carrier *c = weft__carrier_self();
-
 	if (c) {
 		local_push(c, t);
 		if (weft__stealable(c) > 1)

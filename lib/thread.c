@@ -152,11 +152,17 @@ static void live_up(struct weft__carrier *c, int n)
 		atomic_fetch_add(&weft__rt.live, 1);
 }
 
+/* One less on rt.live: a thread counted there, or a carrier's last. */
+static void rt_live_down(void)
+{
+	if (atomic_fetch_sub(&weft__rt.live, 1) == 1)
+		weft__runtime_idle();
+}
+
 static void live_down(struct weft__carrier *c, int n)
 {
-	if (atomic_fetch_sub(&c->live, n) == n &&
-	    atomic_fetch_sub(&weft__rt.live, 1) == 1)
-		weft__runtime_idle();
+	if (atomic_fetch_sub(&c->live, n) == n)
+		rt_live_down();
 }
 
 void weft__live_move(struct weft__carrier *c, struct weft__carrier *v, int n)
@@ -190,7 +196,7 @@ void weft__thread_start(struct weft_thread *t)
 	}
 	if (unlikely(weft__stats_peak_on))
 		weft__stats_live(weft__live_threads());
-	weft__enqueue_new(t);
+	weft__enqueue_new(c, t);
 }
 
 int weft_thread_spawn(struct weft_thread **ret_thread, intptr_t (*fn)(void *),
@@ -254,8 +260,8 @@ void weft__thread_finalise(struct weft_thread *t)
 	}
 	if (home)
 		live_down(home, 1);
-	else if (atomic_fetch_sub(&weft__rt.live, 1) == 1)
-		weft__runtime_idle();
+	else
+		rt_live_down();
 }
 
 /*

@@ -8,7 +8,6 @@
 #include <unistd.h>
 
 #include "helpers.h"
-#include "config.h"
 
 TestSuite(thread, .timeout = 120);
 
