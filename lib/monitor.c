@@ -526,9 +526,12 @@ static void *monitor_main(void *arg)
 	weft__lock(&mon.lock);
 	while (!atomic_load(&mon.stop)) {
 		bool asleep;
-		int64_t again = pass(weft__now(), &asleep);
+		int64_t again = pass(weft__now(), &asleep), trim;
 
 		weft__unlock(&mon.lock);
+		trim = weft__stack_trim(weft__now());
+		if (trim >= 0 && (again < 0 || trim < again))
+			again = trim;
 		if (asleep)
 			sleep_with_carriers(again);
 		else
@@ -557,6 +560,7 @@ int weft__monitor_start(void)
 	if (r)
 		return -r;
 	mon.running = true;
+	weft__stack_monitor_trims(true);
 	return 0;
 }
 
@@ -587,6 +591,7 @@ bool weft__monitor_stop(void)
 	weft__monitor_wake();
 	pthread_join(mon.thread, NULL);
 	mon.running = false;
+	weft__stack_monitor_trims(false);
 	settle();
 	for (int i = 0; i < weft__rt.nr_carriers; i++)
 		if (atomic_load(&weft__rt.carriers[i]->stuck))
@@ -628,6 +633,7 @@ void weft__monitor_fork_child(struct weft__carrier *self)
 
 	atomic_store(&mon.lock.v, 0);
 	mon.running = false;
+	weft__stack_monitor_trims(false); /* until the child's starts */
 	atomic_store(&weft__rt.monitor_asleep, 0);
 	if (!self) {
 		weft__carriers_free();

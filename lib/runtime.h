@@ -369,6 +369,9 @@ hidden bool weft__stack_overflowed(const struct weft_thread *t, void *addr);
 hidden size_t weft__stack_default(void);
 /* For tests: stacks made, and of those waiting in pools; see stack.c. */
 hidden void weft__stack_counts(size_t *ret_made, size_t *ret_pooled);
+hidden int64_t weft__stack_trim(int64_t now);
+hidden void weft__stack_monitor_trims(bool on);
+hidden size_t weft__stack_keep(size_t size);
 
 /* pool.c */
 hidden void weft__pool_stop(void);

@@ -21,15 +21,23 @@
  * committed: a fresh page costs a fault of 10-20 us here, a reused one
  * nothing.  Each carrier keeps a small cache per class that it alone
  * touches, filled and drained half at a time; behind it, each class has a
- * locked pool of three lists:
+ * locked pool of two lists:
  *
- *   hot      committed, reused first, at most hot_limit(k) of them
- *   pending  freed past the hot limit, committed until trimmed
+ *   hot      committed, reused first, most recent on top
  *   cold     given back with MADV_DONTNEED, reused before carving more
  *
- * Pending stacks are trimmed TRIM_BATCH at a time, sorted by address so
- * that neighbours in a slab go back in one madvise: a burst of a hundred
- * thousand threads ending costs a few hundred system calls, not one each.
+ * Giving pages back is slow (the madvise, the TLB shootdown it sends to
+ * every carrier, the faults when the stack is used again), so it is done
+ * off the carriers: hot_limit(k) stacks stay committed for good, and the
+ * monitor's look every TRIM_PERIOD_NS trims, from the bottom of hot, the
+ * stacks past that limit that no spawn took since its previous look (the
+ * low-water mark), as allocators decay their dirty pages.  A burst of
+ * threads that end and a burst that start again costs no system call.
+ * Without a monitor (WEFT_STUCK_MS=0), or past excess_limit(k) more, the
+ * carrier that frees a stack trims TRIM_BATCH of them itself.  A trim
+ * sorts its batch by address so that neighbours in a slab go back in one
+ * madvise: a hundred thousand threads ending cost a few hundred system
+ * calls, not one each.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -73,8 +81,10 @@ _Static_assert(offsetof(struct weft_thread, gen) + sizeof(unsigned) <=
 #define MIN_SHIFT 14		      /* 16 KiB */
 #define NR_CLASSES WEFT_STACK_CLASSES /* up to 64 MiB */
 #define SLAB_BYTES ((size_t)64 << 20)
-#define HOT_BYTES ((size_t)256 << 20)
+#define HOT_BYTES ((size_t)256 << 20)	  /* committed for good */
+#define EXCESS_BYTES ((size_t)1024 << 20) /* left to the monitor */
 #define TRIM_BATCH 256
+#define TRIM_PERIOD_NS 100000000
 #define MAP_RESERVE 16384
 #define DEDICATED NR_CLASSES /* a stack too big for a class */
 #define TCB_SIZE ALIGN_UP(sizeof(struct weft_thread), 64)
@@ -86,11 +96,17 @@ struct list {
 	size_t n, cap;
 };
 
+/* Hot stacks: e[base..top), most recent on top; trimmed from the bottom. */
+struct deque {
+	uintptr_t *e;
+	size_t base, top, cap;
+	size_t low; /* the fewest there were since the monitor's last look */
+};
+
 struct pool {
 	struct weft__lock lock;
-	struct list hot, cold;
-	uintptr_t pending[TRIM_BATCH];
-	size_t nr_pending;
+	struct deque hot;
+	struct list cold;
 	char *cur, *end; /* the part of the last slab not carved yet */
 	size_t carved;	 /* stacks carved so far, for weft__stack_counts */
 };
@@ -105,7 +121,10 @@ static struct weft__lock maps_lock;
 static struct mapping *maps; /* every slab and dedicated stack */
 static size_t nr_maps, maps_cap;
 static atomic_long guard_budget = -1;
-static atomic_long dedicated; /* stacks with a mapping of their own */
+static atomic_long dedicated;	  /* stacks with a mapping of their own */
+static atomic_bool monitor_trims; /* the monitor runs weft__stack_trim */
+static atomic_bool excess;	  /* some pool may hold more than it keeps */
+static int64_t last_trim;	  /* the monitor's */
 static size_t default_size;
 
 static long read_max_map_count(void)
@@ -295,13 +314,51 @@ static size_t hot_limit(int k)
 	return n > TRIM_BATCH ? n : TRIM_BATCH;
 }
 
+static size_t excess_limit(int k)
+{
+	if (!atomic_load_explicit(&monitor_trims, memory_order_relaxed))
+		return 0;
+	return EXCESS_BYTES >> (k + MIN_SHIFT);
+}
+
+static size_t hot_n(const struct deque *d)
+{
+	return d->top - d->base;
+}
+
+static bool hot_push(struct deque *d, uintptr_t e)
+{
+	if (d->top == d->cap && d->base > d->cap / 2) {
+		memmove(d->e, d->e + d->base, hot_n(d) * sizeof(*d->e));
+		d->top -= d->base;
+		d->base = 0;
+	}
+	if (d->top == d->cap) {
+		size_t cap = d->cap ? 2 * d->cap : 256;
+		uintptr_t *n = WEFT_ALLOC(alloc_stack_list,
+					  realloc(d->e, cap * sizeof(*n)));
+
+		if (!n)
+			return false;
+		d->e = n;
+		d->cap = cap;
+	}
+	d->e[d->top++] = e;
+	return true;
+}
+
 /* A pooled stack of class k, or 0; called with the pool locked. */
 static uintptr_t take(struct pool *p)
 {
-	if (p->hot.n)
-		return p->hot.e[--p->hot.n];
-	if (p->nr_pending)
-		return p->pending[--p->nr_pending];
+	struct deque *d = &p->hot;
+
+	if (hot_n(d)) {
+		uintptr_t e = d->e[--d->top];
+
+		if (d->top < d->base + d->low)
+			d->low = hot_n(d);
+		return e;
+	}
 	if (p->cold.n)
 		return p->cold.e[--p->cold.n];
 	return 0;
@@ -334,28 +391,95 @@ static void trim(uintptr_t *e, size_t n, size_t size)
 	}
 }
 
+/*
+ * Trim up to n of the oldest hot stacks of class k, TRIM_BATCH at a
+ * time, with the pool locked; it is let go around each madvise, since
+ * nobody else can reach a batch taken out.
+ */
+static void trim_oldest(struct pool *p, int k, size_t n)
+{
+	uintptr_t batch[TRIM_BATCH];
+	struct deque *d = &p->hot;
+
+	while (n) {
+		size_t b = n < TRIM_BATCH ? n : TRIM_BATCH;
+
+		if (b > hot_n(d))
+			b = hot_n(d);
+		if (!b)
+			return;
+		memcpy(batch, d->e + d->base, b * sizeof(*batch));
+		d->base += b;
+		d->low = d->low > b ? d->low - b : 0;
+		n -= b;
+		weft__unlock(&p->lock);
+		trim(batch, b, (size_t)1 << (k + MIN_SHIFT));
+		weft__lock(&p->lock);
+		for (size_t j = 0; j < b; j++)
+			push(&p->cold, batch[j]);
+	}
+}
+
 /* Give n stacks of class k back to their pool. */
 static void pool_put(struct pool *p, int k, const uintptr_t *e, size_t n)
 {
-	uintptr_t batch[TRIM_BATCH];
+	size_t most = hot_limit(k) + excess_limit(k) + TRIM_BATCH;
 
 	weft__lock(&p->lock);
-	for (size_t i = 0; i < n; i++) {
-		if (p->hot.n < hot_limit(k) && push(&p->hot, e[i]))
-			continue;
-		p->pending[p->nr_pending++] = e[i];
-		if (p->nr_pending < TRIM_BATCH)
-			continue;
-		memcpy(batch, p->pending, sizeof(batch));
-		p->nr_pending = 0;
-		weft__unlock(&p->lock);
-		/* Nobody else can reach these now: trim them unlocked. */
-		trim(batch, TRIM_BATCH, (size_t)1 << (k + MIN_SHIFT));
-		weft__lock(&p->lock);
-		for (size_t j = 0; j < TRIM_BATCH; j++)
-			push(&p->cold, batch[j]);
-	}
+	for (size_t i = 0; i < n; i++)
+		if (!hot_push(&p->hot, e[i]))
+			push(&p->cold, e[i]); /* committed: reused the same */
+	if (hot_n(&p->hot) >= most)
+		trim_oldest(p, k, hot_n(&p->hot) - most + TRIM_BATCH);
+	if (hot_n(&p->hot) > hot_limit(k))
+		atomic_store_explicit(&excess, true, memory_order_relaxed);
 	weft__unlock(&p->lock);
+}
+
+/*
+ * The monitor's look (monitor.c), at most every TRIM_PERIOD_NS: trim the
+ * hot stacks past the limit that stayed unused since the last one.  When
+ * it should look again (-1: nothing is left to trim).
+ */
+int64_t weft__stack_trim(int64_t now)
+{
+	bool more = false;
+
+	if (!atomic_load(&excess))
+		return -1;
+	if (now - last_trim < TRIM_PERIOD_NS)
+		return last_trim + TRIM_PERIOD_NS;
+	last_trim = now;
+	/* Before the pools are read: a put after this says so again. */
+	atomic_store(&excess, false);
+	for (int k = 0; k < NR_CLASSES; k++) {
+		struct pool *p = &pools[k];
+		struct deque *d = &p->hot;
+		size_t keep = hot_limit(k), n;
+
+		weft__lock(&p->lock);
+		n = hot_n(d) > keep ? hot_n(d) - keep : 0;
+		trim_oldest(p, k, n < d->low ? n : d->low);
+		d->low = hot_n(d);
+		more |= hot_n(d) > keep;
+		weft__unlock(&p->lock);
+	}
+	if (!more)
+		return -1;
+	atomic_store(&excess, true);
+	return now + TRIM_PERIOD_NS;
+}
+
+/* For tests: how many freed stacks of size bytes stay committed for good. */
+size_t weft__stack_keep(size_t size)
+{
+	return hot_limit(size_class(size));
+}
+
+/* The monitor runs (or no longer runs) weft__stack_trim. */
+void weft__stack_monitor_trims(bool on)
+{
+	atomic_store(&monitor_trims, on);
 }
 
 /*
@@ -480,7 +604,7 @@ void weft__stack_counts(size_t *ret_made, size_t *ret_pooled)
 
 		weft__lock(&p->lock);
 		made += p->carved;
-		pooled += p->hot.n + p->nr_pending + p->cold.n;
+		pooled += hot_n(&p->hot) + p->cold.n;
 		weft__unlock(&p->lock);
 	}
 	/* Their owners may be using them: a count, as good as the moment. */
@@ -540,4 +664,6 @@ void weft__stack_fini(void)
 		memset(&pools[k], 0, sizeof(pools[k]));
 	}
 	atomic_store(&guard_budget, -1);
+	atomic_store(&excess, false);
+	last_trim = 0;
 }

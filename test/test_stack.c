@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* Stacks: reuse, guard pages, the overflow message, the mapping budget. */
+/*
+ * Stacks: reuse, guard pages, the overflow message, the mapping budget, and
+ * when the pages of freed stacks go back to the kernel.
+ */
 #include <criterion/criterion.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -129,5 +133,142 @@ Test(stack, mappings_stop_growing_past_the_guard_budget)
 		weft_sem_post(&parked);
 	for (int i = 0; i < M; i++)
 		cr_assert_eq(weft_thread_join(t[i], NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+/* Is the page holding p in memory? */
+static bool resident(const void *p)
+{
+	unsigned char v = 0;
+	void *page = (void *)((uintptr_t)p & ~(uintptr_t)4095);
+
+	cr_assert_eq(mincore(page, 4096, &v), 0);
+	return v & 1;
+}
+
+enum { EXCESS = 600 };
+static struct weft_thread *burst[1 << 14];
+static char *page_of[1 << 14]; /* a page of each, read before it is freed */
+
+/* Free n fresh 64 KiB stacks, oldest first, one page of each touched. */
+static size_t burst_of_ends(void)
+{
+	size_t n = weft__stack_keep(64 * 1024) + EXCESS;
+
+	cr_assert_leq(n, sizeof(burst) / sizeof(burst[0]));
+	for (size_t i = 0; i < n; i++) {
+		burst[i] = weft__stack_alloc(64 * 1024);
+		cr_assert(burst[i]);
+		page_of[i] = (char *)burst[i]->stack_lo + 4096;
+		*(volatile char *)page_of[i] = 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		weft__stack_free(burst[i]);
+	return n;
+}
+
+static size_t nr_resident(size_t from, size_t to)
+{
+	size_t r = 0;
+
+	for (size_t i = from; i < to; i++)
+		r += resident(page_of[i]);
+	return r;
+}
+
+/*
+ * Without a monitor, the stacks past the ones kept go back at once, the
+ * oldest first.
+ */
+Test(stack, without_a_monitor_the_excess_goes_back_as_it_is_freed)
+{
+	size_t n, keep = weft__stack_keep(64 * 1024);
+
+	cr_assert_eq(weft__stack_init(), 0);
+	n = burst_of_ends();
+	/* Trimmed TRIM_BATCH at a time: at most a batch is left over. */
+	cr_assert_lt(nr_resident(0, n - keep), 256, "%zu of the oldest %zu",
+		     nr_resident(0, n - keep), n - keep);
+	cr_assert_eq(nr_resident(n - keep, n), keep);
+	weft__stack_fini();
+}
+
+/*
+ * With one, freeing costs no system call: the monitor's looks give back
+ * what stayed unused from one look to the next, and a burst of spawns in
+ * between takes the stacks back committed.
+ */
+Test(stack, the_monitor_gives_back_what_stayed_unused_between_two_looks)
+{
+	const int64_t period = 100000000; /* TRIM_PERIOD_NS */
+	size_t n, keep = weft__stack_keep(64 * 1024);
+	int64_t now = weft__now();
+
+	cr_assert_eq(weft__stack_init(), 0);
+	weft__stack_monitor_trims(true);
+	n = burst_of_ends();
+	cr_assert_eq(nr_resident(0, n), n, "nothing given back on free");
+	cr_assert_eq(weft__stack_trim(now), now + period,
+		     "a first look only marks them: look again");
+	cr_assert_eq(nr_resident(0, n), n);
+	cr_assert_eq(weft__stack_trim(now + period / 2), now + period,
+		     "not before the period is over");
+
+	/* Reused in between: nothing is given back at the next look. */
+	for (size_t i = 0; i < n; i++)
+		cr_assert(weft__stack_alloc(64 * 1024));
+	for (size_t i = 0; i < n; i++)
+		weft__stack_free(burst[i]);
+	weft__stack_trim(now += period);
+	cr_assert_eq(nr_resident(0, n), n);
+
+	/* Unused from that look to this one: the excess goes, oldest first. */
+	cr_assert_eq(weft__stack_trim(now += period), -1, "nothing left");
+	cr_assert_eq(nr_resident(0, n - keep), 0);
+	cr_assert_eq(nr_resident(n - keep, n), keep);
+	weft__stack_monitor_trims(false);
+	weft__stack_fini();
+}
+
+static _Atomic(char *) deep[1 << 14];
+static atomic_long nr_deep;
+static struct weft_sem all_spawned = WEFT_SEM_INIT(0);
+
+static intptr_t touch_and_end(void *arg)
+{
+	volatile char frame[16 * 1024];
+
+	frame[0] = 1;
+	deep[atomic_fetch_add(&nr_deep, 1)] = (char *)frame;
+	weft_sem_wait(&all_spawned); /* each on a stack of its own */
+	return frame[0];
+}
+
+/* The real monitor does look: a burst's stacks go back on their own. */
+Test(stack, the_excess_of_a_burst_goes_back_while_the_program_runs)
+{
+	/* 1 MiB stacks: few are kept, so few threads make an excess. */
+	struct weft_spawn_attr a = { .stack_size = 1 << 20 };
+	size_t n = weft__stack_keep(a.stack_size) + 2000, gone = 0;
+	static struct weft_thread *t[1 << 14];
+
+	cr_assert_leq(n, T_MAX_LIVE);
+	cr_assert_leq(n, sizeof(t) / sizeof(t[0]));
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(weft_thread_spawn(&t[i], touch_and_end, NULL, &a),
+			     0);
+	for (size_t i = 0; i < n; i++)
+		weft_sem_post(&all_spawned);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(weft_thread_join(t[i], NULL), 0);
+	cr_assert_eq(nr_deep, (long)n);
+	/* Some stay in the carriers' caches: 1500 of the 2000 at least. */
+	for (int ms = 0; ms < 5000 && gone < 1500; ms += 10) {
+		usleep(10000);
+		gone = 0;
+		for (size_t i = 0; i < n; i++)
+			gone += !resident(deep[i]);
+	}
+	cr_assert_geq(gone, 1500, "%zu of %zu stacks given back", gone, n);
 	cr_assert_eq(weft_shutdown(), 0);
 }
