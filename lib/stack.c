@@ -424,6 +424,7 @@ static void trim_oldest(struct pool *p, int k, size_t n)
 static void pool_put(struct pool *p, int k, const uintptr_t *e, size_t n)
 {
 	size_t most = hot_limit(k) + excess_limit(k) + TRIM_BATCH;
+	bool wake;
 
 	weft__lock(&p->lock);
 	for (size_t i = 0; i < n; i++)
@@ -431,9 +432,13 @@ static void pool_put(struct pool *p, int k, const uintptr_t *e, size_t n)
 			push(&p->cold, e[i]); /* committed: reused the same */
 	if (hot_n(&p->hot) >= most)
 		trim_oldest(p, k, hot_n(&p->hot) - most + TRIM_BATCH);
-	if (hot_n(&p->hot) > hot_limit(k))
-		atomic_store_explicit(&excess, true, memory_order_relaxed);
+	/* The first excess wakes the monitor, which sleeps while all do. */
+	wake = hot_n(&p->hot) > hot_limit(k) && !atomic_load(&excess) &&
+	       !atomic_exchange(&excess, true) &&
+	       atomic_load_explicit(&monitor_trims, memory_order_relaxed);
 	weft__unlock(&p->lock);
+	if (wake)
+		weft__monitor_wake();
 }
 
 /*
