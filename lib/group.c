@@ -18,8 +18,25 @@
  *
  * Lifetime.  The group lives in its owner's storage, which may go away
  * as soon as the join returns, that is, as soon as live reaches 0: a
- * member that ends touches the group last when it takes itself off the
- * list, and wakes the owner with what it copied before.
+ * member that ends touches the group last when it counts itself out, and
+ * wakes the owner with what it copied before.
+ *
+ * Reaping.  A member that has ended stays on the member list, where a
+ * cancellation's walk finds it harmless (no wait, no groups), and keeps
+ * its stack.  Taking itself off would write its neighbours, last written
+ * by spawns on another CPU, under a lock that both CPUs' members fight
+ * for, and every member would move the group's cache lines between CPUs:
+ * on two carriers that was most of what a group cost over bare
+ * spawn+join.  Instead the scheduler, once off the member's stack
+ * (weft__group_member_gone), adds it to its carrier's batch of ended
+ * members of one group, and hands the batch over (weft__group_flush_ended:
+ * one push on the group's ended list, one count for them all) when it is
+ * full, before the carrier runs a thread of another group or none, and
+ * before it waits: so only the group's own members can delay its join.
+ * The join, when every member has ended, empties the list and frees the
+ * stacks; so does every REAP_EVERY-th spawn for those ended so far, which
+ * bounds what a long-lived group holds.  The root group, which nobody
+ * joins until the end, unlinks and frees each member as it ends.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +45,9 @@
 
 _Static_assert(sizeof(struct weft__group) <= sizeof(struct weft_group),
 	       "struct weft_group is too small");
+
+#define REAP_EVERY 64
+#define ENDED_BATCH 64
 
 static bool is_failure(intptr_t v)
 {
@@ -208,47 +228,164 @@ static void future_done(struct weft__future *f, int status, intptr_t value)
 	}
 }
 
+static void root_member_done(struct weft__group *g, struct weft_thread *t);
+
 void weft__group_member_done(struct weft_thread *t)
 {
 	struct weft__group *g = t->group;
 	intptr_t v = t->result;
 	bool failed = is_failure(v) && !cancelled_end(t, v);
 	int status = is_failure(v) ? (int)v : 0, cancel = 0;
-	struct weft__waiter *w = NULL;
-	struct weft_thread *owner = NULL;
 
-	/* The policy is set at open: a success under it needs no lock. */
+	/*
+	 * The policy is set at open: a success under it needs no lock, and
+	 * not even g's cache line, which the owner's spawns keep writing.
+	 */
 	if (failed) {
 		weft__spin_lock(&g->lock);
 		record(g, t, status);
 		weft__spin_unlock(&g->lock);
 		if (g->policy == WEFT_FAIL_FAST)
 			cancel = GROUP_FAILURE;
-	} else if (!is_failure(v) && g->policy == WEFT_FIRST_SUCCESS) {
+	} else if (!is_failure(v) && (t->flags & WEFT__MEMBER_FIRST_SUCCESS)) {
 		cancel = GROUP_SUCCESS;
 	}
 	if (t->future)
 		future_done(t->future, status, v);
 	if (cancel)
 		weft__group_cancel(g, cancel);
-	if (g->limit)
+	if (t->flags & WEFT__MEMBER_LIMITED)
 		weft_sem_post(&g->slots);
 
-	/* The last touch of g: take t off, wake the owner if it waits. */
-	weft__spin_lock(&g->lock);
+	if (weft__group_is_root(g))
+		root_member_done(g, t);
+}
+
+/* Take t off g's member list; g locked. */
+static void unlink_member(struct weft__group *g, struct weft_thread *t)
+{
 	if (t->sibling_prev)
 		t->sibling_prev->sibling = t->sibling;
 	else
 		g->members = t->sibling;
 	if (t->sibling)
 		t->sibling->sibling_prev = t->sibling_prev;
-	if (--g->live == 0 && g->joiner && weft__waiter_claim(g->joiner)) {
+}
+
+/* Count n members out: the last one wakes the owner if it waits. */
+static void count_out(struct weft__group *g, unsigned n)
+{
+	struct weft__waiter *w = NULL;
+	struct weft_thread *owner = NULL;
+	unsigned live = atomic_load_explicit(&g->live, memory_order_relaxed);
+
+	/* Not the last: g outlives this, as the join waits for live == 0. */
+	while (live > n)
+		if (atomic_compare_exchange_weak(&g->live, &live, live - n))
+			return;
+	weft__spin_lock(&g->lock);
+	if (atomic_fetch_sub(&g->live, n) == n && g->joiner &&
+	    weft__waiter_claim(g->joiner)) {
 		w = g->joiner;
 		owner = w->thread;
 	}
 	weft__spin_unlock(&g->lock);
 	if (w)
 		weft__wake(owner, &w->state);
+}
+
+/* The last touch of the root group: take t off, then count it out. */
+static void root_member_done(struct weft__group *g, struct weft_thread *t)
+{
+	weft__spin_lock(&g->lock);
+	unlink_member(g, t);
+	weft__spin_unlock(&g->lock);
+	count_out(g, 1);
+}
+
+/* Push a chain of n ended members on g's list, then count them out. */
+static void hand_over(struct weft__group *g, struct weft_thread *head,
+		      struct weft_thread *tail, unsigned n)
+{
+	tail->next = atomic_load_explicit(&g->ended, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(
+		&g->ended, &tail->next, head, memory_order_release,
+		memory_order_relaxed))
+		;
+	/* They may be reaped from here: only g. */
+	count_out(g, n);
+}
+
+/* Hand c's batch of ended members over to their group (see Reaping). */
+void weft__group_flush_ended(struct weft__carrier *c)
+{
+	unsigned n = c->ended.n;
+
+	if (!n)
+		return;
+	hand_over(c->ended.group, c->ended.head, c->ended.tail, n);
+	c->ended.group = NULL;
+	c->ended.head = c->ended.tail = NULL;
+	c->ended.n = 0;
+}
+
+/*
+ * A detached member t has ended and nothing runs on its stack (the
+ * scheduler of carrier c calls this): leave it for its group's owner to
+ * reap (true), or false for a member of the root group, whose stack the
+ * caller frees.
+ */
+bool weft__group_member_gone(struct weft__carrier *c, struct weft_thread *t)
+{
+	struct weft__group *g = t->group;
+
+	if (weft__group_is_root(g))
+		return false;
+	if (unlikely(!c)) { /* the scheduler is a carrier's: not seen */
+		t->next = NULL;
+		hand_over(g, t, t, 1);
+		return true;
+	}
+	if (c->ended.group != g)
+		weft__group_flush_ended(c);
+	t->next = NULL;
+	if (c->ended.tail)
+		c->ended.tail->next = t;
+	else
+		c->ended.head = t;
+	c->ended.tail = t;
+	c->ended.group = g;
+	if (++c->ended.n == ENDED_BATCH)
+		weft__group_flush_ended(c);
+	return true;
+}
+
+/*
+ * Take the ended members off g's list (all of them when all ended); g
+ * locked.  The caller frees them with free_reaped once it lets go.
+ */
+static struct weft_thread *reap(struct weft__group *g, bool all)
+{
+	struct weft_thread *d =
+		atomic_exchange_explicit(&g->ended, NULL, memory_order_acquire);
+
+	g->since_reap = 0;
+	if (all)
+		g->members = NULL;
+	else
+		for (struct weft_thread *t = d; t; t = t->next)
+			unlink_member(g, t);
+	return d;
+}
+
+static void free_reaped(struct weft_thread *d)
+{
+	while (d) {
+		struct weft_thread *next = d->next;
+
+		weft__stack_free(d);
+		d = next;
+	}
 }
 
 /*
@@ -366,6 +503,8 @@ static void forget_members(struct weft__group *g, struct weft_thread *self)
 	if (in)
 		self->sibling = self->sibling_prev = NULL;
 	g->live = in;
+	g->ended = NULL; /* stacks left in the child's pools for good */
+	g->since_reap = 0;
 	g->joiner = NULL;
 	if (g->limit)
 		weft_sem_init(&g->slots, g->limit - g->live);
@@ -394,7 +533,7 @@ static int spawn(struct weft_group *wg, intptr_t (*fn)(void *), void *arg,
 {
 	struct weft__group *g = (struct weft__group *)wg;
 	struct weft_spawn_attr a = { .flags = WEFT_SPAWN_DETACHED };
-	struct weft_thread *t;
+	struct weft_thread *t, *d = NULL;
 	int r;
 
 	if (!fn)
@@ -427,14 +566,22 @@ static int spawn(struct weft_group *wg, intptr_t (*fn)(void *), void *arg,
 	t->group = g;
 	t->ctl.scope = &g->scope;
 	t->future = f;
+	if (g->policy == WEFT_FIRST_SUCCESS)
+		t->flags |= WEFT__MEMBER_FIRST_SUCCESS;
+	if (g->limit)
+		t->flags |= WEFT__MEMBER_LIMITED;
 	weft__spin_lock(&g->lock);
+	if (++g->since_reap >= REAP_EVERY &&
+	    atomic_load_explicit(&g->ended, memory_order_relaxed))
+		d = reap(g, false);
 	t->sibling = g->members;
 	if (g->members)
 		g->members->sibling_prev = t;
 	g->members = t;
-	g->live++;
+	atomic_fetch_add_explicit(&g->live, 1, memory_order_relaxed);
 	weft__spin_unlock(&g->lock);
 	weft__thread_start(t);
+	free_reaped(d);
 	return 0;
 }
 
@@ -478,6 +625,7 @@ int weft_group_join(struct weft_group *wg)
 	bool cancellable = true, interrupted = false;
 	int64_t deadline;
 	struct weft__waiter w;
+	struct weft_thread *ended;
 	int r;
 
 	if ((r = valid(g, true)))
@@ -492,6 +640,7 @@ int weft_group_join(struct weft_group *wg)
 	for (;;) {
 		weft__spin_lock(&g->lock);
 		if (g->live == 0) {
+			ended = reap(g, true);
 			weft__spin_unlock(&g->lock);
 			break;
 		}
@@ -519,6 +668,7 @@ int weft_group_join(struct weft_group *wg)
 			cancellable = false;
 		}
 	}
+	free_reaped(ended);
 	weft__spin_lock(&ctl->lock);
 	ctl->groups = g->outer;
 	weft__spin_unlock(&ctl->lock);

@@ -32,14 +32,16 @@ struct weft__group {
 	struct weft_spin lock;	     /* guards everything below */
 	struct weft__ctl *owner;     /* only the owner joins */
 	struct weft__group *outer;   /* next in owner->groups */
-	struct weft_thread *members; /* live members, by sibling links */
-	unsigned live;
-	int state;		     /* GROUP_OPEN ... */
-	int policy;		     /* WEFT_FAIL_FAST ... */
-	int reason;		     /* GROUP_* once cancelled */
-	int result;		     /* of the join */
-	unsigned limit;		     /* max_concurrency, 0: none */
-	struct weft_sem slots;	     /* free places under the limit */
+	struct weft_thread *members; /* members not reaped, by sibling links */
+	atomic_uint live;	     /* members that have not ended */
+	struct weft_thread *_Atomic ended; /* not reaped yet, by next links */
+	unsigned since_reap;		   /* spawns since the last reap */
+	int state;			   /* GROUP_OPEN ... */
+	int policy;			   /* WEFT_FAIL_FAST ... */
+	int reason;			   /* GROUP_* once cancelled */
+	int result;			   /* of the join */
+	unsigned limit;			   /* max_concurrency, 0: none */
+	struct weft_sem slots;		   /* free places under the limit */
 	struct weft__waiter *joiner; /* the owner, waiting for live == 0 */
 	struct weft__failure first;  /* the first real failure */
 	struct weft__failure *more;  /* the others, malloc'd */
@@ -62,6 +64,9 @@ struct weft__future {
 hidden void weft__group_wake(struct weft__group *g, struct weft__wakes *b);
 hidden void weft__group_cancel(struct weft__group *g, int reason);
 hidden void weft__group_member_done(struct weft_thread *t);
+hidden bool weft__group_member_gone(struct weft__carrier *c,
+				    struct weft_thread *t);
+hidden void weft__group_flush_ended(struct weft__carrier *c);
 hidden struct weft__scope *weft__root_scope(void);
 hidden void weft__root_cancel(void);
 hidden void weft__root_set_owner(struct weft__ctl *ctl);

@@ -659,6 +659,8 @@ void weft__monitor_fork_child(struct weft__carrier *self)
 	atomic_store(&self->stuck, false);
 	atomic_store(&self->nr_pinned, 1); /* the forking thread */
 	atomic_store(&self->nr_gone, 0);
+	/* Their groups forgot them (weft__group_fork_child). */
+	memset(&self->ended, 0, sizeof(self->ended));
 	weft__rt.monitor = (struct weft__monitor_counts){ 0 };
 	weft__rt.nr_base = 1;
 	weft__rt.nr_carriers = 1;

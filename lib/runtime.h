@@ -86,6 +86,10 @@ struct weft__scope {
 
 struct weft__group;
 
+/* What a member needs of its group's settings, copied at spawn (group.c). */
+#define WEFT__MEMBER_FIRST_SUCCESS 0x100u
+#define WEFT__MEMBER_LIMITED 0x200u
+
 /*
  * What a canceller needs to reach a thread, virtual or plain (a plain
  * thread's lives in TLS): the wait it is parked on, and the groups it
@@ -129,7 +133,7 @@ struct weft_thread {
 	unsigned gen;		       /* weft__rt.gen it belongs to (fork) */
 	struct weft_thread *next;      /* run queue or inbox link */
 	struct weft__carrier *carrier; /* home; NULL until it first runs */
-	uint32_t flags;		       /* WEFT_SPAWN_* */
+	uint32_t flags;		       /* WEFT_SPAWN_*, WEFT__MEMBER_* */
 	int saved_errno;	       /* errno is carrier TLS: kept here */
 	atomic_uint join;	       /* WEFT_JOIN_*, see thread.c */
 	struct weft__waiter *joiner;   /* valid in WEFT_JOIN_WAITING */
@@ -230,6 +234,11 @@ struct weft__carrier {
 	void *altstack;	      /* for the stack overflow handler */
 	stack_t old_altstack; /* the thread's own, given back as it leaves */
 	struct weft__stack_cache stack_cache[WEFT_STACK_CLASSES]; /* owner */
+	struct { /* owner: group members that ended here */
+		struct weft__group *group; /* all of one group */
+		struct weft_thread *head, *tail;
+		unsigned n;
+	} ended;
 	uint64_t next_id, end_id; /* owner: thread ids it may hand out */
 	int setup_err;		  /* result of ring setup, for the starter */
 	void *tp; /* owner: its kernel thread's thread pointer, once known */

@@ -616,14 +616,21 @@ static void carrier_loop(struct weft__carrier *c)
 				weft__timer_fire(c, weft__now());
 		}
 		if ((t = pick(c))) {
+			if (unlikely(c->ended.n) && t->group != c->ended.group)
+				weft__group_flush_ended(c);
 			run(c, t);
 			budget++;
 			continue;
 		}
 		budget = 0;
+		if (unlikely(c->ended.n)) { /* it may wake a thread here */
+			weft__group_flush_ended(c);
+			continue;
+		}
 		if (!idle(c))
 			break;
 	}
+	weft__group_flush_ended(c);
 }
 
 /* ---- stack overflow ---- */

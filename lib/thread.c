@@ -234,7 +234,10 @@ void weft__thread_finalise(struct weft_thread *t)
 	weft__monitor_unpin(t->carrier);
 	for (;;) {
 		if (s == WEFT_JOIN_DETACHED) {
-			weft__stack_free(t);
+			/* A group's member waits there to be reaped. */
+			if (!t->group ||
+			    !weft__group_member_gone(weft__carrier_self(), t))
+				weft__stack_free(t);
 			break;
 		}
 		if (s == WEFT_JOIN_WAITING) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "lib/runtime.h"
 
 TestSuite(group, .timeout = 120);
 
@@ -445,5 +446,93 @@ static intptr_t body_outer_before_join(void *arg)
 Test(group, an_enclosing_cancel_counts_when_all_ended_before_the_join)
 {
 	cr_assert_eq(t_run(body_outer_before_join, NULL), -ECANCELED);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+/*
+ * Members that ended wait for their group's owner to reap their stacks
+ * (lib/group.c), at the join or at a spawn: a long-lived group that
+ * spawns one member after another holds only a few of them at a time.
+ */
+static atomic_long nr_quick;
+
+static intptr_t quick(void *arg)
+{
+	atomic_fetch_add(&nr_quick, 1);
+	return 0;
+}
+
+static intptr_t body_long_lived(void *arg)
+{
+	enum { N = 100000 };
+	size_t made, pooled, most = 0;
+	struct weft_group g;
+
+	weft_group(&g)
+	{
+		for (long i = 0; i < N; i++) {
+			cr_assert_eq(weft_spawn(&g, quick, NULL), 0);
+			/* One at a time: each has ended before the next. */
+			while (atomic_load(&nr_quick) <= i)
+				weft_yield();
+			if (i % 1000 == 999) {
+				weft__stack_counts(&made, &pooled);
+				if (made - pooled > most)
+					most = made - pooled;
+			}
+		}
+	}
+	/* The reaps every 64 spawns, a carrier's batch, the threads here. */
+	cr_assert_lt(most, 1000, "%zu stacks held by %d threads", most, N);
+	return weft_group_result(&g);
+}
+
+Test(group, a_long_lived_group_gives_ended_members_stacks_back)
+{
+	cr_assert_eq(t_run(body_long_lived, NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+/*
+ * A carrier holds the members that ended on it for one hand-over, but
+ * not while it runs a thread of another group: a spinner that the last
+ * member started does not delay the join.  One carrier, so the spinner
+ * runs there right after the member ends; the owner is a plain thread.
+ */
+static atomic_int spin_until;
+
+static intptr_t spin(void *arg)
+{
+	int64_t end = weft_now() + T_SEC; /* then the join, were it held */
+
+	while (!atomic_load(&spin_until) && weft_now() < end)
+		;
+	return 0;
+}
+
+static intptr_t starts_a_spinner(void *arg)
+{
+	struct weft_spawn_attr a = { .flags = WEFT_SPAWN_DETACHED };
+	struct weft_thread *t;
+
+	cr_assert_eq(weft_thread_spawn(&t, spin, NULL, &a), 0);
+	return 0;
+}
+
+Test(group, a_thread_of_another_group_does_not_delay_the_join)
+{
+	struct weft_group g;
+	int64_t t0, took;
+
+	setenv("WEFT_CARRIERS", "1", 1);
+	cr_assert_eq(weft_group_open(&g, NULL), 0);
+	t0 = weft_now();
+	cr_assert_eq(weft_spawn(&g, starts_a_spinner, NULL), 0);
+	cr_assert_eq(weft_group_join(&g), 0);
+	took = weft_now() - t0;
+	atomic_store(&spin_until, 1);
+	weft_group_fini(&g);
+	cr_assert_lt(took, 200 * T_MS, "the join took %lld ms",
+		     (long long)(took / T_MS));
 	cr_assert_eq(weft_shutdown(), 0);
 }
