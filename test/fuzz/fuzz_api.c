@@ -32,32 +32,13 @@
 #include <weft.h>
 
 #include "../helpers.h"
+#define FUZZ_NAME "fuzz_api"
+#include "input.h"
 
 #define SLOTS 8
 #define NEST 6
 #define KEYS 3
 #define MS 1000000LL
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (!(cond)) {                                                 \
-			fprintf(stderr, "fuzz_api:%d: %s\n", __LINE__, #cond); \
-			abort();                                               \
-		}                                                              \
-	} while (0)
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static unsigned take(struct input *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
 
 /* What a spawned thread does. */
 enum kind {

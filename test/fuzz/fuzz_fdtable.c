@@ -31,31 +31,11 @@
 #include <unistd.h>
 
 #include "fdtable.h"
+#define FUZZ_NAME "fuzz_fdtable"
+#include "input.h"
 
 #define SLOTS 12
 #define FAR 4096 /* the first fd of the second chunk */
-
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			fprintf(stderr, "fuzz_fdtable:%d: %s\n", __LINE__, \
-				#cond);                                    \
-			abort();                                           \
-		}                                                          \
-	} while (0)
-
-struct input {
-	const uint8_t *p;
-	size_t n;
-};
-
-static unsigned take(struct input *in)
-{
-	if (!in->n)
-		return 0;
-	in->n--;
-	return *in->p++;
-}
 
 /* What the table must say of one open fd. */
 struct fd {
