@@ -341,11 +341,6 @@ bool weft__group_member_gone(struct weft__carrier *c, struct weft_thread *t)
 
 	if (weft__group_is_root(g))
 		return false;
-	if (unlikely(!c)) { /* the scheduler is a carrier's: not seen */
-		t->next = NULL;
-		hand_over(g, t, t, 1);
-		return true;
-	}
 	if (c->ended.group != g)
 		weft__group_flush_ended(c);
 	t->next = NULL;

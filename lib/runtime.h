@@ -362,7 +362,8 @@ hidden void weft__live_move(struct weft__carrier *c, struct weft__carrier *v,
 hidden unsigned weft__live_threads(void);
 /* 0, or why t is no handle: -EINVAL (NULL, stale), -ECHILD (fork). */
 hidden int weft__thread_check(const struct weft_thread *t);
-hidden void weft__thread_finalise(struct weft_thread *t);
+hidden void weft__thread_finalise(struct weft__carrier *c,
+				  struct weft_thread *t);
 
 /* stack.c */
 hidden struct weft_thread *weft__stack_alloc(size_t size);

@@ -538,7 +538,7 @@ static void run(struct weft__carrier *c, struct weft_thread *t)
 		struct weft_thread *d = c->dead;
 
 		c->dead = NULL;
-		weft__thread_finalise(d);
+		weft__thread_finalise(c, d);
 	}
 }
 

@@ -291,18 +291,24 @@ static struct weft_thread *setup(uintptr_t e, size_t size, int k)
 	return t;
 }
 
+/* Double the array *e of *cap entries (256 at first); false if no memory. */
+static bool grow(uintptr_t **e, size_t *cap)
+{
+	size_t c = *cap ? 2 * *cap : 256;
+	uintptr_t *n =
+		WEFT_ALLOC(alloc_stack_list, realloc(*e, c * sizeof(*n)));
+
+	if (!n)
+		return false;
+	*e = n;
+	*cap = c;
+	return true;
+}
+
 static bool push(struct list *l, uintptr_t e)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 256;
-		uintptr_t *n = WEFT_ALLOC(alloc_stack_list,
-					  realloc(l->e, cap * sizeof(*n)));
-
-		if (!n)
-			return false; /* loses the stack: only address space */
-		l->e = n;
-		l->cap = cap;
-	}
+	if (l->n == l->cap && !grow(&l->e, &l->cap))
+		return false; /* loses the stack: only address space */
 	l->e[l->n++] = e;
 	return true;
 }
@@ -333,16 +339,8 @@ static bool hot_push(struct deque *d, uintptr_t e)
 		d->top -= d->base;
 		d->base = 0;
 	}
-	if (d->top == d->cap) {
-		size_t cap = d->cap ? 2 * d->cap : 256;
-		uintptr_t *n = WEFT_ALLOC(alloc_stack_list,
-					  realloc(d->e, cap * sizeof(*n)));
-
-		if (!n)
-			return false;
-		d->e = n;
-		d->cap = cap;
-	}
+	if (d->top == d->cap && !grow(&d->e, &d->cap))
+		return false;
 	d->e[d->top++] = e;
 	return true;
 }
@@ -433,9 +431,9 @@ static void pool_put(struct pool *p, int k, const uintptr_t *e, size_t n)
 	if (hot_n(&p->hot) >= most)
 		trim_oldest(p, k, hot_n(&p->hot) - most + TRIM_BATCH);
 	/* The first excess wakes the monitor, which sleeps while all do. */
-	wake = hot_n(&p->hot) > hot_limit(k) && !atomic_load(&excess) &&
-	       !atomic_exchange(&excess, true) &&
-	       atomic_load_explicit(&monitor_trims, memory_order_relaxed);
+	wake = atomic_load_explicit(&monitor_trims, memory_order_relaxed) &&
+	       hot_n(&p->hot) > hot_limit(k) && !atomic_load(&excess) &&
+	       !atomic_exchange(&excess, true);
 	weft__unlock(&p->lock);
 	if (wake)
 		weft__monitor_wake();

@@ -217,7 +217,8 @@ int weft_thread_spawn(struct weft_thread **ret_thread, intptr_t (*fn)(void *),
 	return 0;
 }
 
-void weft__thread_finalise(struct weft_thread *t)
+/* t ended on c, whose scheduler runs this. */
+void weft__thread_finalise(struct weft__carrier *c, struct weft_thread *t)
 {
 	unsigned s = atomic_load(&t->join);
 	struct weft__carrier *home = t->live_home; /* t is gone at DONE */
@@ -235,8 +236,7 @@ void weft__thread_finalise(struct weft_thread *t)
 	for (;;) {
 		if (s == WEFT_JOIN_DETACHED) {
 			/* A group's member waits there to be reaped. */
-			if (!t->group ||
-			    !weft__group_member_gone(weft__carrier_self(), t))
+			if (!t->group || !weft__group_member_gone(c, t))
 				weft__stack_free(t);
 			break;
 		}
