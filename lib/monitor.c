@@ -8,7 +8,9 @@
  * call the runtime does not interpose (read(2) in an API program, stdio's
  * internal read under the shim, flock, a libc-internal lock),
  * holds its carrier, and whatever waits there waits with it.  The
- * scheduler bumps c->tick at every pick; a carrier that is out of its
+ * scheduler bumps c->tick at every pick and every spawn (a thread that
+ * spawns thousands is in the runtime's sight, and yields before the
+ * threads it queued wait long: thread.c); a carrier that is out of its
  * ring and has not picked a thread for WEFT_STUCK_MS (10 ms) of its own
  * time is stuck.  Its own time grows with the CPU time of its kernel
  * thread while that is running or runnable, and with wall time while it
@@ -23,8 +25,8 @@
  * a kernel thread with its own ring like the others, which steals it,
  * and then another a bound later if still needed, up to
  * WEFT_MAX_EXTRA_CARRIERS at once.  The carriers that were busy take the
- * work as soon as they run out of their own, so a short burst (a thread
- * spawning a thousand others) rarely needs an extra one.  Spawns from
+ * work as soon as they run out of their own, all of it: from a stuck
+ * carrier a thief takes more than its fair share (sched.c).  Spawns from
  * plain threads skip stuck carriers.
  *
  * What waits.  Threads pinned to a stuck carrier (every thread that has

@@ -16,13 +16,14 @@
  * __errno_location const) in a register across a call that parks, so a
  * thread that has run must resume on the same carrier.  Threads not yet
  * started, and threads spawned WEFT_SPAWN_MIGRATABLE, wait in a carrier's
- * steal queue, where any idle carrier may take them; all others wait in
- * the owner-only run queue and are pinned to the carrier they first ran
- * on.  errno itself is carrier TLS: the party that switches a thread in
- * sets errno from the thread's saved copy, before the switch, on the
- * carrier it is running on.  A thread that holds its carrier (it spins,
- * or blocks where the runtime cannot see) is the monitor's (monitor.c):
- * others take the carrier's steal queue, its pinned threads wait.
+ * steal queue, where an idle carrier may take its fair share of them; all
+ * others wait in the owner-only run queue and are pinned to the carrier
+ * they first ran on.  errno itself is carrier TLS: the party that
+ * switches a thread in sets errno from the thread's saved copy, before
+ * the switch, on the carrier it is running on.  A thread that holds its
+ * carrier (it spins, or blocks where the runtime cannot see) is the
+ * monitor's (monitor.c): others take the carrier's steal queue, its
+ * pinned threads wait.
  *
  * Waking.  weft__ready(t) from t's own carrier appends t to the run queue
  * (or steal queue).  From anywhere else it pushes t onto the carrier's
@@ -39,6 +40,7 @@
  * deadlines costs no system call to arm or disarm), and waking carriers by
  * signals (eventfd reads are ordinary completions).
  */
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,9 +269,27 @@ static int adopt(struct weft__carrier *c, struct weft__carrier *v,
 }
 
 /*
- * Take one thread, and up to half of the rest, from another carrier.
- * Their live counts move before any of them can be seen here: a thread
- * queued here may be stolen again at once.
+ * How many of v's new threads c may take: a thread that has run stays
+ * where it ran, so where threads start is all the balance there is.  c
+ * takes only while fewer threads live on c than on v, and no more than
+ * evens the two, or a carrier that was idle while another spawned ten
+ * thousand readers ends up holding them all; from a stuck carrier, any.
+ */
+static unsigned fair_share(struct weft__carrier *c, struct weft__carrier *v)
+{
+	int mine, theirs;
+
+	if (atomic_load_explicit(&v->stuck, memory_order_relaxed))
+		return UINT_MAX;
+	mine = atomic_load_explicit(&c->live, memory_order_relaxed);
+	theirs = atomic_load_explicit(&v->live, memory_order_relaxed);
+	return theirs > mine ? (unsigned)(theirs - mine + 1) / 2 : 0;
+}
+
+/*
+ * Take one thread, and up to half of the rest, from another carrier, no
+ * more than its fair share.  Their live counts move before any of them
+ * can be seen here: a thread queued here may be stolen again at once.
  */
 static struct weft_thread *steal(struct weft__carrier *c)
 {
@@ -278,16 +298,20 @@ static struct weft_thread *steal(struct weft__carrier *c)
 	for (int i = 1; i < n; i++) {
 		struct weft__carrier *v = weft__rt.carriers[(c->index + i) % n];
 		struct weft_thread *got[WEFT_LOCALQ / 2];
-		unsigned k = local_take(v, got, ARRAY_SIZE(got));
+		unsigned k, max = fair_share(c, v);
 		int counted = 0;
 
+		if (!max || !weft__stealable(v))
+			continue;
+		if (max > ARRAY_SIZE(got))
+			max = ARRAY_SIZE(got);
+		k = local_take(v, got, max);
 		if (!k) {
 			unsigned more = atomic_load_explicit(
 				&v->nr_steal, memory_order_relaxed);
 
 			more = more - more / 2;
-			while (k < more && k < ARRAY_SIZE(got) &&
-			       (got[k] = steal_pop(v)))
+			while (k < more && k < max && (got[k] = steal_pop(v)))
 				k++;
 			if (!k)
 				continue;
@@ -304,12 +328,25 @@ static struct weft_thread *steal(struct weft__carrier *c)
 	return NULL;
 }
 
-static bool work_anywhere(void)
+/* Whether c has, or may take, a thread to start. */
+static bool work_anywhere(struct weft__carrier *c)
 {
-	for (int i = 0; i < weft__rt.nr_carriers; i++)
-		if (weft__stealable(weft__rt.carriers[i]))
+	for (int i = 0; i < weft__rt.nr_carriers; i++) {
+		struct weft__carrier *v = weft__rt.carriers[i];
+
+		if (weft__stealable(v) && (v == c || fair_share(c, v)))
 			return true;
+	}
 	return false;
+}
+
+/* One more pick: the monitor watches c->tick for a carrier that is stuck. */
+static inline unsigned tick(struct weft__carrier *c)
+{
+	unsigned n = atomic_load_explicit(&c->tick, memory_order_relaxed) + 1;
+
+	atomic_store_explicit(&c->tick, n, memory_order_relaxed);
+	return n;
 }
 
 /* ---- waking ---- */
@@ -321,7 +358,7 @@ static void kick(struct weft__carrier *c)
 		weft__ring_kick(c);
 }
 
-/* A carrier that is not c and sleeps, to come and steal; or none. */
+/* A carrier that is not c, sleeps and may take c's work; or none. */
 static void kick_idle(struct weft__carrier *c)
 {
 	if (!atomic_load_explicit(&weft__rt.nr_sleeping, memory_order_relaxed))
@@ -330,7 +367,7 @@ static void kick_idle(struct weft__carrier *c)
 		struct weft__carrier *v =
 			weft__rt.carriers[(c->index + i) % weft__rt.nr_carriers];
 
-		if (atomic_load(&v->sleeping)) {
+		if (atomic_load(&v->sleeping) && fair_share(v, c)) {
 			kick(v);
 			return;
 		}
@@ -384,11 +421,18 @@ static void drain_inbox(struct weft__carrier *c)
 	}
 }
 
-/* Queue a thread that has never run: any carrier may take it. */
+/*
+ * Queue a thread that has never run: any carrier may take it.  A spawn
+ * counts as a pick for the monitor: a thread spawning thousands is not
+ * stuck where the runtime cannot see, and a stuck carrier's threads go
+ * to the others regardless of their fair share.  Its spawns yield before
+ * the queue grows long instead (weft__thread_start).
+ */
 void weft__enqueue_new(struct weft__carrier *c, struct weft_thread *t)
 {
 	if (c) {
 		local_push(c, t);
+		tick(c);
 		if (weft__stealable(c) > 1)
 			kick_idle(c);
 		return;
@@ -402,15 +446,6 @@ void weft__enqueue_new(struct weft__carrier *c, struct weft_thread *t)
 }
 
 /* ---- switching ---- */
-
-/* One more pick: the monitor watches c->tick for a carrier that is stuck. */
-static inline unsigned tick(struct weft__carrier *c)
-{
-	unsigned n = atomic_load_explicit(&c->tick, memory_order_relaxed) + 1;
-
-	atomic_store_explicit(&c->tick, n, memory_order_relaxed);
-	return n;
-}
 
 static void check_stack(struct weft_thread *t)
 {
@@ -566,7 +601,7 @@ static bool idle(struct weft__carrier *c)
 {
 	atomic_store(&c->sleeping, 1);
 	atomic_fetch_add(&weft__rt.nr_sleeping, 1);
-	if (atomic_load(&c->inbox) || work_anywhere() ||
+	if (atomic_load(&c->inbox) || work_anywhere(c) ||
 	    atomic_load(&weft__rt.stopping) || atomic_load(&c->leave)) {
 		atomic_store(&c->sleeping, 0);
 	} else {

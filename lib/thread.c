@@ -197,6 +197,13 @@ void weft__thread_start(struct weft_thread *t)
 	if (unlikely(weft__stats_peak_on))
 		weft__stats_live(weft__live_threads());
 	weft__enqueue_new(c, t);
+	/*
+	 * A thread that spawns many keeps its carrier from starting them,
+	 * and the others take only their fair share (sched.c): let them
+	 * start here before their wait grows long.
+	 */
+	if (c && c->current && weft__stealable(c) >= WEFT_LOCALQ)
+		weft_yield();
 }
 
 int weft_thread_spawn(struct weft_thread **ret_thread, intptr_t (*fn)(void *),

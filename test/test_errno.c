@@ -115,6 +115,70 @@ Test(migration, errno_follows_a_migratable_thread)
 		     atomic_load(&carriers_seen));
 }
 
+/*
+ * Placement: a thread that has run stays, so the only balance is where
+ * threads start.  One thread spawns readers that stay blocked: the idle
+ * carrier takes no more than evens the two, and the spawner lets its own
+ * start before its queue grows long, so each carrier ends up with about
+ * half.  Before, the idle carrier took each one as it was queued and
+ * held all of them.
+ */
+#define READERS 2000
+
+static atomic_int on_carrier[8], readers_blocked;
+static int read_fd[2];
+
+static intptr_t blocked_reader(void *arg)
+{
+	char c;
+	int i = weft_carrier_index();
+
+	atomic_fetch_add(&on_carrier[i < 8 ? i : 7], 1);
+	atomic_fetch_add(&readers_blocked, 1);
+	return weft_read(read_fd[0], &c, 1) == 1 ? 0 : -1;
+}
+
+static intptr_t spawn_readers(void *arg)
+{
+	int n = *(int *)arg;
+	struct weft_thread **t = calloc(n, sizeof(*t));
+	char bytes[READERS] = { 0 };
+	intptr_t bad = 0, r;
+
+	for (int i = 0; i < n; i++)
+		if (weft_thread_spawn(&t[i], blocked_reader, NULL, NULL))
+			return -1;
+	while (atomic_load(&readers_blocked) < n)
+		weft_sleep_until(weft_now() + 1000000);
+	if (write(read_fd[1], bytes, n) != n)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		weft_thread_join(t[i], &r);
+		bad += r != 0;
+	}
+	free(t);
+	return bad;
+}
+
+Test(migration, a_spawning_thread_leaves_each_carrier_its_share)
+{
+	int n = getenv("WEFT_UNDER_VALGRIND") ? READERS / 10 : READERS;
+
+	setenv("WEFT_CARRIERS", "2", 1);
+	cr_assert_eq(pipe(read_fd), 0);
+	cr_assert_eq(t_run(spawn_readers, &n), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+	for (int i = 0; i < 2; i++)
+		cr_assert_geq(atomic_load(&on_carrier[i]), n / 4,
+			      "carrier 0 started %d, carrier 1 %d, others %d",
+			      atomic_load(&on_carrier[0]),
+			      atomic_load(&on_carrier[1]),
+			      n - atomic_load(&on_carrier[0]) -
+				      atomic_load(&on_carrier[1]));
+	close(read_fd[0]);
+	close(read_fd[1]);
+}
+
 static intptr_t read_errno_after_failure(void *arg)
 {
 	char c;
