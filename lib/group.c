@@ -48,6 +48,7 @@ _Static_assert(sizeof(struct weft__group) <= sizeof(struct weft_group),
 
 #define REAP_EVERY 64
 #define ENDED_BATCH 64
+#define WAKE_BATCH 64 /* members a cancel wakes between two flushes */
 
 static bool is_failure(intptr_t v)
 {
@@ -134,12 +135,32 @@ int weft_group_open(struct weft_group *wg, const struct weft_group_opts *o)
 }
 
 /* Wake every member whose wait is now cancelled, and their groups'. */
+/*
+ * Wake g's members, and theirs, into b.  With early, every WAKE_BATCH
+ * members b is flushed on the way: a member's lines are still in the
+ * cache, and the other carriers start on theirs while the walk goes on.
+ * Only for the group being cancelled, where no lock but g's is held, and
+ * not the root, whose members unlink themselves under g's lock as they
+ * end: an ended member of any other stays on the list until its owner
+ * reaps it, so the walk may go on past it.
+ */
+static void wake_members(struct weft__group *g, struct weft__wakes *b,
+			 bool early)
+{
+	unsigned n = 0;
+
+	weft__spin_lock(&g->lock);
+	for (struct weft_thread *t = g->members; t; t = t->sibling) {
+		weft__cancel_wake(&t->ctl, NULL, b);
+		if (early && ++n % WAKE_BATCH == 0)
+			weft__wakes_flush(b);
+	}
+	weft__spin_unlock(&g->lock);
+}
+
 void weft__group_wake(struct weft__group *g, struct weft__wakes *b)
 {
-	weft__spin_lock(&g->lock);
-	for (struct weft_thread *t = g->members; t; t = t->sibling)
-		weft__cancel_wake(&t->ctl, NULL, b);
-	weft__spin_unlock(&g->lock);
+	wake_members(g, b, false);
 }
 
 void weft__group_cancel(struct weft__group *g, int reason)
@@ -160,7 +181,7 @@ void weft__group_cancel(struct weft__group *g, int reason)
 	owner = g->owner; /* the root's changes: read it under the lock */
 	weft__spin_unlock(&g->lock);
 	weft__wakes_init(&b);
-	weft__group_wake(g, &b);
+	wake_members(g, &b, !weft__group_is_root(g));
 	/* The owner's body, and groups it opened inside this one. */
 	if (owner)
 		weft__cancel_wake(owner, g, &b);
