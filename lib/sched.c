@@ -52,8 +52,9 @@
 #include "fiber.h"
 #include "weftimpl.h"
 
-#define RUN_BUDGET 64  /* threads run between two looks at the ring */
-#define STEAL_EVERY 61 /* picks between two looks at the steal queue */
+#define RUN_BUDGET 64	   /* threads run between two looks at the ring */
+#define STEAL_EVERY 61	   /* picks between two looks at the steal queue */
+#define PATIENCE_NS 250000 /* before a carrier takes more than its share */
 #define ALTSTACK_SIZE (64 * 1024)
 
 enum { RT_STOPPED, RT_RUNNING };
@@ -269,13 +270,14 @@ static int adopt(struct weft__carrier *c, struct weft__carrier *v,
 }
 
 /*
- * How many of v's new threads c may take: a thread that has run stays
- * where it ran, so where threads start is all the balance there is.  c
- * takes only while fewer threads live on c than on v, and no more than
- * evens the two, or a carrier that was idle while another spawned ten
- * thousand readers ends up holding them all; from a stuck carrier, any.
+ * How many of v's new threads c may take at once: a thread that has run
+ * stays where it ran, so where threads start is all the balance there
+ * is.  c takes only while fewer threads live on c than on v, and no more
+ * than evens the two, or a carrier that was idle while another spawned
+ * ten thousand readers ends up holding them all.  From a stuck carrier,
+ * any.  Any carrier may ask.
  */
-static unsigned fair_share(struct weft__carrier *c, struct weft__carrier *v)
+static unsigned even_share(struct weft__carrier *c, struct weft__carrier *v)
 {
 	int mine, theirs;
 
@@ -284,6 +286,23 @@ static unsigned fair_share(struct weft__carrier *c, struct weft__carrier *v)
 	mine = atomic_load_explicit(&c->live, memory_order_relaxed);
 	theirs = atomic_load_explicit(&v->live, memory_order_relaxed);
 	return theirs > mine ? (unsigned)(theirs - mine + 1) / 2 : 0;
+}
+
+/*
+ * How many of v's new threads c, the calling carrier, may take now.  Past
+ * its even share, c sleeps PATIENCE_NS first, and takes as usual if v has
+ * neither picked nor spawned a thread meanwhile (its tick stood still,
+ * idle() records it): v runs one thread that keeps it, and its queue
+ * waits for it, as CPU-bound threads spawned beside many parked ones
+ * would.
+ */
+static unsigned fair_share(struct weft__carrier *c, struct weft__carrier *v)
+{
+	if (c->patient && v == c->later &&
+	    atomic_load_explicit(&v->tick, memory_order_relaxed) ==
+		    c->later_tick)
+		return UINT_MAX;
+	return even_share(c, v);
 }
 
 /*
@@ -323,21 +342,38 @@ static struct weft_thread *steal(struct weft__carrier *c)
 		for (unsigned j = 1; j < k; j++)
 			local_push(c, got[j]);
 		WEFT_STAT(c, steals);
+		c->patient = false;
 		return got[0];
 	}
+	c->patient = false;
 	return NULL;
 }
 
-/* Whether c has, or may take, a thread to start. */
-static bool work_anywhere(struct weft__carrier *c)
+/*
+ * Whether c has, or may take now, a thread to start: WORK_NOW; or may
+ * take one after PATIENCE_NS: WORK_LATER; or neither: WORK_NONE.
+ */
+enum { WORK_NONE, WORK_LATER, WORK_NOW };
+
+static int work_anywhere(struct weft__carrier *c)
 {
+	int found = WORK_NONE;
+
 	for (int i = 0; i < weft__rt.nr_carriers; i++) {
 		struct weft__carrier *v = weft__rt.carriers[i];
 
-		if (weft__stealable(v) && (v == c || fair_share(c, v)))
-			return true;
+		if (!weft__stealable(v))
+			continue;
+		if (v == c || fair_share(c, v))
+			return WORK_NOW;
+		if (!found) {
+			c->later = v;
+			c->later_tick = atomic_load_explicit(
+				&v->tick, memory_order_relaxed);
+		}
+		found = WORK_LATER;
 	}
-	return false;
+	return found;
 }
 
 /* One more pick: the monitor watches c->tick for a carrier that is stuck. */
@@ -358,7 +394,7 @@ static void kick(struct weft__carrier *c)
 		weft__ring_kick(c);
 }
 
-/* A carrier that is not c, sleeps and may take c's work; or none. */
+/* A carrier that is not c and sleeps, to come and take c's work; or none. */
 static void kick_idle(struct weft__carrier *c)
 {
 	if (!atomic_load_explicit(&weft__rt.nr_sleeping, memory_order_relaxed))
@@ -367,7 +403,11 @@ static void kick_idle(struct weft__carrier *c)
 		struct weft__carrier *v =
 			weft__rt.carriers[(c->index + i) % weft__rt.nr_carriers];
 
-		if (atomic_load(&v->sleeping) && fair_share(v, c)) {
+		/* One waiting out its patience wakes on its own. */
+		if (atomic_load(&v->sleeping) &&
+		    (even_share(v, c) ||
+		     !atomic_load_explicit(&v->napping,
+					   memory_order_relaxed))) {
 			kick(v);
 			return;
 		}
@@ -599,14 +639,29 @@ static struct weft_thread *pick(struct weft__carrier *c)
 /* Sleep in the ring; false when c is to leave (monitor.c). */
 static bool idle(struct weft__carrier *c)
 {
+	int work;
+
 	atomic_store(&c->sleeping, 1);
 	atomic_fetch_add(&weft__rt.nr_sleeping, 1);
-	if (atomic_load(&c->inbox) || work_anywhere(c) ||
+	work = work_anywhere(c);
+	if (atomic_load(&c->inbox) || work == WORK_NOW ||
 	    atomic_load(&weft__rt.stopping) || atomic_load(&c->leave)) {
 		atomic_store(&c->sleeping, 0);
 	} else {
-		weft__ring_poll(c, true, weft__timer_next(c));
+		int64_t until = weft__timer_next(c), later_at = -1;
+
+		if (work == WORK_LATER) {
+			later_at = weft__now() + PATIENCE_NS;
+			if (until < 0 || later_at < until)
+				until = later_at;
+			atomic_store_explicit(&c->napping, true,
+					      memory_order_relaxed);
+		}
+		weft__ring_poll(c, true, until);
 		atomic_store(&c->sleeping, 0);
+		atomic_store_explicit(&c->napping, false, memory_order_relaxed);
+		/* Woken early, it has not waited out its patience. */
+		c->patient = work == WORK_LATER && weft__now() >= later_at;
 	}
 	atomic_fetch_sub(&weft__rt.nr_sleeping, 1);
 	/* Pairs with the monitor's look at nr_sleeping before it sleeps. */

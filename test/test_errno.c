@@ -121,12 +121,14 @@ Test(migration, errno_follows_a_migratable_thread)
  * carrier takes no more than evens the two, and the spawner lets its own
  * start before its queue grows long, so each carrier ends up with about
  * half.  Before, the idle carrier took each one as it was queued and
- * held all of them.
+ * held all of them.  The check is that the spawner's carrier started a
+ * quarter or more: on a loaded machine the other may get less CPU than
+ * it takes to take its half.
  */
 #define READERS 2000
 
 static atomic_int on_carrier[8], readers_blocked;
-static int read_fd[2];
+static int read_fd[2], spawner_carrier;
 
 static intptr_t blocked_reader(void *arg)
 {
@@ -145,6 +147,7 @@ static intptr_t spawn_readers(void *arg)
 	char bytes[READERS] = { 0 };
 	intptr_t bad = 0, r;
 
+	spawner_carrier = weft_carrier_index();
 	for (int i = 0; i < n; i++)
 		if (weft_thread_spawn(&t[i], blocked_reader, NULL, NULL))
 			return -1;
@@ -168,15 +171,107 @@ Test(migration, a_spawning_thread_leaves_each_carrier_its_share)
 	cr_assert_eq(pipe(read_fd), 0);
 	cr_assert_eq(t_run(spawn_readers, &n), 0);
 	cr_assert_eq(weft_shutdown(), 0);
-	for (int i = 0; i < 2; i++)
-		cr_assert_geq(atomic_load(&on_carrier[i]), n / 4,
-			      "carrier 0 started %d, carrier 1 %d, others %d",
-			      atomic_load(&on_carrier[0]),
-			      atomic_load(&on_carrier[1]),
-			      n - atomic_load(&on_carrier[0]) -
-				      atomic_load(&on_carrier[1]));
+	/*
+	 * Under TSan a spawn takes longer than a carrier's patience (sched.c):
+	 * the other one then takes threads that waited that long, rightly.
+	 */
+	if (!WEFT_TSAN)
+		cr_assert_leq(n - atomic_load(&on_carrier[spawner_carrier]),
+			      n - n / 4,
+			      "the spawner's carrier started %d of %d",
+			      atomic_load(&on_carrier[spawner_carrier]), n);
 	close(read_fd[0]);
 	close(read_fd[1]);
+}
+
+/*
+ * The other side of fair shares: a carrier holding more threads, all of
+ * them parked, still takes a thread that waits behind one that keeps its
+ * carrier, once it has waited a while.  Without a monitor, so that no
+ * stuck carrier's queue is handed over: only that patience spreads the
+ * two spinners.  Each spins until both have started, or for 2 s.
+ */
+static int home_pipe[2], away_pipe[2], home_carrier;
+static atomic_int spinners_started, spinner_carrier[2];
+
+static intptr_t parked_by_carrier(void *arg)
+{
+	bool home = weft_carrier_index() == home_carrier;
+	char c;
+
+	if (home)
+		atomic_fetch_add(&on_carrier[0], 1);
+	atomic_fetch_add(&readers_blocked, 1);
+	return weft_read(home ? home_pipe[0] : away_pipe[0], &c, 1) == 1 ? 0 :
+									   -1;
+}
+
+static intptr_t spinner_until_both(void *arg)
+{
+	int64_t until = weft_now() + 2000000000;
+
+	atomic_store(&spinner_carrier[(intptr_t)arg], weft_carrier_index());
+	atomic_fetch_add(&spinners_started, 1);
+	while (atomic_load(&spinners_started) < 2 && weft_now() < until)
+		;
+	return 0;
+}
+
+static intptr_t uneven_then_spin(void *arg)
+{
+	int n = *(int *)arg, home;
+	struct weft_thread **t = calloc(n, sizeof(*t)), *s[2];
+	char bytes[READERS] = { 0 };
+	intptr_t r, bad = 0;
+
+	home_carrier = weft_carrier_index();
+	for (int i = 0; i < n; i++)
+		if (weft_thread_spawn(&t[i], parked_by_carrier, NULL, NULL))
+			return -1;
+	while (atomic_load(&readers_blocked) < n)
+		weft_sleep_until(weft_now() + 1000000);
+	/* The readers on this carrier end; the others stay parked. */
+	home = atomic_load(&on_carrier[0]);
+	if (write(home_pipe[1], bytes, home) != home)
+		return -1;
+	weft_sleep_until(weft_now() + 20000000);
+	for (int i = 0; i < 2; i++)
+		if (weft_thread_spawn(&s[i], spinner_until_both,
+				      (void *)(intptr_t)i, NULL))
+			return -1;
+	for (int i = 0; i < 2; i++)
+		weft_thread_join(s[i], NULL);
+	if (write(away_pipe[1], bytes, n - home) != n - home)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		weft_thread_join(t[i], &r);
+		bad += r != 0;
+	}
+	free(t);
+	return bad;
+}
+
+Test(migration, a_carrier_with_more_threads_still_takes_work_that_waits)
+{
+	int n = getenv("WEFT_UNDER_VALGRIND") ? READERS / 10 : READERS;
+
+	setenv("WEFT_CARRIERS", "2", 1);
+	setenv("WEFT_STUCK_MS", "0", 1);
+	cr_assert_eq(pipe(home_pipe), 0);
+	cr_assert_eq(pipe(away_pipe), 0);
+	cr_assert_eq(t_run(uneven_then_spin, &n), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+	unsetenv("WEFT_STUCK_MS");
+	/* The other carrier kept more parked threads than the spinners. */
+	cr_assert_geq(n - atomic_load(&on_carrier[0]), 16);
+	cr_assert_neq(atomic_load(&spinner_carrier[0]),
+		      atomic_load(&spinner_carrier[1]),
+		      "both spinners ran on carrier %d",
+		      atomic_load(&spinner_carrier[0]));
+	for (int i = 0; i < 2; i++) {
+		close(home_pipe[i]);
+		close(away_pipe[i]);
+	}
 }
 
 static intptr_t read_errno_after_failure(void *arg)
