@@ -140,27 +140,43 @@ static intptr_t blocked_reader(void *arg)
 	return weft_read(read_fd[0], &c, 1) == 1 ? 0 : -1;
 }
 
-static intptr_t spawn_readers(void *arg)
+/* n threads of fn from this one, back once all are blocked; or NULL. */
+static struct weft_thread **spawn_blocked(int n, intptr_t (*fn)(void *))
 {
-	int n = *(int *)arg;
 	struct weft_thread **t = calloc(n, sizeof(*t));
-	char bytes[READERS] = { 0 };
-	intptr_t bad = 0, r;
 
-	spawner_carrier = weft_carrier_index();
-	for (int i = 0; i < n; i++)
-		if (weft_thread_spawn(&t[i], blocked_reader, NULL, NULL))
-			return -1;
-	while (atomic_load(&readers_blocked) < n)
+	for (int i = 0; t && i < n; i++)
+		if (weft_thread_spawn(&t[i], fn, NULL, NULL))
+			return NULL;
+	while (t && atomic_load(&readers_blocked) < n)
 		weft_sleep_until(weft_now() + 1000000);
-	if (write(read_fd[1], bytes, n) != n)
-		return -1;
+	return t;
+}
+
+/* Join and free them: how many failed. */
+static intptr_t join_all(struct weft_thread **t, int n)
+{
+	intptr_t r, bad = 0;
+
 	for (int i = 0; i < n; i++) {
 		weft_thread_join(t[i], &r);
 		bad += r != 0;
 	}
 	free(t);
 	return bad;
+}
+
+static intptr_t spawn_readers(void *arg)
+{
+	int n = *(int *)arg;
+	struct weft_thread **t;
+	char bytes[READERS] = { 0 };
+
+	spawner_carrier = weft_carrier_index();
+	if (!(t = spawn_blocked(n, blocked_reader)) ||
+	    write(read_fd[1], bytes, n) != n)
+		return -1;
+	return join_all(t, n);
 }
 
 Test(migration, a_spawning_thread_leaves_each_carrier_its_share)
@@ -220,16 +236,12 @@ static intptr_t spinner_until_both(void *arg)
 static intptr_t uneven_then_spin(void *arg)
 {
 	int n = *(int *)arg, home;
-	struct weft_thread **t = calloc(n, sizeof(*t)), *s[2];
+	struct weft_thread **t, *s[2];
 	char bytes[READERS] = { 0 };
-	intptr_t r, bad = 0;
 
 	home_carrier = weft_carrier_index();
-	for (int i = 0; i < n; i++)
-		if (weft_thread_spawn(&t[i], parked_by_carrier, NULL, NULL))
-			return -1;
-	while (atomic_load(&readers_blocked) < n)
-		weft_sleep_until(weft_now() + 1000000);
+	if (!(t = spawn_blocked(n, parked_by_carrier)))
+		return -1;
 	/* The readers on this carrier end; the others stay parked. */
 	home = atomic_load(&on_carrier[0]);
 	if (write(home_pipe[1], bytes, home) != home)
@@ -243,12 +255,7 @@ static intptr_t uneven_then_spin(void *arg)
 		weft_thread_join(s[i], NULL);
 	if (write(away_pipe[1], bytes, n - home) != n - home)
 		return -1;
-	for (int i = 0; i < n; i++) {
-		weft_thread_join(t[i], &r);
-		bad += r != 0;
-	}
-	free(t);
-	return bad;
+	return join_all(t, n);
 }
 
 Test(migration, a_carrier_with_more_threads_still_takes_work_that_waits)
