@@ -134,11 +134,11 @@ int weft_group_open(struct weft_group *wg, const struct weft_group_opts *o)
 	return 0;
 }
 
-/* Wake every member whose wait is now cancelled, and their groups'. */
 /*
- * Wake g's members, and theirs, into b.  With early, every WAKE_BATCH
- * members b is flushed on the way: a member's lines are still in the
- * cache, and the other carriers start on theirs while the walk goes on.
+ * Wake every member of g whose wait is now cancelled, and their groups',
+ * into b.  With early, b is flushed every WAKE_BATCH members on the way:
+ * a member's lines are still in the cache, and the other carriers start
+ * on theirs while the walk goes on.
  * Only for the group being cancelled, where no lock but g's is held, and
  * not the root, whose members unlink themselves under g's lock as they
  * end: an ended member of any other stays on the list until its owner
