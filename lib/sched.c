@@ -127,6 +127,30 @@ static struct weft_thread *q_pop(struct weft__queue *q)
 }
 
 /*
+ * Woken threads wait in the runq, and one batch of completions can queue
+ * hundreds: by its turn each one's control block and the frames its
+ * switch reads have left the cache (at 10,000 connections those misses
+ * were a tenth of an echo server's time in weft).  So a pop starts
+ * bringing in the frames of the thread it returns, whose control block
+ * the pop before brought in, and the control block of the next.  Nothing
+ * here waits for a miss: each address is one already in the cache.
+ */
+#define PREFETCH_FRAME 256 /* the saved registers and weft's frames */
+
+static struct weft_thread *runq_pop(struct weft__carrier *c)
+{
+	struct weft_thread *t = q_pop(&c->runq);
+
+	if (t) {
+		for (int i = 0; i < PREFETCH_FRAME; i += 64)
+			__builtin_prefetch((char *)t->sp + i, 1);
+		for (size_t i = 0; t->next && i < sizeof(*t); i += 64)
+			__builtin_prefetch((char *)t->next + i, 1);
+	}
+	return t;
+}
+
+/*
  * New and migratable threads wait in two places on a carrier: its localq,
  * a ring of WEFT_LOCALQ that only the carrier pushes to (no lock, no
  * atomic read-modify-write: a spawn costs two stores) and anyone takes
@@ -552,7 +576,7 @@ int weft_yield(void)
 	if (!(t->flags & WEFT_SPAWN_MIGRATABLE) && !c->inflight &&
 	    !c->unsubmitted && !c->heap_len && tick(c) % STEAL_EVERY &&
 	    !atomic_load_explicit(&c->inbox, memory_order_relaxed) &&
-	    !weft__stealable(c) && (n = q_pop(&c->runq))) {
+	    !weft__stealable(c) && (n = runq_pop(c))) {
 		q_push(&c->runq, t);
 		t->saved_errno = errno;
 		if (unlikely(n->tp)) {
@@ -628,9 +652,9 @@ static struct weft_thread *pick(struct weft__carrier *c)
 	struct weft_thread *t;
 
 	if (n % STEAL_EVERY == 0) {
-		if ((t = q_pop(&c->runq)) || (t = stealq_pop(c)))
+		if ((t = runq_pop(c)) || (t = stealq_pop(c)))
 			return t;
-	} else if ((t = stealq_pop(c)) || (t = q_pop(&c->runq))) {
+	} else if ((t = stealq_pop(c)) || (t = runq_pop(c))) {
 		return t;
 	}
 	return steal(c);
