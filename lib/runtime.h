@@ -207,6 +207,9 @@ struct weft__carrier {
 	bool patient;
 	struct weft__carrier *later;
 	unsigned later_tick; /* later->tick when the wait began */
+	/* owner: saw later's new threads up to later_end at young_since */
+	uint32_t later_end;
+	int64_t young_since; /* or -1 */
 	pthread_t pthread;
 	void *sched_sp;	      /* owner: the scheduler's context */
 	void *sched_fake;     /* owner: its AddressSanitizer fake stack */
@@ -233,10 +236,10 @@ struct weft__carrier {
 	struct weft__waiter *backlog, **backlog_end; /* owner: see ring.c */
 	int efd; /* eventfd others write to wake us */
 	uint64_t efd_buf;
-	bool efd_armed;	     /* owner: a read on efd is in flight */
-	atomic_int sleeping; /* in io_uring_enter, wants a write */
-	atomic_bool napping; /* sleeping, and wakes on its own soon (sched.c) */
-	void *altstack;	     /* for the stack overflow handler */
+	bool efd_armed;	      /* owner: a read on efd is in flight */
+	atomic_int sleeping;  /* in io_uring_enter, wants a write */
+	atomic_int napping;   /* sleeping, to wake soon: NAP_* (sched.c) */
+	void *altstack;	      /* for the stack overflow handler */
 	stack_t old_altstack; /* the thread's own, given back as it leaves */
 	struct weft__stack_cache stack_cache[WEFT_STACK_CLASSES]; /* owner */
 	struct { /* owner: group members that ended here */

@@ -55,9 +55,12 @@
 #define RUN_BUDGET 64	   /* threads run between two looks at the ring */
 #define STEAL_EVERY 61	   /* picks between two looks at the steal queue */
 #define PATIENCE_NS 250000 /* before a carrier takes more than its share */
+#define YOUNG_NS 20000	   /* before it takes its share of new threads */
+#define YOUNG_SHARE 128	   /* a share it takes at once: not a passing batch */
 #define ALTSTACK_SIZE (64 * 1024)
 
 enum { RT_STOPPED, RT_RUNNING };
+enum { NAP_YOUNG = 1, NAP_PATIENCE }; /* c->napping */
 
 struct weft__runtime weft__rt;
 static struct weft__lock life_lock;
@@ -313,20 +316,55 @@ static unsigned even_share(struct weft__carrier *c, struct weft__carrier *v)
 }
 
 /*
- * How many of v's new threads c, the calling carrier, may take now.  Past
- * its even share, c sleeps PATIENCE_NS first, and takes as usual if v has
- * neither picked nor spawned a thread meanwhile (its tick stood still,
- * idle() records it): v runs one thread that keeps it, and its queue
- * waits for it, as CPU-bound threads spawned beside many parked ones
- * would.
+ * Have some of v's new threads waited YOUNG_NS since c first saw them (v's
+ * localq head has not passed the tail c saw then)?  A thread that runs
+ * for less than a switch costs more moved to another CPU (its control
+ * block and stack written here and read there, its join back) than it
+ * saves, and v runs a batch of them in microseconds: c takes only
+ * threads that v leaves waiting.
+ */
+static bool seen_waiting(struct weft__carrier *c, struct weft__carrier *v)
+{
+	return v == c->later && c->young_since >= 0 &&
+	       (int32_t)(atomic_load_explicit(&v->localq.head,
+					      memory_order_relaxed) -
+			 c->later_end) < 0;
+}
+
+static bool aged(struct weft__carrier *c, struct weft__carrier *v)
+{
+	return seen_waiting(c, v) && weft__now() - c->young_since >= YOUNG_NS;
+}
+
+/* c sees v's new threads, within its share: since when they wait. */
+static void see_young(struct weft__carrier *c, struct weft__carrier *v)
+{
+	if (seen_waiting(c, v))
+		return;
+	c->later = v;
+	c->later_end =
+		atomic_load_explicit(&v->localq.tail, memory_order_relaxed);
+	c->young_since = weft__now();
+}
+
+/*
+ * How many of v's new threads c, the calling carrier, may take now.  Its
+ * even share once they have aged (a stuck v's at once).  Past that, c
+ * sleeps PATIENCE_NS first, and takes as usual if v has neither picked
+ * nor spawned a thread meanwhile (its tick stood still, idle() records
+ * it): v runs one thread that keeps it, and its queue waits for it, as
+ * CPU-bound threads spawned beside many parked ones would.
  */
 static unsigned fair_share(struct weft__carrier *c, struct weft__carrier *v)
 {
+	unsigned share;
+
 	if (c->patient && v == c->later &&
 	    atomic_load_explicit(&v->tick, memory_order_relaxed) ==
 		    c->later_tick)
 		return UINT_MAX;
-	return even_share(c, v);
+	share = even_share(c, v);
+	return share >= YOUNG_SHARE || aged(c, v) ? share : 0;
 }
 
 /*
@@ -367,6 +405,7 @@ static struct weft_thread *steal(struct weft__carrier *c)
 			local_push(c, got[j]);
 		WEFT_STAT(c, steals);
 		c->patient = false;
+		c->young_since = -1;
 		return got[0];
 	}
 	c->patient = false;
@@ -375,9 +414,10 @@ static struct weft_thread *steal(struct weft__carrier *c)
 
 /*
  * Whether c has, or may take now, a thread to start: WORK_NOW; or may
- * take one after PATIENCE_NS: WORK_LATER; or neither: WORK_NONE.
+ * take one once new threads have waited YOUNG_NS: WORK_SOON; or after
+ * PATIENCE_NS: WORK_LATER; or none: WORK_NONE.
  */
-enum { WORK_NONE, WORK_LATER, WORK_NOW };
+enum { WORK_NONE, WORK_LATER, WORK_SOON, WORK_NOW };
 
 static int work_anywhere(struct weft__carrier *c)
 {
@@ -390,12 +430,16 @@ static int work_anywhere(struct weft__carrier *c)
 			continue;
 		if (v == c || fair_share(c, v))
 			return WORK_NOW;
-		if (!found) {
+		if (even_share(c, v)) {
+			if (found != WORK_SOON)
+				see_young(c, v);
+			found = WORK_SOON;
+		} else if (!found) {
 			c->later = v;
 			c->later_tick = atomic_load_explicit(
 				&v->tick, memory_order_relaxed);
+			found = WORK_LATER;
 		}
-		found = WORK_LATER;
 	}
 	return found;
 }
@@ -427,11 +471,12 @@ static void kick_idle(struct weft__carrier *c)
 		struct weft__carrier *v =
 			weft__rt.carriers[(c->index + i) % weft__rt.nr_carriers];
 
-		/* One waiting out its patience wakes on its own. */
+		/* One napping wakes on its own. */
+		int nap =
+			atomic_load_explicit(&v->napping, memory_order_relaxed);
+
 		if (atomic_load(&v->sleeping) &&
-		    (even_share(v, c) ||
-		     !atomic_load_explicit(&v->napping,
-					   memory_order_relaxed))) {
+		    (!nap || (nap == NAP_PATIENCE && even_share(v, c)))) {
 			kick(v);
 			return;
 		}
@@ -673,19 +718,24 @@ static bool idle(struct weft__carrier *c)
 		atomic_store(&c->sleeping, 0);
 	} else {
 		int64_t until = weft__timer_next(c), later_at = -1;
+		int nap = work == WORK_SOON  ? NAP_YOUNG :
+			  work == WORK_LATER ? NAP_PATIENCE :
+					       0;
 
-		if (work == WORK_LATER) {
-			later_at = weft__now() + PATIENCE_NS;
+		if (nap) {
+			later_at = nap == NAP_YOUNG ?
+					   c->young_since + YOUNG_NS :
+					   weft__now() + PATIENCE_NS;
 			if (until < 0 || later_at < until)
 				until = later_at;
-			atomic_store_explicit(&c->napping, true,
+			atomic_store_explicit(&c->napping, nap,
 					      memory_order_relaxed);
 		}
 		weft__ring_poll(c, true, until);
 		atomic_store(&c->sleeping, 0);
-		atomic_store_explicit(&c->napping, false, memory_order_relaxed);
+		atomic_store_explicit(&c->napping, 0, memory_order_relaxed);
 		/* Woken early, it has not waited out its patience. */
-		c->patient = work == WORK_LATER && weft__now() >= later_at;
+		c->patient = nap == NAP_PATIENCE && weft__now() >= later_at;
 	}
 	atomic_fetch_sub(&weft__rt.nr_sleeping, 1);
 	/* Pairs with the monitor's look at nr_sleeping before it sleeps. */
@@ -797,6 +847,7 @@ static int carrier_setup(struct weft__carrier *c)
 	int r;
 
 	tls_carrier = c;
+	c->young_since = -1;
 	c->sched_tsan = tsan_current();
 	c->tid = gettid();
 	if (pthread_getattr_np(pthread_self(), &a) == 0) {
