@@ -233,10 +233,24 @@ static intptr_t spinner_until_both(void *arg)
 	return 0;
 }
 
+/* Two spinners from this thread, joined. */
+static intptr_t spawn_two_spinners(void *arg)
+{
+	struct weft_thread *s[2];
+
+	for (int i = 0; i < 2; i++)
+		if (weft_thread_spawn(&s[i], spinner_until_both,
+				      (void *)(intptr_t)i, NULL))
+			return -1;
+	for (int i = 0; i < 2; i++)
+		weft_thread_join(s[i], NULL);
+	return 0;
+}
+
 static intptr_t uneven_then_spin(void *arg)
 {
 	int n = *(int *)arg, home;
-	struct weft_thread **t, *s[2];
+	struct weft_thread **t;
 	char bytes[READERS] = { 0 };
 
 	home_carrier = weft_carrier_index();
@@ -247,13 +261,8 @@ static intptr_t uneven_then_spin(void *arg)
 	if (write(home_pipe[1], bytes, home) != home)
 		return -1;
 	weft_sleep_until(weft_now() + 20000000);
-	for (int i = 0; i < 2; i++)
-		if (weft_thread_spawn(&s[i], spinner_until_both,
-				      (void *)(intptr_t)i, NULL))
-			return -1;
-	for (int i = 0; i < 2; i++)
-		weft_thread_join(s[i], NULL);
-	if (write(away_pipe[1], bytes, n - home) != n - home)
+	if (spawn_two_spinners(NULL) < 0 ||
+	    write(away_pipe[1], bytes, n - home) != n - home)
 		return -1;
 	return join_all(t, n);
 }
@@ -334,19 +343,6 @@ Test(migration, a_batch_of_short_threads_stays_where_it_was_spawned)
  * on a runtime without a monitor, and the first keeps the spawner's
  * carrier until both have started.
  */
-static intptr_t spawn_two_spinners(void *arg)
-{
-	struct weft_thread *s[2];
-
-	for (int i = 0; i < 2; i++)
-		if (weft_thread_spawn(&s[i], spinner_until_both,
-				      (void *)(intptr_t)i, NULL))
-			return -1;
-	for (int i = 0; i < 2; i++)
-		weft_thread_join(s[i], NULL);
-	return 0;
-}
-
 Test(migration, a_new_thread_that_waits_is_taken)
 {
 	setenv("WEFT_CARRIERS", "2", 1);
