@@ -419,15 +419,10 @@ static struct io_uring_cqe *first_cqe(struct io_uring *ring)
 	return NULL;
 }
 
-/* The waiter of the CQE k after the oldest, if the CQ holds one, or 0. */
-static uintptr_t cqe_ahead(struct io_uring *ring, unsigned k)
+/* The user_data of the CQE at CQ index i. */
+static uintptr_t cqe_data(struct io_uring *ring, unsigned i)
 {
-	unsigned head = *ring->cq.khead;
-
-	if (io_uring_smp_load_acquire(ring->cq.ktail) - head <= k)
-		return 0;
-	return ring->cq
-		.cqes[io_uring_cqe_index(ring, head + k, ring->cq.ring_mask)]
+	return ring->cq.cqes[io_uring_cqe_index(ring, i, ring->cq.ring_mask)]
 		.user_data;
 }
 
@@ -443,7 +438,10 @@ static uintptr_t cqe_ahead(struct io_uring *ring, unsigned k)
 
 static void prefetch_ahead(struct io_uring *ring)
 {
-	uintptr_t next = cqe_ahead(ring, 0), far = cqe_ahead(ring, REAP_AHEAD);
+	unsigned head = *ring->cq.khead, ready = io_uring_cq_ready(ring);
+	uintptr_t next = ready ? cqe_data(ring, head) : 0;
+	uintptr_t far = ready > REAP_AHEAD ? cqe_data(ring, head + REAP_AHEAD) :
+					     0;
 
 	if (next > UD_EVENTFD) {
 		struct weft_thread *t = ((struct weft__waiter *)next)->thread;

@@ -207,9 +207,10 @@ struct weft__carrier {
 	bool patient;
 	struct weft__carrier *later;
 	unsigned later_tick; /* later->tick when the wait began */
-	/* owner: saw later's new threads up to later_end at young_since */
-	uint32_t later_end;
-	int64_t young_since; /* or -1 */
+	/* owner: saw young's new threads up to young_end at young_since */
+	struct weft__carrier *young;
+	uint32_t young_end;
+	int64_t young_since;
 	pthread_t pthread;
 	void *sched_sp;	      /* owner: the scheduler's context */
 	void *sched_fake;     /* owner: its AddressSanitizer fake stack */

@@ -325,10 +325,10 @@ static unsigned even_share(struct weft__carrier *c, struct weft__carrier *v)
  */
 static bool seen_waiting(struct weft__carrier *c, struct weft__carrier *v)
 {
-	return v == c->later && c->young_since >= 0 &&
+	return v == c->young &&
 	       (int32_t)(atomic_load_explicit(&v->localq.head,
 					      memory_order_relaxed) -
-			 c->later_end) < 0;
+			 c->young_end) < 0;
 }
 
 static bool aged(struct weft__carrier *c, struct weft__carrier *v)
@@ -341,8 +341,8 @@ static void see_young(struct weft__carrier *c, struct weft__carrier *v)
 {
 	if (seen_waiting(c, v))
 		return;
-	c->later = v;
-	c->later_end =
+	c->young = v;
+	c->young_end =
 		atomic_load_explicit(&v->localq.tail, memory_order_relaxed);
 	c->young_since = weft__now();
 }
@@ -405,7 +405,7 @@ static struct weft_thread *steal(struct weft__carrier *c)
 			local_push(c, got[j]);
 		WEFT_STAT(c, steals);
 		c->patient = false;
-		c->young_since = -1;
+		c->young = NULL;
 		return got[0];
 	}
 	c->patient = false;
@@ -847,7 +847,6 @@ static int carrier_setup(struct weft__carrier *c)
 	int r;
 
 	tls_carrier = c;
-	c->young_since = -1;
 	c->sched_tsan = tsan_current();
 	c->tid = gettid();
 	if (pthread_getattr_np(pthread_self(), &a) == 0) {
