@@ -142,8 +142,8 @@ struct weft_thread {
 	intptr_t result;
 	struct weft__timer timer; /* on the heap of ->carrier */
 	void *stack_lo;		  /* lowest usable byte, above the guard */
-	size_t stack_size;	  /* usable bytes, control block included */
-	uint32_t stack_class;	  /* see stack.c */
+	size_t stack_size;    /* usable bytes, control block and colour in */
+	uint32_t stack_class; /* see stack.c */
 	bool stack_guarded;
 	unsigned valgrind_id;
 	uint64_t id;

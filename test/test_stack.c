@@ -34,6 +34,39 @@ Test(stack, freed_stacks_are_reused_most_recent_first)
 	weft__stack_fini();
 }
 
+/*
+ * Small stacks put their control block at one of several offsets in its
+ * page, so that threads' hot lines do not all fall into the same cache
+ * sets; a program's big pthread stacks keep theirs at the top.
+ */
+static unsigned offsets_in_page(size_t size)
+{
+	struct weft_thread *t[32];
+	bool seen[4096] = { false };
+	unsigned n = 0;
+
+	for (int i = 0; i < 32; i++) {
+		t[i] = weft__stack_alloc(size);
+		cr_assert(t[i]);
+		cr_assert_lt((uintptr_t)t[i] + sizeof(*t[i]),
+			     (uintptr_t)t[i]->stack_lo + t[i]->stack_size + 1);
+		if (!seen[(uintptr_t)t[i] % 4096])
+			n++;
+		seen[(uintptr_t)t[i] % 4096] = true;
+	}
+	for (int i = 0; i < 32; i++)
+		weft__stack_free(t[i]);
+	return n;
+}
+
+Test(stack, small_stacks_spread_their_control_blocks_over_the_page)
+{
+	cr_assert_eq(weft__stack_init(), 0);
+	cr_assert_geq(offsets_in_page(64 * 1024), 8);
+	cr_assert_eq(offsets_in_page((size_t)8 << 20), 1);
+	weft__stack_fini();
+}
+
 Test(stack, huge_stacks_get_their_own_mapping)
 {
 	struct weft_thread *t;
