@@ -166,6 +166,7 @@ __attribute__((noinline)) void weft__dump_here(struct weft_thread *t)
 	tsan_switch(tr->back_tsan);
 	weft__ctx_switch(&t->sp, tr->back);
 	asan_finish(t->asan_fake);
+	weft__landed(t); /* resumed here, perhaps by a thread that ended */
 }
 
 /* From c's scheduler: have t, not running, record its stack in tr. */

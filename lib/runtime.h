@@ -136,7 +136,10 @@ struct weft_thread {
 	uint32_t flags;		       /* WEFT_SPAWN_*, WEFT__MEMBER_* */
 	int saved_errno;	       /* errno is carrier TLS: kept here */
 	atomic_uint join;	       /* WEFT_JOIN_*, see thread.c */
+	bool stack_guarded;	       /* see stack.c */
 	struct weft__waiter *joiner;   /* valid in WEFT_JOIN_WAITING */
+	/* An ended thread that switched here, to finalise (sched.c) */
+	struct weft_thread *inherit;
 	intptr_t (*fn)(void *);
 	void *arg;
 	intptr_t result;
@@ -144,7 +147,6 @@ struct weft_thread {
 	void *stack_lo;		  /* lowest usable byte, above the guard */
 	size_t stack_size;    /* usable bytes, control block and colour in */
 	uint32_t stack_class; /* see stack.c */
-	bool stack_guarded;
 	unsigned valgrind_id;
 	uint64_t id;
 	const char *name;
@@ -253,8 +255,9 @@ struct weft__carrier {
 	void *tp; /* owner: its kernel thread's thread pointer, once known */
 	struct weft__carrier_obs obs; /* counters, registry (obs.h) */
 	/* monitor.c */
-	pid_t tid;	 /* its kernel thread, for /proc and its clock */
-	atomic_int live; /* threads counted here, not rt.live (thread.c) */
+	pid_t tid;	      /* its kernel thread, for /proc and its clock */
+	atomic_int live;      /* threads counted here, not rt.live (thread.c) */
+	atomic_int live_owed; /* of them, ended: its own to write */
 	atomic_uint nr_pinned; /* threads that came home: its own to write */
 	atomic_uint nr_gone;   /* of them, those that moved on since */
 	atomic_bool stuck;     /* the monitor says so: plain spawns avoid it */
@@ -320,6 +323,7 @@ hidden unsigned weft__stealable(struct weft__carrier *c);
 hidden void weft__localq_spill(struct weft__carrier *c);
 hidden void weft__enqueue_local(struct weft__carrier *c, struct weft_thread *t);
 hidden void weft__exit_current(void) __attribute__((noreturn));
+hidden void weft__landed(struct weft_thread *t);
 hidden int weft__runtime_start(void);
 /*
  * weft_main() with the root thread's attributes; catch_signals: SIGINT
@@ -369,6 +373,8 @@ hidden void weft__live_move(struct weft__carrier *c, struct weft__carrier *v,
 			    int n);
 /* Virtual threads not yet finalised, summed; for statistics. */
 hidden unsigned weft__live_threads(void);
+hidden int weft__live_here(struct weft__carrier *c);
+hidden void weft__live_settle(struct weft__carrier *c);
 /* 0, or why t is no handle: -EINVAL (NULL, stale), -ECHILD (fork). */
 hidden int weft__thread_check(const struct weft_thread *t);
 hidden void weft__thread_finalise(struct weft__carrier *c,

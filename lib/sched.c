@@ -310,8 +310,8 @@ static unsigned even_share(struct weft__carrier *c, struct weft__carrier *v)
 
 	if (atomic_load_explicit(&v->stuck, memory_order_relaxed))
 		return UINT_MAX;
-	mine = atomic_load_explicit(&c->live, memory_order_relaxed);
-	theirs = atomic_load_explicit(&v->live, memory_order_relaxed);
+	mine = weft__live_here(c);
+	theirs = weft__live_here(v);
 	return theirs > mine ? (unsigned)(theirs - mine + 1) / 2 : 0;
 }
 
@@ -582,6 +582,7 @@ static void switch_out(struct weft__carrier *c, struct weft_thread *t,
 	weft__ctx_switch(&t->sp, c->sched_sp);
 	/* Back, perhaps on another carrier: c is stale from here. */
 	asan_finish(t->asan_fake);
+	weft__landed(t);
 	weft__obs_resumed(t);
 }
 
@@ -593,14 +594,82 @@ void weft__park(void)
 	switch_out(c, c->current, false);
 }
 
+/*
+ * With no I/O, timers or wake-ups from elsewhere to look after, the
+ * scheduler would only pick the next thread: let thread t, running on c,
+ * do it.  Every STEAL_EVERY picks go through the scheduler, which looks
+ * at everything else then.
+ */
+static bool may_hand_over(struct weft__carrier *c)
+{
+	return !c->inflight && !c->unsubmitted && !c->heap_len &&
+	       tick(c) % STEAL_EVERY &&
+	       !atomic_load_explicit(&c->inbox, memory_order_relaxed);
+}
+
+/*
+ * From thread t on c straight to n, as run() starts it from the scheduler.
+ * A dying t's context is not needed again, nor its fake stack.
+ */
+static void hand_over(struct weft__carrier *c, struct weft_thread *t,
+		      struct weft_thread *n, bool dying)
+{
+	weft__obs_run(c, n);
+	if (unlikely(n->carrier != c))
+		weft__monitor_home(c, n);
+	n->carrier = c;
+	t->saved_errno = errno;
+	if (unlikely(n->tp)) {
+		weft__tls_enter(c, n);
+		tls_carrier = c; /* in n's TLS */
+	} else if (unlikely(t->tp)) {
+		weft__tls_set(c->tp);
+	}
+	errno = n->saved_errno;
+	if (dying)
+		n->inherit = t;
+	set_current(c, n);
+	asan_start(dying ? NULL : &t->asan_fake, n->stack_lo, n->stack_size);
+	tsan_switch(n->tsan_fiber);
+	weft__ctx_switch(&t->sp, n->sp);
+}
+
+/*
+ * A thread that ends goes to the scheduler, which finalises it once off
+ * its stack (run()), then picks the next: two switches.  When the next is
+ * at hand (a new thread first, as pick() does) t switches to it instead,
+ * and that thread finalises t (weft__landed).  Not with threads on their
+ * own TLS (run() restores the carrier's for the thread it ran, which must
+ * then be the one that comes back), nor from a group, whose ends the
+ * scheduler gathers (group.c).
+ */
 void weft__exit_current(void)
 {
 	struct weft__carrier *c = weft__carrier_self();
-	struct weft_thread *t = c->current;
+	struct weft_thread *t = c->current, *n;
 
+	if (!weft__tls_on() && !t->group && !c->ended.n && may_hand_over(c) &&
+	    ((n = stealq_pop(c)) || (n = runq_pop(c)))) {
+		hand_over(c, t, n, true);
+		abort(); /* nobody switches back to a thread that ended */
+	}
 	c->dead = t;
 	switch_out(c, t, true);
 	__builtin_unreachable();
+}
+
+/*
+ * The first thing thread t does where a switch lands it: finalise the
+ * thread that ended by switching to it, if one did.
+ */
+void weft__landed(struct weft_thread *t)
+{
+	struct weft_thread *d = t->inherit;
+
+	if (unlikely(d)) {
+		t->inherit = NULL;
+		weft__thread_finalise(weft__carrier_self(), d);
+	}
 }
 
 int weft_yield(void)
@@ -618,25 +687,12 @@ int weft_yield(void)
 	 * A migratable thread goes through the scheduler instead, which
 	 * queues it only once its context is saved: queued, it may be stolen.
 	 */
-	if (!(t->flags & WEFT_SPAWN_MIGRATABLE) && !c->inflight &&
-	    !c->unsubmitted && !c->heap_len && tick(c) % STEAL_EVERY &&
-	    !atomic_load_explicit(&c->inbox, memory_order_relaxed) &&
+	if (!(t->flags & WEFT_SPAWN_MIGRATABLE) && may_hand_over(c) &&
 	    !weft__stealable(c) && (n = runq_pop(c))) {
 		q_push(&c->runq, t);
-		t->saved_errno = errno;
-		if (unlikely(n->tp)) {
-			weft__tls_enter(c, n);
-			tls_carrier = c; /* in n's TLS */
-		} else if (unlikely(t->tp)) {
-			weft__tls_set(c->tp);
-		}
-		errno = n->saved_errno;
-		set_current(c, n);
-		WEFT_STAT(c, switches);
-		asan_start(&t->asan_fake, n->stack_lo, n->stack_size);
-		tsan_switch(n->tsan_fiber);
-		weft__ctx_switch(&t->sp, n->sp);
+		hand_over(c, t, n, false);
 		asan_finish(t->asan_fake);
+		weft__landed(t);
 		weft__obs_resumed(t);
 		return 0;
 	}
@@ -710,6 +766,8 @@ static bool idle(struct weft__carrier *c)
 {
 	int work;
 
+	/* Before it sleeps: rt.live may reach zero only so (thread.c). */
+	weft__live_settle(c);
 	atomic_store(&c->sleeping, 1);
 	atomic_fetch_add(&weft__rt.nr_sleeping, 1);
 	work = work_anywhere(c);
@@ -1251,8 +1309,10 @@ static void fork_child(void)
 	atomic_store(&weft__rt.nr_sleeping, 0);
 	atomic_store(&weft__rt.stopping, false);
 	/* Only t is left, counted on rt.live itself (thread.c). */
-	for (int i = 0; i < weft__rt.nr_slots; i++)
+	for (int i = 0; i < weft__rt.nr_slots; i++) {
 		atomic_store(&weft__rt.carriers[i]->live, 0);
+		atomic_store(&weft__rt.carriers[i]->live_owed, 0);
+	}
 	if (t)
 		t->live_home = NULL;
 	if (!t) {

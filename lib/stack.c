@@ -305,7 +305,12 @@ static struct weft_thread *setup(uintptr_t e, size_t size, int k)
 	struct weft_thread *t =
 		(struct weft_thread *)(lo + size - TCB_SIZE - colour(lo, size));
 
-	ASAN_UNPOISON_MEMORY_REGION(t, TCB_SIZE);
+	/*
+	 * All of it, as AddressSanitizer does for a new pthread's stack: a
+	 * thread that ended left its last frames' redzones poisoned, below
+	 * where its final noreturn call unpoisoned.
+	 */
+	ASAN_UNPOISON_MEMORY_REGION(lo, size);
 	zero_lines(t, TCB_SIZE);
 	t->stack_lo = lo;
 	t->stack_size = size;

@@ -49,6 +49,7 @@ static void entry(void *arg)
 #if WEFT_ASAN
 	__sanitizer_finish_switch_fiber(NULL, NULL, NULL);
 #endif
+	weft__landed(t);
 	if (t->tp)
 		weft__tls_first();
 	t->result = t->fn(t->arg);
@@ -145,6 +146,18 @@ weft__thread_new(intptr_t (*fn)(void *), void *arg,
  * goes from zero up only in a spawn by a live thread, which keeps its own
  * count (and so rt.live) above zero meanwhile, or in a steal, which adds
  * before it subtracts.
+ *
+ * Even one carrier's counter costs two locked instructions a thread, a
+ * tenth of a spawn and join.  So a thread that ends on the carrier that
+ * counts it is not subtracted at once: the carrier owes it (->live_owed,
+ * which only it writes), and its next spawn pays the debt instead of
+ * adding.  A carrier that spawns and joins in turn, as most do, then
+ * writes ->live only when it has more threads than ever before.  It
+ * settles the rest before it sleeps (weft__live_settle), which a carrier
+ * whose threads have all ended does next.  ->live is never below the
+ * live threads it counts, so rt.live still cannot reach zero early, and
+ * it reaches zero at the settling after the last end.  What ->live less
+ * ->live_owed says, the live threads, stays exact.
  */
 static void live_up(struct weft__carrier *c, int n)
 {
@@ -165,6 +178,51 @@ static void live_down(struct weft__carrier *c, int n)
 		rt_live_down();
 }
 
+/* c's debt, which only c writes: a plain load or store. */
+static int owed(struct weft__carrier *c)
+{
+	return atomic_load_explicit(&c->live_owed, memory_order_relaxed);
+}
+
+static void set_owed(struct weft__carrier *c, int n)
+{
+	atomic_store_explicit(&c->live_owed, n, memory_order_relaxed);
+}
+
+void weft__live_settle(struct weft__carrier *c)
+{
+	int n = owed(c);
+
+	if (n) {
+		set_owed(c, 0);
+		live_down(c, n);
+	}
+}
+
+/* A thread spawned on c, the calling carrier, counted there. */
+static void live_spawned(struct weft__carrier *c)
+{
+	int n = owed(c);
+
+	if (n)
+		set_owed(c, n - 1);
+	else
+		live_up(c, 1);
+}
+
+/* A thread c counts ended on c, the calling carrier. */
+static void live_ended(struct weft__carrier *c)
+{
+	set_owed(c, owed(c) + 1);
+}
+
+/* The threads c counts, as seen from anywhere. */
+int weft__live_here(struct weft__carrier *c)
+{
+	return atomic_load_explicit(&c->live, memory_order_relaxed) -
+	       atomic_load_explicit(&c->live_owed, memory_order_relaxed);
+}
+
 void weft__live_move(struct weft__carrier *c, struct weft__carrier *v, int n)
 {
 	live_up(c, n);
@@ -179,7 +237,9 @@ unsigned weft__live_threads(void)
 		struct weft__carrier *c = weft__rt.carriers[i];
 		int k = atomic_load_explicit(&c->live, memory_order_acquire);
 
-		n += k > 0 ? k - 1 : 0; /* rt.live has counted it once */
+		/* rt.live has counted it once, and c owes some ended ones */
+		if (k > 0)
+			n += k - 1 - owed(c);
 	}
 	return n;
 }
@@ -190,7 +250,7 @@ void weft__thread_start(struct weft_thread *t)
 
 	if (c && c->current) {
 		t->live_home = c;
-		live_up(c, 1);
+		live_spawned(c);
 	} else {
 		atomic_fetch_add(&weft__rt.live, 1);
 	}
@@ -268,7 +328,9 @@ void weft__thread_finalise(struct weft__carrier *c, struct weft_thread *t)
 		if (atomic_compare_exchange_weak(&t->join, &s, WEFT_JOIN_DONE))
 			break;
 	}
-	if (home)
+	if (home == c)
+		live_ended(c);
+	else if (home)
 		live_down(home, 1);
 	else
 		rt_live_down();

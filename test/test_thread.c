@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "lib/runtime.h"
 
 TestSuite(thread, .timeout = 120);
 
@@ -67,6 +68,76 @@ Test(thread, spawned_and_joined_from_a_plain_thread)
 	cr_assert_eq(spawn_many((void *)2000), 2000);
 	cr_assert_eq(atomic_load(&ran), 2000);
 	cr_assert_eq(weft_shutdown(), 0);
+}
+
+/*
+ * A thread that ends switches straight to the next one when it can, and
+ * that one finalises it (sched.c): every ended thread must still be
+ * counted out and its stack freed, joined or detached, and the live count
+ * stays exact though a carrier settles it only before it sleeps.
+ */
+static intptr_t nop(void *arg)
+{
+	return (intptr_t)arg;
+}
+
+static intptr_t chains_of_ends(void *arg)
+{
+	struct weft_spawn_attr detached = { .flags = WEFT_SPAWN_DETACHED };
+	struct weft_thread *t[64];
+	size_t made, pooled;
+	intptr_t v;
+
+	for (int round = 0; round < 200; round++) {
+		for (int i = 0; i < 64; i++)
+			cr_assert_eq(weft_thread_spawn(&t[i], nop,
+						       (void *)(intptr_t)i,
+						       NULL),
+				     0);
+		for (int i = 0; i < 64; i++)
+			cr_assert_eq(weft_thread_spawn(NULL, nop, NULL,
+						       &detached),
+				     0);
+		for (int i = 0; i < 64; i++) {
+			cr_assert_eq(weft_thread_join(t[i], &v), 0);
+			cr_assert_eq(v, i);
+		}
+		/* The joined ones are gone now, without a yield. */
+		cr_assert_leq(t_live(), 1u + 64u);
+	}
+	while (t_live() > 1)
+		weft_yield();
+	weft__stack_counts(&made, &pooled);
+	cr_assert_eq(made - pooled, 1, "%zu stacks in use, not 1",
+		     made - pooled);
+	return 0;
+}
+
+Test(thread, ended_threads_are_finalised_by_the_next_to_run)
+{
+	setenv("WEFT_CARRIERS", "1", 1);
+	cr_assert_eq(t_run(chains_of_ends, NULL), 0);
+	cr_assert_eq(weft_shutdown(), 0);
+	unsetenv("WEFT_CARRIERS");
+}
+
+static intptr_t joined_at_once(void *arg)
+{
+	struct weft_thread *t[100];
+
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(weft_thread_spawn(&t[i], nop, NULL, NULL), 0);
+	for (int i = 0; i < 100; i++)
+		cr_assert_eq(weft_thread_join(t[i], NULL), 0);
+	return t_live();
+}
+
+Test(thread, the_live_count_is_exact_while_the_carrier_is_busy)
+{
+	setenv("WEFT_CARRIERS", "1", 1);
+	cr_assert_eq(t_run(joined_at_once, NULL), 1);
+	cr_assert_eq(weft_shutdown(), 0);
+	unsetenv("WEFT_CARRIERS");
 }
 
 static struct weft_sem gate = WEFT_SEM_INIT(0);
