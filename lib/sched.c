@@ -639,16 +639,15 @@ static void hand_over(struct weft__carrier *c, struct weft_thread *t,
  * its stack (run()), then picks the next: two switches.  When the next is
  * at hand (a new thread first, as pick() does) t switches to it instead,
  * and that thread finalises t (weft__landed).  Not with threads on their
- * own TLS (run() restores the carrier's for the thread it ran, which must
- * then be the one that comes back), nor from a group, whose ends the
- * scheduler gathers (group.c).
+ * own TLS: run() restores the carrier's for the thread it ran, which must
+ * then be the one that comes back.
  */
 void weft__exit_current(void)
 {
 	struct weft__carrier *c = weft__carrier_self();
 	struct weft_thread *t = c->current, *n;
 
-	if (!weft__tls_on() && !t->group && !c->ended.n && may_hand_over(c) &&
+	if (!weft__tls_on() && may_hand_over(c) &&
 	    ((n = stealq_pop(c)) || (n = runq_pop(c)))) {
 		hand_over(c, t, n, true);
 		abort(); /* nobody switches back to a thread that ended */
@@ -660,15 +659,21 @@ void weft__exit_current(void)
 
 /*
  * The first thing thread t does where a switch lands it: finalise the
- * thread that ended by switching to it, if one did.
+ * thread that ended by switching to it, if one did, and as the scheduler
+ * does before it runs a thread, hand over the ended members of a group
+ * that t is not in (group.c).
  */
 void weft__landed(struct weft_thread *t)
 {
 	struct weft_thread *d = t->inherit;
 
 	if (unlikely(d)) {
+		struct weft__carrier *c = weft__carrier_self();
+
 		t->inherit = NULL;
-		weft__thread_finalise(weft__carrier_self(), d);
+		weft__thread_finalise(c, d);
+		if (c->ended.n && t->group != c->ended.group)
+			weft__group_flush_ended(c);
 	}
 }
 
