@@ -586,14 +586,6 @@ static void switch_out(struct weft__carrier *c, struct weft_thread *t,
 	weft__obs_resumed(t);
 }
 
-/* Park the calling virtual thread until weft__ready() is called on it. */
-void weft__park(void)
-{
-	struct weft__carrier *c = weft__carrier_self();
-
-	switch_out(c, c->current, false);
-}
-
 /*
  * With no I/O, timers or wake-ups from elsewhere to look after, the
  * scheduler would only pick the next thread: let thread t, running on c,
@@ -614,6 +606,8 @@ static bool may_hand_over(struct weft__carrier *c)
 static void hand_over(struct weft__carrier *c, struct weft_thread *t,
 		      struct weft_thread *n, bool dying)
 {
+	if (!dying && !t->stack_guarded)
+		check_stack(t);
 	weft__obs_run(c, n);
 	if (unlikely(n->carrier != c))
 		weft__monitor_home(c, n);
@@ -655,6 +649,31 @@ void weft__exit_current(void)
 	c->dead = t;
 	switch_out(c, t, true);
 	__builtin_unreachable();
+}
+
+/*
+ * Park the calling virtual thread until weft__ready() is called on it.  As
+ * a thread that ends does, it switches to the next thread itself when the
+ * scheduler would only pick it; not with an after_park to run once its
+ * context is saved (pool.c).  Woken already, it finds itself queued: the
+ * wake-up is absorbed, and it goes on.
+ */
+void weft__park(void)
+{
+	struct weft__carrier *c = weft__carrier_self();
+	struct weft_thread *t = c->current, *n;
+
+	if (!c->after_park && !weft__tls_on() && may_hand_over(c) &&
+	    ((n = stealq_pop(c)) || (n = runq_pop(c)))) {
+		if (n == t)
+			return;
+		hand_over(c, t, n, false);
+		asan_finish(t->asan_fake);
+		weft__landed(t);
+		weft__obs_resumed(t);
+		return;
+	}
+	switch_out(c, t, false);
 }
 
 /*
