@@ -568,6 +568,14 @@ static void check_stack(struct weft_thread *t)
 	}
 }
 
+/* Thread t, back from a switch away from it. */
+static inline void resumed(struct weft_thread *t)
+{
+	asan_finish(t->asan_fake);
+	weft__landed(t);
+	weft__obs_resumed(t);
+}
+
 /* From thread t, running on c, to c's scheduler. */
 static void switch_out(struct weft__carrier *c, struct weft_thread *t,
 		       bool dying)
@@ -581,9 +589,17 @@ static void switch_out(struct weft__carrier *c, struct weft_thread *t,
 	tsan_switch(c->sched_tsan);
 	weft__ctx_switch(&t->sp, c->sched_sp);
 	/* Back, perhaps on another carrier: c is stale from here. */
-	asan_finish(t->asan_fake);
-	weft__landed(t);
-	weft__obs_resumed(t);
+	resumed(t);
+}
+
+/*
+ * Before t runs on c: the ended members c holds of a group t is not in go
+ * to their group, so only a group's own members delay its join (group.c).
+ */
+static inline void ended_before(struct weft__carrier *c, struct weft_thread *t)
+{
+	if (unlikely(c->ended.n) && t->group != c->ended.group)
+		weft__group_flush_ended(c);
 }
 
 /*
@@ -629,20 +645,35 @@ static void hand_over(struct weft__carrier *c, struct weft_thread *t,
 }
 
 /*
+ * The next thread, when the scheduler would only pick it (a new thread
+ * first, as pick() does), for a thread that ends or parks to switch to;
+ * or NULL.  Not with threads on their own TLS: run() restores the
+ * carrier's for the thread it ran, which must then be the one that comes
+ * back.
+ */
+static struct weft_thread *next_at_hand(struct weft__carrier *c)
+{
+	struct weft_thread *n;
+
+	if (weft__tls_on() || !may_hand_over(c))
+		return NULL;
+	if ((n = stealq_pop(c)))
+		return n;
+	return runq_pop(c);
+}
+
+/*
  * A thread that ends goes to the scheduler, which finalises it once off
  * its stack (run()), then picks the next: two switches.  When the next is
- * at hand (a new thread first, as pick() does) t switches to it instead,
- * and that thread finalises t (weft__landed).  Not with threads on their
- * own TLS: run() restores the carrier's for the thread it ran, which must
- * then be the one that comes back.
+ * at hand, t switches to it instead, and that thread finalises t
+ * (weft__landed).
  */
 void weft__exit_current(void)
 {
 	struct weft__carrier *c = weft__carrier_self();
 	struct weft_thread *t = c->current, *n;
 
-	if (!weft__tls_on() && may_hand_over(c) &&
-	    ((n = stealq_pop(c)) || (n = runq_pop(c)))) {
+	if ((n = next_at_hand(c))) {
 		hand_over(c, t, n, true);
 		abort(); /* nobody switches back to a thread that ended */
 	}
@@ -663,14 +694,11 @@ void weft__park(void)
 	struct weft__carrier *c = weft__carrier_self();
 	struct weft_thread *t = c->current, *n;
 
-	if (!c->after_park && !weft__tls_on() && may_hand_over(c) &&
-	    ((n = stealq_pop(c)) || (n = runq_pop(c)))) {
+	if (!c->after_park && (n = next_at_hand(c))) {
 		if (n == t)
 			return;
 		hand_over(c, t, n, false);
-		asan_finish(t->asan_fake);
-		weft__landed(t);
-		weft__obs_resumed(t);
+		resumed(t);
 		return;
 	}
 	switch_out(c, t, false);
@@ -678,9 +706,8 @@ void weft__park(void)
 
 /*
  * The first thing thread t does where a switch lands it: finalise the
- * thread that ended by switching to it, if one did, and as the scheduler
- * does before it runs a thread, hand over the ended members of a group
- * that t is not in (group.c).
+ * thread that ended by switching to it, if one did, and what the
+ * scheduler does before it runs a thread (ended_before).
  */
 void weft__landed(struct weft_thread *t)
 {
@@ -691,8 +718,7 @@ void weft__landed(struct weft_thread *t)
 
 		t->inherit = NULL;
 		weft__thread_finalise(c, d);
-		if (c->ended.n && t->group != c->ended.group)
-			weft__group_flush_ended(c);
+		ended_before(c, t);
 	}
 }
 
@@ -715,9 +741,7 @@ int weft_yield(void)
 	    !weft__stealable(c) && (n = runq_pop(c))) {
 		q_push(&c->runq, t);
 		hand_over(c, t, n, false);
-		asan_finish(t->asan_fake);
-		weft__landed(t);
-		weft__obs_resumed(t);
+		resumed(t);
 		return 0;
 	}
 	c->yielded = t;
@@ -862,8 +886,7 @@ static void carrier_loop(struct weft__carrier *c)
 				weft__timer_fire(c, weft__now());
 		}
 		if ((t = pick(c))) {
-			if (unlikely(c->ended.n) && t->group != c->ended.group)
-				weft__group_flush_ended(c);
+			ended_before(c, t);
 			run(c, t);
 			budget++;
 			continue;
