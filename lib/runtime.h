@@ -379,6 +379,9 @@ hidden void weft__live_settle(struct weft__carrier *c);
 hidden int weft__thread_check(const struct weft_thread *t);
 hidden void weft__thread_finalise(struct weft__carrier *c,
 				  struct weft_thread *t);
+/* Ending t's joiner, parked on c and now woken, to run next; or NULL. */
+hidden struct weft_thread *weft__joiner_at_hand(struct weft__carrier *c,
+						struct weft_thread *t);
 
 /* stack.c */
 hidden struct weft_thread *weft__stack_alloc(size_t size);

@@ -647,19 +647,21 @@ static void hand_over(struct weft__carrier *c, struct weft_thread *t,
 /*
  * The next thread, when the scheduler would only pick it (a new thread
  * first, as pick() does), for a thread that ends or parks to switch to;
- * or NULL.  Not with threads on their own TLS: run() restores the
- * carrier's for the thread it ran, which must then be the one that comes
- * back.
+ * or NULL.  With nothing queued, the joiner of a thread that ends would
+ * be next: the ending thread wakes it to switch to it.  Not with threads
+ * on their own TLS: run() restores the carrier's for the thread it ran,
+ * which must then be the one that comes back.
  */
-static struct weft_thread *next_at_hand(struct weft__carrier *c)
+static struct weft_thread *next_at_hand(struct weft__carrier *c,
+					struct weft_thread *ending)
 {
 	struct weft_thread *n;
 
 	if (weft__tls_on() || !may_hand_over(c))
 		return NULL;
-	if ((n = stealq_pop(c)))
+	if ((n = stealq_pop(c)) || (n = runq_pop(c)))
 		return n;
-	return runq_pop(c);
+	return ending ? weft__joiner_at_hand(c, ending) : NULL;
 }
 
 /*
@@ -673,7 +675,7 @@ void weft__exit_current(void)
 	struct weft__carrier *c = weft__carrier_self();
 	struct weft_thread *t = c->current, *n;
 
-	if ((n = next_at_hand(c))) {
+	if ((n = next_at_hand(c, t))) {
 		hand_over(c, t, n, true);
 		abort(); /* nobody switches back to a thread that ended */
 	}
@@ -694,7 +696,7 @@ void weft__park(void)
 	struct weft__carrier *c = weft__carrier_self();
 	struct weft_thread *t = c->current, *n;
 
-	if (!c->after_park && (n = next_at_hand(c))) {
+	if (!c->after_park && (n = next_at_hand(c, NULL))) {
 		if (n == t)
 			return;
 		hand_over(c, t, n, false);

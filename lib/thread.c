@@ -301,6 +301,11 @@ void weft__thread_finalise(struct weft__carrier *c, struct weft_thread *t)
 	/* Its carrier may retire now (monitor.c); t ran there last. */
 	weft__monitor_unpin(t->carrier);
 	for (;;) {
+		/* t woke its joiner itself, which runs this */
+		if (s == WEFT_JOIN_ENDING) {
+			atomic_store(&t->join, WEFT_JOIN_DONE);
+			break;
+		}
 		if (s == WEFT_JOIN_DETACHED) {
 			/* A group's member waits there to be reaped. */
 			if (!t->group || !weft__group_member_gone(c, t))
@@ -334,6 +339,29 @@ void weft__thread_finalise(struct weft__carrier *c, struct weft_thread *t)
 		live_down(home, 1);
 	else
 		rt_live_down();
+}
+
+/*
+ * The thread that ends, t on c, wakes its joiner if one waits parked on c,
+ * to switch to it at once (sched.c).  Claimed here, the joiner's waiter
+ * cannot be cancelled any more, so nobody else writes ->join: ENDING keeps
+ * the joiner off t's stack until it finalises t where the switch lands it.
+ */
+struct weft_thread *weft__joiner_at_hand(struct weft__carrier *c,
+					 struct weft_thread *t)
+{
+	struct weft__waiter *w;
+	struct weft_thread *j;
+
+	if (atomic_load(&t->join) != WEFT_JOIN_WAITING)
+		return NULL;
+	w = t->joiner;
+	j = w->thread;
+	/* On c and not running, so parked: j is off c only when it runs. */
+	if (!j || j->carrier != c || j->multi || !weft__waiter_claim(w))
+		return NULL;
+	atomic_store(&t->join, WEFT_JOIN_ENDING);
+	return j;
 }
 
 /*

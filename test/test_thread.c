@@ -2,6 +2,7 @@
 /* Spawn, join, detach, weft_main and the runtime's lazy start. */
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -138,6 +139,130 @@ Test(thread, the_live_count_is_exact_while_the_carrier_is_busy)
 	cr_assert_eq(t_run(joined_at_once, NULL), 1);
 	cr_assert_eq(weft_shutdown(), 0);
 	unsetenv("WEFT_CARRIERS");
+}
+
+/*
+ * A thread that ends with nothing else to run wakes its joiner, parked on
+ * the same carrier, and switches to it (sched.c): the joiner must get the
+ * value and free the stack exactly once, also when an interrupt from
+ * another kernel thread races the end for the joiner's waiter.
+ */
+static atomic_bool stop_interrupts;
+static _Atomic(struct weft_thread *) joiner;
+
+static void *interrupter(void *arg)
+{
+	struct weft_thread *j;
+
+	/* Now and then, so that most joins still see the end first. */
+	while (!atomic_load(&stop_interrupts)) {
+		if ((j = atomic_load(&joiner)))
+			weft_thread_interrupt(j);
+		for (int i = 0; i < 20000; i++)
+			__asm__ volatile("" ::: "memory");
+	}
+	return arg;
+}
+
+static int *joiner_errno;
+static atomic_long elsewhere;
+
+static intptr_t maybe_yield(void *arg)
+{
+	if (&errno != joiner_errno)
+		atomic_fetch_add(&elsewhere, 1);
+	if ((intptr_t)arg % 3 == 0)
+		weft_yield();
+	return (intptr_t)arg;
+}
+
+/* Holds its carrier a while, for the other to take the next new thread. */
+static intptr_t spin_a_little(void *arg)
+{
+	for (int i = 0; i < 200000; i++) /* some 50 us */
+		__asm__ volatile("" ::: "memory");
+	return (intptr_t)arg;
+}
+
+static intptr_t joins_one_at_a_time(void *arg)
+{
+	bool two = arg;
+	struct weft_thread *spinner = NULL;
+	long interrupted = 0;
+	size_t made, pooled;
+	struct weft_thread *t;
+	intptr_t v;
+	int r;
+
+	atomic_store(&joiner, weft_thread_self());
+	for (intptr_t i = 0; i < (two ? 5000 : 100000); i++) {
+		int *e = &errno; /* a thread that has run stays put */
+
+		joiner_errno = e;
+		if (two)
+			cr_assert_eq(weft_thread_spawn(&spinner, spin_a_little,
+						       NULL, NULL),
+				     0);
+		cr_assert_eq(
+			weft_thread_spawn(&t, maybe_yield, (void *)i, NULL), 0);
+		while ((r = weft_thread_join(t, &v)) == -EINTR)
+			interrupted++;
+		cr_assert_eq(r, 0);
+		cr_assert_eq(v, i);
+		cr_assert_eq(e, &errno, "the joiner moved carrier");
+		if (spinner) {
+			while ((r = weft_thread_join(spinner, NULL)) == -EINTR)
+				interrupted++;
+			cr_assert_eq(r, 0);
+			cr_assert_eq(e, &errno, "the joiner moved carrier");
+		}
+	}
+	atomic_store(&joiner, NULL);
+	weft__stack_counts(&made, &pooled);
+	cr_assert_eq(made - pooled, 1, "%zu stacks in use, not 1",
+		     made - pooled);
+	cr_log_info("%ld joins interrupted, %ld children ran elsewhere",
+		    interrupted, atomic_load(&elsewhere));
+	return t_live();
+}
+
+/* On one carrier with interrupts racing the ends; on two without. */
+static void joins_on(const char *carriers)
+{
+	bool two = carriers[0] == '2';
+	pthread_t p;
+
+	setenv("WEFT_CARRIERS", carriers, 1);
+	/* A kernel thread spinning on one of two CPUs would keep the
+	 * second carrier from taking the children. */
+	if (!two)
+		cr_assert_eq(pthread_create(&p, NULL, interrupter, NULL), 0);
+	cr_assert_eq(t_run(joins_one_at_a_time, (void *)(intptr_t)two), 1);
+	if (two) {
+		/* valgrind runs one kernel thread at a time: perhaps none */
+		if (!getenv("WEFT_UNDER_VALGRIND"))
+			cr_assert_gt(atomic_load(&elsewhere), 0,
+				     "no child ran on the other carrier");
+	} else {
+		atomic_store(&stop_interrupts, true);
+		pthread_join(p, NULL);
+	}
+	cr_assert_eq(weft_shutdown(), 0);
+	unsetenv("WEFT_CARRIERS");
+}
+
+Test(thread, a_joiner_runs_straight_after_its_child_ends)
+{
+	joins_on("1");
+}
+
+/*
+ * A child that ends on the other carrier, which took it while a spinner
+ * held the joiner's, leaves the joiner where it waits.
+ */
+Test(thread, a_joiner_elsewhere_is_woken_where_it_waits)
+{
+	joins_on("2");
 }
 
 static struct weft_sem gate = WEFT_SEM_INIT(0);
