@@ -303,7 +303,8 @@ void weft__thread_finalise(struct weft__carrier *c, struct weft_thread *t)
 	for (;;) {
 		/* t woke its joiner itself, which runs this */
 		if (s == WEFT_JOIN_ENDING) {
-			atomic_store(&t->join, WEFT_JOIN_DONE);
+			atomic_store_explicit(&t->join, WEFT_JOIN_DONE,
+					      memory_order_release);
 			break;
 		}
 		if (s == WEFT_JOIN_DETACHED) {
@@ -324,7 +325,8 @@ void weft__thread_finalise(struct weft__carrier *c, struct weft_thread *t)
 			j = w->thread;
 			/* A cancellation may have claimed it first. */
 			claimed = weft__waiter_claim(w);
-			atomic_store(&t->join, WEFT_JOIN_DONE);
+			atomic_store_explicit(&t->join, WEFT_JOIN_DONE,
+					      memory_order_release);
 			/* Only w's address from here: a futex wake is safe. */
 			if (claimed)
 				weft__wake(j, &w->state);
@@ -360,7 +362,7 @@ struct weft_thread *weft__joiner_at_hand(struct weft__carrier *c,
 	/* On c and not running, so parked: j is off c only when it runs. */
 	if (!j || j->carrier != c || j->multi || !weft__waiter_claim(w))
 		return NULL;
-	atomic_store(&t->join, WEFT_JOIN_ENDING);
+	atomic_store_explicit(&t->join, WEFT_JOIN_ENDING, memory_order_relaxed);
 	return j;
 }
 
