@@ -183,14 +183,12 @@ enum { EXCESS = 600 };
 static struct weft_thread *burst[1 << 14];
 static char *page_of[1 << 14]; /* a page of each, read before it is freed */
 
-/* Free n fresh 64 KiB stacks, oldest first, one page of each touched. */
-static size_t burst_of_ends(void)
+/* Free n fresh stacks of size bytes, oldest first, a page of each used. */
+static size_t burst_of(size_t size, size_t n)
 {
-	size_t n = weft__stack_keep(64 * 1024) + EXCESS;
-
 	cr_assert_leq(n, sizeof(burst) / sizeof(burst[0]));
 	for (size_t i = 0; i < n; i++) {
-		burst[i] = weft__stack_alloc(64 * 1024);
+		burst[i] = weft__stack_alloc(size);
 		cr_assert(burst[i]);
 		page_of[i] = (char *)burst[i]->stack_lo + 4096;
 		*(volatile char *)page_of[i] = 1;
@@ -198,6 +196,11 @@ static size_t burst_of_ends(void)
 	for (size_t i = 0; i < n; i++)
 		weft__stack_free(burst[i]);
 	return n;
+}
+
+static size_t burst_of_ends(void)
+{
+	return burst_of(64 * 1024, weft__stack_keep(64 * 1024) + EXCESS);
 }
 
 static size_t nr_resident(size_t from, size_t to)
@@ -259,6 +262,24 @@ Test(stack, the_monitor_gives_back_what_stayed_unused_between_two_looks)
 	cr_assert_eq(weft__stack_trim(now += period), -1, "nothing left");
 	cr_assert_eq(nr_resident(0, n - keep), 0);
 	cr_assert_eq(nr_resident(n - keep, n), keep);
+	weft__stack_monitor_trims(false);
+	weft__stack_fini();
+}
+
+/*
+ * However large the burst, the carrier that frees it gives nothing back
+ * while a monitor looks: 1 MiB stacks, 10,000 past the ones kept (10 GiB
+ * of address space, a page of each used).
+ */
+Test(stack, with_a_monitor_no_burst_is_given_back_as_it_is_freed)
+{
+	size_t n, keep = weft__stack_keep(1 << 20);
+
+	cr_assert_eq(weft__stack_init(), 0);
+	weft__stack_monitor_trims(true);
+	n = burst_of(1 << 20, keep + 10000);
+	cr_assert_eq(nr_resident(0, n), n, "%zu of %zu given back on free",
+		     n - nr_resident(0, n), n);
 	weft__stack_monitor_trims(false);
 	weft__stack_fini();
 }
