@@ -21,6 +21,9 @@ Servers (ECHO_SERVERS, default all of them):
   epoll           bench_echo_epoll: one thread, epoll
   go              bench/go/echo.go: a goroutine per connection
   go1             the same with GOMAXPROCS=1
+  threads_native_4k, threads_shim1_4k
+                  bench_echo_threads_4k, natively and under --carriers 1:
+                  a 4 KiB read buffer on each thread's stack, not 1 KiB
 ECHO_CONNS (default "100 1000 10000") are the connection counts; at each
 count every server runs once, in the order above.  ECHO_WARMUP_MS,
 ECHO_MEASURE_MS, ECHO_LOAD_THREADS and ECHO_CONNECT_BATCH go to the load
@@ -43,7 +46,7 @@ done
 build=$(realpath -m "$build")
 gosrv=${gosrv:-$build/bench/go/echo}
 conns=${ECHO_CONNS:-100 1000 10000}
-servers=${ECHO_SERVERS:-threads_native threads_shim1 threads_shim2 epoll go go1}
+servers=${ECHO_SERVERS:-threads_native threads_shim1 threads_shim2 epoll go go1 threads_native_4k threads_shim1_4k}
 warmup=${ECHO_WARMUP_MS:-1000}
 measure=${ECHO_MEASURE_MS:-3000}
 export ECHO_WARMUP_MS=$warmup ECHO_MEASURE_MS=$measure
@@ -99,6 +102,10 @@ for c in $conns; do
 			cmd=("$build/shim/weft-run"
 				--carriers "${s#threads_shim}"
 				-- "$build/bench/bench_echo_threads") ;;
+		threads_native_4k) cmd=("$build/bench/bench_echo_threads_4k") ;;
+		threads_shim1_4k)
+			cmd=("$build/shim/weft-run" --carriers 1
+				-- "$build/bench/bench_echo_threads_4k") ;;
 		epoll) cmd=("$build/bench/bench_echo_epoll") ;;
 		go) cmd=(env -u GOMAXPROCS "$gosrv") ;;
 		go1) cmd=(env GOMAXPROCS=1 "$gosrv") ;;
