@@ -37,9 +37,12 @@
 #include <limits.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,6 +57,7 @@
 #define BLOCKING WEFT_IMPL_FD_BLOCKING
 #define STREAM WEFT_IMPL_FD_STREAM
 #define FILE_LIKE WEFT_IMPL_FD_FILE
+#define SOCKET WEFT_IMPL_FD_SOCKET
 
 /* The carrier of the calling virtual thread, or NULL on a plain thread. */
 static inline struct weft__carrier *vthread_carrier(void)
@@ -187,7 +191,42 @@ static inline long try_sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	return weft__sys(SYS_sendmsg, fd, (long)msg, flags, 0, 0, 0);
 }
+
+static inline long try_recvfrom(int fd, void *buf, size_t len, int flags,
+				struct sockaddr *addr, socklen_t *addrlen)
+{
+	return weft__sys(SYS_recvfrom, fd, (long)buf, len, flags, (long)addr,
+			 (long)addrlen);
+}
+
+static inline long try_sendto(int fd, const void *buf, size_t len, int flags,
+			      const struct sockaddr *addr, socklen_t addrlen)
+{
+	return weft__sys(SYS_sendto, fd, (long)buf, len, flags, (long)addr,
+			 addrlen);
+}
 #endif
+
+/*
+ * io_uring sends with MSG_NOSIGNAL whatever the SQE asks (a worker thread
+ * must not take the caller's signal).  So a send here always does, and a
+ * send that fails with EPIPE having sent nothing raises the SIGPIPE that
+ * send(2) sends its kernel thread then, as the kernel makes it (SI_USER,
+ * from this process): a blocking send that sent some of its bytes before
+ * the peer went returns their count and no signal, in the ring or not.
+ */
+static ssize_t sent(ssize_t r, int flags)
+{
+	siginfo_t si = { .si_signo = SIGPIPE, .si_code = SI_USER };
+
+	if (r == -EPIPE && !(flags & MSG_NOSIGNAL)) {
+		si.si_pid = getpid();
+		si.si_uid = getuid();
+		weft__sys(SYS_rt_tgsigqueueinfo, si.si_pid, gettid(), SIGPIPE,
+			  (long)&si, 0, 0);
+	}
+	return r;
+}
 
 /* ---- reads ---- */
 
@@ -226,13 +265,28 @@ static void filled(const struct iovec *iov, int n, ssize_t len)
 	}
 }
 
+/*
+ * A read of one buffer at the file position on a socket whose read is
+ * recv: recvfrom, and IORING_OP_RECV in the ring, skip the VFS's part of
+ * a read (the iovec's copy, the position, fsnotify), a fifth of a ready
+ * read of a socket here.  Not of 0 bytes, which read(2) returns at once.
+ */
+static bool recv_like(const struct iovec *iov, int n, off_t off, unsigned know)
+{
+	return (know & SOCKET) && n == 1 && off < 0 && iov->iov_len;
+}
+
 static ssize_t ring_readv(struct weft__carrier *c, int fd,
-			  const struct iovec *iov, int n, uint64_t off)
+			  const struct iovec *iov, int n, uint64_t off,
+			  bool recv)
 {
 	struct io_uring_sqe *sqe = weft__ring_sqe(c);
 	ssize_t r;
 
-	if (n == 1)
+	if (recv)
+		io_uring_prep_recv(sqe, fd, iov->iov_base, clamp(iov->iov_len),
+				   0);
+	else if (n == 1)
 		io_uring_prep_read(sqe, fd, iov->iov_base, clamp(iov->iov_len),
 				   off);
 	else
@@ -266,7 +320,7 @@ static ssize_t read_on(struct weft__carrier *c, int fd, const struct iovec *iov,
 
 		if (r == -EAGAIN || r == -EOPNOTSUPP)
 			r = ring_readv(c, fd, rest + first, n - first,
-				       at < 0 ? CUR : (uint64_t)at);
+				       at < 0 ? CUR : (uint64_t)at, false);
 		if (r <= 0)
 			break;
 		done += r;
@@ -287,11 +341,16 @@ static ssize_t readv_body(int fd, const struct iovec *iov, int n, off_t off,
 
 	if (!c)
 		return WEFT_SYS(preadv2(fd, iov, n, off, 0));
-	r = TRY_SYS(preadv2(fd, iov, n, off, RWF_NOWAIT));
+	if (recv_like(iov, n, off, know))
+		r = TRY_SYS(recvfrom(fd, iov->iov_base, clamp(iov->iov_len),
+				     MSG_DONTWAIT, NULL, NULL));
+	else
+		r = TRY_SYS(preadv2(fd, iov, n, off, RWF_NOWAIT));
 	if (r == -EAGAIN || r == -EOPNOTSUPP) {
 		if (r == -EAGAIN && nonblocking(fd, know))
 			return r;
-		return ring_readv(c, fd, iov, n, off < 0 ? CUR : (uint64_t)off);
+		return ring_readv(c, fd, iov, n, off < 0 ? CUR : (uint64_t)off,
+				  recv_like(iov, n, off, know));
 	}
 	if (r > 0 && !(know & STREAM) && (size_t)r < total(iov, n) &&
 	    file_like(fd, know))
@@ -342,8 +401,13 @@ static ssize_t write_step(struct weft__carrier *c, int fd, struct iovec *iov,
 	if (off < 0 && (send_flags < 0 || !(send_flags & MSG_DONTWAIT)) &&
 	    ring_first(c, know))
 		r = -EAGAIN; /* as if the try would block: to the ring */
+	else if (send_flags >= 0 && n == 1)
+		r = TRY_SYS(sendto(fd, iov->iov_base, iov->iov_len,
+				   send_flags | MSG_DONTWAIT | MSG_NOSIGNAL,
+				   NULL, 0));
 	else if (send_flags >= 0)
-		r = TRY_SYS(sendmsg(fd, &m, send_flags | MSG_DONTWAIT));
+		r = TRY_SYS(sendmsg(fd, &m,
+				    send_flags | MSG_DONTWAIT | MSG_NOSIGNAL));
 	else
 		r = TRY_SYS(pwritev2(fd, iov, n, off, RWF_NOWAIT));
 	if (r != -EAGAIN && r != -EOPNOTSUPP)
@@ -352,7 +416,10 @@ static ssize_t write_step(struct weft__carrier *c, int fd, struct iovec *iov,
 			     nonblocking(fd, know)))
 		return r;
 	sqe = weft__ring_sqe(c);
-	if (send_flags >= 0)
+	if (send_flags >= 0 && n == 1)
+		io_uring_prep_send(sqe, fd, iov->iov_base, clamp(iov->iov_len),
+				   send_flags);
+	else if (send_flags >= 0)
 		io_uring_prep_sendmsg(sqe, fd, &m, send_flags);
 	else if (n == 1)
 		io_uring_prep_write(sqe, fd, iov->iov_base, clamp(iov->iov_len),
@@ -378,8 +445,10 @@ static ssize_t write_all(struct weft__carrier *c, int fd, struct iovec *iov,
 				       off < 0 ? off : off + (off_t)done,
 				       send_flags, know);
 
+		if (r < 0 && done)
+			return done;
 		if (r < 0)
-			return done ? (ssize_t)done : r;
+			return send_flags >= 0 ? sent(r, send_flags) : r;
 		done += r;
 		/* MSG_DONTWAIT asks for one try, as a non-blocking fd does. */
 		if (r == 0 || done >= want ||
@@ -410,6 +479,9 @@ static ssize_t do_writev(int fd, const struct iovec *iov, int n, off_t off,
 	    !(copy = WEFT_ALLOC(alloc_iov, malloc(n * sizeof(*copy)))))
 		return -ENOMEM;
 	memcpy(copy, iov, n * sizeof(*copy));
+	/* A write of one buffer to such a socket is a send with no flags. */
+	if (send_flags < 0 && recv_like(iov, n, off, know))
+		send_flags = 0;
 	r = write_all(c, fd, copy, n, off, send_flags, know);
 	if (copy != small)
 		free(copy);
@@ -506,13 +578,14 @@ static ssize_t do_sendmsg(int fd, const struct msghdr *msg, int flags,
 	tsan_fd_release(fd);
 	/* With a name or control data, one message: no partial retries. */
 	if (msg->msg_name || msg->msg_controllen) {
-		r = TRY_SYS(sendmsg(fd, msg, flags | MSG_DONTWAIT));
+		r = TRY_SYS(
+			sendmsg(fd, msg, flags | MSG_DONTWAIT | MSG_NOSIGNAL));
 		if (r != -EAGAIN || (flags & MSG_DONTWAIT) ||
 		    nonblocking(fd, know))
-			return r;
+			return sent(r, flags);
 		sqe = weft__ring_sqe(c);
 		io_uring_prep_sendmsg(sqe, fd, msg, flags);
-		return weft__ring_wait(c, sqe);
+		return sent(weft__ring_wait(c, sqe), flags);
 	}
 	return do_writev(fd, msg->msg_iov, msg->msg_iovlen, -1, flags, know);
 }

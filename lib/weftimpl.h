@@ -85,12 +85,15 @@ WEFT_IMPL int weft__impl_poll_any(const struct pollfd *fds, unsigned n,
  * need not ask the kernel: that it is a blocking one (no O_NONBLOCK), and
  * its kind: a stream (pipe, socket), whose read returns what is there, or
  * a file (regular file, block or character device), whose read is short
- * only at its end.  0: nothing known.
+ * only at its end; and of a stream, that it is a socket whose read and
+ * write are recv and send with no flags (not SOCK_SEQPACKET).  0: nothing
+ * known.
  */
 enum {
 	WEFT_IMPL_FD_BLOCKING = 1,
 	WEFT_IMPL_FD_STREAM = 2,
 	WEFT_IMPL_FD_FILE = 4,
+	WEFT_IMPL_FD_SOCKET = 8,
 };
 
 /*

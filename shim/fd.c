@@ -127,7 +127,7 @@ WEFT_EXPORT int socket(int domain, int type, int protocol)
 	int fd = REAL(socket)(domain, type, protocol);
 
 	if (fd >= 0)
-		weft__fd_set_stream(fd, type & SOCK_NONBLOCK);
+		weft__fd_set_socket(fd, type);
 	return fd;
 }
 
@@ -136,8 +136,8 @@ WEFT_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 	int r = REAL(socketpair)(domain, type, protocol, sv);
 
 	if (r == 0) {
-		weft__fd_set_stream(sv[0], type & SOCK_NONBLOCK);
-		weft__fd_set_stream(sv[1], type & SOCK_NONBLOCK);
+		weft__fd_set_socket(sv[0], type);
+		weft__fd_set_socket(sv[1], type);
 	}
 	return r;
 }

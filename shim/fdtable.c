@@ -14,7 +14,10 @@
  * The byte also says, once known, whether the fd is a stream (a pipe or
  * socket, whose reads return what is there) or a file (whose reads are
  * short only at the end): sockets and pipes are streams from birth, any
- * other fd is looked up once with fstat when it is first read.
+ * other fd is looked up once with fstat when it is first read.  And
+ * whether it is a socket on which read and write are recv and send with
+ * no flags, as they are on every socket but a SOCK_SEQPACKET one (whose
+ * write adds MSG_EOR): recv and send skip the VFS's share of the call.
  *
  * A socket's SO_RCVTIMEO and SO_SNDTIMEO, set through the interposed
  * setsockopt, live in a second table of the same shape, touched only for
@@ -47,6 +50,7 @@ enum {
 	FD_TIMEO = 4,
 	FD_STREAM = 8,
 	FD_FILE = 16,
+	FD_SOCKET = 32, /* with FD_STREAM */
 };
 
 /* SO_RCVTIMEO and SO_SNDTIMEO of one fd, in ns; 0 is none. */
@@ -122,9 +126,23 @@ void weft__fd_set_stream(int fd, bool nonblock)
 	put(fd, FD_KNOWN | FD_STREAM | (nonblock ? FD_NONBLOCK : 0));
 }
 
+/* Are read and write on a socket of this type recv and send? */
+static bool recv_send(int type)
+{
+	type &= ~(SOCK_NONBLOCK | SOCK_CLOEXEC);
+	return type == SOCK_STREAM || type == SOCK_DGRAM || type == SOCK_RAW;
+}
+
+void weft__fd_set_socket(int fd, int type)
+{
+	put(fd, FD_KNOWN | FD_STREAM | (recv_send(type) ? FD_SOCKET : 0) |
+			(type & SOCK_NONBLOCK ? FD_NONBLOCK : 0));
+}
+
 void weft__fd_set_nonblock(int fd, bool nonblock)
 {
-	unsigned char v = get(fd) & (FD_TIMEO | FD_STREAM | FD_FILE);
+	unsigned char v = get(fd) &
+			  (FD_TIMEO | FD_STREAM | FD_FILE | FD_SOCKET);
 
 	put(fd, v | FD_KNOWN | (nonblock ? FD_NONBLOCK : 0));
 }
@@ -196,7 +214,8 @@ unsigned weft__fd_kind(int fd)
 {
 	unsigned char v = get(fd);
 	struct stat st;
-	int saved = errno;
+	int saved = errno, type;
+	socklen_t len = sizeof(type);
 
 	if (!(v & (FD_STREAM | FD_FILE))) {
 		if (fstat(fd, &st) < 0) {
@@ -207,11 +226,18 @@ unsigned weft__fd_kind(int fd)
 				     S_ISCHR(st.st_mode) ?
 			     FD_FILE :
 			     FD_STREAM;
+		if (S_ISSOCK(st.st_mode) &&
+		    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+		    recv_send(type))
+			v |= FD_SOCKET;
+		errno = saved;
 		/* Only on a known entry: an unknown one says nothing. */
 		if (v & FD_KNOWN)
 			put(fd, v);
 	}
-	return v & FD_FILE ? WEFT_IMPL_FD_FILE : WEFT_IMPL_FD_STREAM;
+	if (v & FD_FILE)
+		return WEFT_IMPL_FD_FILE;
+	return WEFT_IMPL_FD_STREAM | (v & FD_SOCKET ? WEFT_IMPL_FD_SOCKET : 0);
 }
 
 int64_t weft__fd_timeout(int fd, int which)
@@ -276,7 +302,15 @@ int weft__fd_accepted(int lfd, int fd, int flags)
 		errno = ENOMEM;
 		return -1;
 	}
-	weft__fd_set_stream(fd, flags & SOCK_NONBLOCK);
+	/*
+	 * Of the listener's type; of a kind looked up on first use if the
+	 * listener's is not known.
+	 */
+	if (get(lfd) & FD_STREAM)
+		put(fd, FD_KNOWN | FD_STREAM | (get(lfd) & FD_SOCKET) |
+				(flags & SOCK_NONBLOCK ? FD_NONBLOCK : 0));
+	else
+		weft__fd_set(fd, flags & SOCK_NONBLOCK);
 	weft__fd_inherit_timeouts(lfd, fd);
 	return fd;
 }

@@ -11,9 +11,14 @@
 hidden bool weft__fd_nonblock(int fd);
 /* fd is open now, with O_NONBLOCK set or not. */
 hidden void weft__fd_set(int fd, bool nonblock);
-/* fd is a new socket or pipe. */
+/* fd is a new pipe. */
 hidden void weft__fd_set_stream(int fd, bool nonblock);
-/* WEFT_IMPL_FD_STREAM or WEFT_IMPL_FD_FILE (0: fd is bad). */
+/* fd is a new socket of type, SOCK_NONBLOCK as made (socket(2)'s type). */
+hidden void weft__fd_set_socket(int fd, int type);
+/*
+ * WEFT_IMPL_FD_STREAM (with WEFT_IMPL_FD_SOCKET on a socket whose read and
+ * write are recv and send) or WEFT_IMPL_FD_FILE (0: fd is bad).
+ */
 hidden unsigned weft__fd_kind(int fd);
 /* to now refers to the same open file as from (dup). */
 hidden void weft__fd_copy(int from, int to);

@@ -3145,6 +3145,71 @@ Test(io_signal, sigpipe_as_native)
 		     "no SIGPIPE for weft_write on a virtual thread");
 }
 
+/*
+ * send(2) and sendmsg(2) without MSG_NOSIGNAL raise SIGPIPE too, from the
+ * kernel (SI_USER, this process); io_uring never does, so weft raises it
+ * as the kernel would; with MSG_NOSIGNAL, nothing.
+ */
+static atomic_int pipe_code, pipe_pid;
+
+static void t_on_sigpipe_info(int sig, siginfo_t *si, void *uc)
+{
+	atomic_store(&pipe_code, si->si_code);
+	atomic_store(&pipe_pid, si->si_pid);
+	atomic_fetch_add(&sigpipes, 1);
+}
+
+static intptr_t t_send_broken(void *arg)
+{
+	bool weft = arg != NULL;
+	struct iovec v = { "x", 1 };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
+	int s[2];
+
+	for (int i = 0; i < 3; i++) {
+		t_sockpair(s, SOCK_STREAM, NULL);
+		close(s[1]);
+		if (i == 0)
+			V_EQ(weft ? weft_send(s[0], "x", 1, 0) :
+				    (send(s[0], "x", 1, 0) < 0 ? -errno : 0),
+			     -EPIPE);
+		else if (i == 1)
+			V_EQ(weft ? weft_sendmsg(s[0], &m, 0) :
+				    (sendmsg(s[0], &m, 0) < 0 ? -errno : 0),
+			     -EPIPE);
+		else
+			V_EQ(weft ? weft_send(s[0], "x", 1, MSG_NOSIGNAL) :
+				    (send(s[0], "x", 1, MSG_NOSIGNAL) < 0 ?
+					     -errno :
+					     0),
+			     -EPIPE);
+		close(s[0]);
+	}
+	return 0;
+}
+
+Test(io_signal, sigpipe_from_send_as_native)
+{
+	struct sigaction sa = { .sa_sigaction = t_on_sigpipe_info,
+				.sa_flags = SA_SIGINFO };
+
+	sigemptyset(&sa.sa_mask);
+	cr_assert_eq(sigaction(SIGPIPE, &sa, NULL), 0);
+	cr_assert_eq(t_send_broken(NULL), 0, "%s", v_msg);
+	cr_assert_eq(atomic_load(&sigpipes), 2, "native send and sendmsg");
+	cr_assert_eq(atomic_load(&pipe_code), SI_USER);
+	cr_assert_eq(atomic_load(&pipe_pid), getpid());
+	atomic_store(&sigpipes, 0);
+	atomic_store(&pipe_code, -1);
+	T_RUN(t_send_broken, "weft");
+	cr_assert_eq(weft_shutdown(), 0);
+	cr_assert_eq(
+		atomic_load(&sigpipes), 2,
+		"weft_send and weft_sendmsg: SIGPIPE as send(2) raises it");
+	cr_assert_eq(atomic_load(&pipe_code), SI_USER);
+	cr_assert_eq(atomic_load(&pipe_pid), getpid());
+}
+
 /* ---- the blocking pool ---- */
 
 static atomic_int ticks;

@@ -12,9 +12,11 @@
  * After every event, for every open fd: O_NONBLOCK as the table says it
  * is the kernel's (unless the flag was changed through a dup since: the
  * table is per fd, and a stale entry only costs a system call); the kind
- * (stream or file) is fstat's; the timeouts are the model's: set through
- * that fd, copied by dup, inherited by accept, never lost (a call that
- * cannot record one fails with ENOMEM, and only when memory failed).
+ * (stream or file, and of a socket whether its read and write are recv
+ * and send: any type but SOCK_SEQPACKET) is fstat's and SO_TYPE's; the
+ * timeouts are the model's: set through that fd, copied by dup, inherited
+ * by accept, never lost (a call that cannot record one fails with ENOMEM,
+ * and only when memory failed).
  *
  *     build-fuzz/test/fuzz/fuzz_fdtable -max_total_time=600 corpus \
  *         test/fuzz/corpus-fdtable      (see test/fuzz/run.sh)
@@ -64,6 +66,15 @@ static void check_one(const struct fd *s)
 			       S_ISCHR(st.st_mode) ?
 		       WEFT_IMPL_FD_FILE :
 		       WEFT_IMPL_FD_STREAM;
+	/* A socket whose read and write are recv and send: not SEQPACKET. */
+	if (S_ISSOCK(st.st_mode)) {
+		int type;
+		socklen_t len = sizeof(type);
+
+		CHECK(getsockopt(s->fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0);
+		if (type != SOCK_SEQPACKET)
+			kind |= WEFT_IMPL_FD_SOCKET;
+	}
 	CHECK(weft__fd_kind(s->fd) == kind);
 	for (int w = 0; w < 2; w++)
 		CHECK(weft__fd_timeout(s->fd, w) == s->tmo[w]);
@@ -164,7 +175,8 @@ static void make_listener(struct fd *s, unsigned b)
 {
 	static unsigned n;
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int type = b & 2 ? SOCK_SEQPACKET : SOCK_STREAM;
+	int fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 
 	CHECK(fd >= 0);
 	/* An abstract name of this process's own. */
@@ -172,7 +184,7 @@ static void make_listener(struct fd *s, unsigned b)
 		 (int)getpid(), n++);
 	CHECK(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
 	CHECK(listen(fd, 8) == 0);
-	weft__fd_set_stream(fd, false);
+	weft__fd_set_socket(fd, type);
 	fresh(s, fd);
 	s->listener = true;
 }
@@ -182,13 +194,15 @@ static void do_accept(struct fd *l, unsigned b)
 	struct sockaddr_un a;
 	socklen_t len = sizeof(a);
 	struct fd *c = empty_slot(), *n;
-	int fd, r;
+	int fd, r, type;
+	socklen_t tlen = sizeof(type);
 
 	if (!c || getsockname(l->fd, (struct sockaddr *)&a, &len))
 		return;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(getsockopt(l->fd, SOL_SOCKET, SO_TYPE, &type, &tlen) == 0);
+	fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
 	CHECK(fd >= 0);
-	weft__fd_set_stream(fd, false);
+	weft__fd_set_socket(fd, type);
 	fresh(c, fd);
 	CHECK(connect(fd, (struct sockaddr *)&a, len) == 0);
 	if (!(n = empty_slot()))
@@ -225,13 +239,12 @@ static void step(struct input *in)
 			do_close(&(struct fd){ .fd = p[1] });
 		break;
 	case 1: /* socketpair */
-		if (!e || socketpair(AF_UNIX,
-				     SOCK_STREAM | SOCK_CLOEXEC |
-					     (b & 1 ? SOCK_NONBLOCK : 0),
-				     0, p))
+		on = (b & 2 ? SOCK_SEQPACKET : SOCK_STREAM) |
+		     (b & 1 ? SOCK_NONBLOCK : 0);
+		if (!e || socketpair(AF_UNIX, on | SOCK_CLOEXEC, 0, p))
 			break;
-		weft__fd_set_stream(p[0], b & 1);
-		weft__fd_set_stream(p[1], b & 1);
+		weft__fd_set_socket(p[0], on);
+		weft__fd_set_socket(p[1], on);
 		fresh(e, p[0]);
 		if ((t = empty_slot()))
 			fresh(t, p[1]);
