@@ -188,7 +188,7 @@ PEERS = [
 # The echo comparison: SERVER_CONNS_WHAT.
 ECHO = re.compile(r"^(.*)_(\d+)_(rps|p50_us|p99_us|rss_mib|kthreads|errors)$")
 SERVERS = ["threads_shim1", "threads_shim2", "threads_native", "epoll", "go",
-           "go1"]
+           "go1", "threads_shim1_4k", "threads_native_4k"]
 SERVER_NAMES = {
     "threads_shim1": "thread a connection, shim, 1 carrier",
     "threads_shim2": "thread a connection, shim, 2 carriers",
@@ -196,6 +196,8 @@ SERVER_NAMES = {
     "epoll": "epoll, one thread",
     "go": "Go, a goroutine a connection",
     "go1": "Go, GOMAXPROCS=1",
+    "threads_shim1_4k": "the same, 4 KiB buffer, shim, 1 carrier",
+    "threads_native_4k": "the same, 4 KiB buffer, native",
 }
 echo = {}  # server -> conns -> what -> value
 for (b, m), v in fig.items():

@@ -362,6 +362,11 @@ echo_targets() {
 			"shim $w MiB, native ${n:-?} MiB: ${r:-?}x" \
 			"$(verdict "$r" 0.6)"
 	done
+	n=$(med echo threads_native_4k_10000_rss_mib)
+	w=$(med echo threads_shim1_4k_10000_rss_mib)
+	row "(echo, 10000 conns, 4 KiB buffer: shim 1c peak RSS / native)" \
+		"shim ${w:-?} MiB, native ${n:-?} MiB: $(ratio "$w" "$n")x" \
+		"(reference)"
 }
 
 echo_table() {
@@ -373,7 +378,7 @@ echo_table() {
 	for c in 100 1000 10000; do
 		e=$(med echo "epoll_${c}_rps")
 		for sv in threads_native threads_shim1 threads_shim2 epoll \
-			go go1; do
+			go go1 threads_native_4k threads_shim1_4k; do
 			w=$(med echo "${sv}_${c}_rps")
 			[ -n "$w" ] || continue
 			echo "| $sv | $c | $w | $(ratio "$w" "$e") |" \
