@@ -544,12 +544,39 @@ static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags, unsigned know)
 	return tsan_fd_acquire(fd, recvmsg_body(fd, msg, flags, know));
 }
 
+/*
+ * recv: a recvmsg whose caller wants no message flags, name or control
+ * data back, so it is recvfrom, and IORING_OP_RECV in the ring, which
+ * copy no msghdr.
+ */
+static ssize_t recv_body(int fd, void *buf, size_t len, int flags,
+			 unsigned know)
+{
+	struct weft__carrier *c = vthread_carrier();
+	struct io_uring_sqe *sqe;
+	ssize_t r;
+	CHECKPOINT(c);
+
+	if (!c)
+		return WEFT_SYS(recvfrom(fd, buf, len, flags, NULL, NULL));
+	if (!(flags & MSG_WAITALL) || nonblocking(fd, know)) {
+		r = TRY_SYS(recvfrom(fd, buf, len, flags | MSG_DONTWAIT, NULL,
+				     NULL));
+		if (r != -EAGAIN || (flags & MSG_DONTWAIT) ||
+		    nonblocking(fd, know))
+			return r;
+	}
+	sqe = weft__ring_sqe(c);
+	io_uring_prep_recv(sqe, fd, buf, clamp(len), flags);
+	r = weft__ring_wait(c, sqe);
+	if (r > 0)
+		weft__vg_defined(buf, r);
+	return r;
+}
+
 ssize_t weft_recv(int fd, void *buf, size_t len, int flags)
 {
-	struct iovec v = { buf, len };
-	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
-
-	return do_recvmsg(fd, &m, flags, 0);
+	return tsan_fd_acquire(fd, recv_body(fd, buf, len, flags, 0));
 }
 
 ssize_t weft_recvmsg(int fd, struct msghdr *msg, int flags)
@@ -610,6 +637,11 @@ ssize_t weft__impl_writev(int fd, const struct iovec *iov, int n, off_t off,
 ssize_t weft__impl_recvmsg(int fd, struct msghdr *msg, int flags, unsigned know)
 {
 	return do_recvmsg(fd, msg, flags, know);
+}
+
+ssize_t weft__impl_recv(int fd, void *buf, size_t len, int flags, unsigned know)
+{
+	return tsan_fd_acquire(fd, recv_body(fd, buf, len, flags, know));
 }
 
 ssize_t weft__impl_sendmsg(int fd, const struct msghdr *msg, int flags,

@@ -106,6 +106,8 @@ WEFT_IMPL ssize_t weft__impl_writev(int fd, const struct iovec *iov, int n,
 				    off_t off, unsigned know);
 WEFT_IMPL ssize_t weft__impl_recvmsg(int fd, struct msghdr *msg, int flags,
 				     unsigned know);
+WEFT_IMPL ssize_t weft__impl_recv(int fd, void *buf, size_t len, int flags,
+				  unsigned know);
 WEFT_IMPL ssize_t weft__impl_sendmsg(int fd, const struct msghdr *msg,
 				     int flags, unsigned know);
 

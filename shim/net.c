@@ -111,7 +111,7 @@ static ssize_t do_recv(int fd, void *buf, size_t len, int flags)
 		return REAL(recv)(fd, buf, len, flags);
 	if (unlikely(weft__fd_timeout(fd, WEFT_RCVTIMEO)))
 		return recvmsg(fd, &msg, flags);
-	return weft__posix(weft__impl_recvmsg(fd, &msg, flags, know(fd)));
+	return weft__posix(weft__impl_recv(fd, buf, len, flags, know(fd)));
 }
 
 WEFT_EXPORT ssize_t recv(int fd, void *buf, size_t len, int flags)
