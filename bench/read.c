@@ -8,11 +8,18 @@
  * call without libc's wrapper, whose cancellation bracket costs 50 ns in
  * a process with threads (read(2) here runs before any thread starts).
  *
+ * A process with threads also shares its fd table, and then the kernel
+ * takes a reference on the file for every call, where a process with one
+ * thread skips it: weft's always has threads (its carriers and monitor).
+ * raw_read_threads and preadv2_nowait_threads are the same calls made
+ * while a second kernel thread waits, the conditions weft_read runs in.
+ *
  * The pipe is filled before each round of reads, outside the clock, and
  * every timed read takes CHUNK bytes that are already there.
  */
 #include <fcntl.h>
 #include <liburing.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -91,6 +98,14 @@ static ssize_t nowait_read(int fd, void *buf, size_t len)
 	return syscall(SYS_preadv2, fd, &iov, 1, -1L, 0L, RWF_NOWAIT);
 }
 
+/* A second kernel thread, asleep until its pipe is written. */
+static void *sleeper(void *arg)
+{
+	char c;
+
+	return (void *)(intptr_t)read(*(int *)arg, &c, 1);
+}
+
 static double uring_nop(long ops)
 {
 	struct io_uring_sqe *sqe;
@@ -159,6 +174,20 @@ int main(void)
 	b_emit("read", "uring_read", time_reads(&r, uring_read), "ns/op");
 	b_emit("read", "uring_nop", uring_nop(r.ops), "ns/op");
 	b_emit("read", "preadv2_nowait", time_reads(&r, nowait_read), "ns/op");
+
+	int wake[2];
+	pthread_t t;
+
+	if (pipe2(wake, O_CLOEXEC) < 0 ||
+	    pthread_create(&t, NULL, sleeper, &wake[0])) {
+		perror("read: thread");
+		return 1;
+	}
+	b_emit("read", "raw_read_threads", time_reads(&r, read), "ns/op");
+	b_emit("read", "preadv2_nowait_threads", time_reads(&r, nowait_read),
+	       "ns/op");
+	if (write(wake[1], "", 1) != 1 || pthread_join(t, NULL))
+		return 1;
 	io_uring_queue_exit(&ring);
 	return 0;
 }

@@ -489,6 +489,11 @@ summary=$out/summary.md
 			"NOP $(med read uring_nop) ns;" \
 			"preadv2 RWF_NOWAIT $nw ns ($(ratio "$nw" "$raw")x)" \
 			"(reference)"
+		raw=$(med read raw_read_threads)
+		row "(the same with a second kernel thread, as weft always has)" \
+			"weft $w ns, read(2) ${raw:-?} ns: $(ratio "$w" "$raw")x;" \
+			"preadv2 RWF_NOWAIT $(med read preadv2_nowait_threads) ns" \
+			"(reference)"
 	fi
 	if [ -n "$(med group weft_cancel)" ]; then
 		w=$(med group weft_cancel)
