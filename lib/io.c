@@ -332,15 +332,12 @@ static ssize_t read_on(struct weft__carrier *c, int fd, const struct iovec *iov,
 }
 
 /* off < 0: the file position. */
-static ssize_t readv_body(int fd, const struct iovec *iov, int n, off_t off,
-			  unsigned know)
+static ssize_t readv_known(struct weft__carrier *c, int fd,
+			   const struct iovec *iov, int n, off_t off,
+			   unsigned know)
 {
-	struct weft__carrier *c = vthread_carrier();
 	ssize_t r;
-	CHECKPOINT(c);
 
-	if (!c)
-		return WEFT_SYS(preadv2(fd, iov, n, off, 0));
 	if (recv_like(iov, n, off, know))
 		r = TRY_SYS(recvfrom(fd, iov->iov_base, clamp(iov->iov_len),
 				     MSG_DONTWAIT, NULL, NULL));
@@ -355,6 +352,33 @@ static ssize_t readv_body(int fd, const struct iovec *iov, int n, off_t off,
 	if (r > 0 && !(know & STREAM) && (size_t)r < total(iov, n) &&
 	    file_like(fd, know))
 		r = read_on(c, fd, iov, n, off, r);
+	return r;
+}
+
+/*
+ * ENOTSOCK from a read made a recv: the shim's entry for fd outlived its
+ * socket (closed and made again where the shim could not see, as fclose
+ * and fopen do), and the read is made again knowing nothing of the fd.
+ * The same for a write made a send.  A stale entry costs time, never a
+ * result.
+ */
+static bool stale_socket(ssize_t r, unsigned know)
+{
+	return r == -ENOTSOCK && (know & SOCKET);
+}
+
+static ssize_t readv_body(int fd, const struct iovec *iov, int n, off_t off,
+			  unsigned know)
+{
+	struct weft__carrier *c = vthread_carrier();
+	ssize_t r;
+	CHECKPOINT(c);
+
+	if (!c)
+		return WEFT_SYS(preadv2(fd, iov, n, off, 0));
+	r = readv_known(c, fd, iov, n, off, know);
+	if (stale_socket(r, know) && recv_like(iov, n, off, know))
+		r = readv_known(c, fd, iov, n, off, 0);
 	return r;
 }
 
@@ -480,9 +504,13 @@ static ssize_t do_writev(int fd, const struct iovec *iov, int n, off_t off,
 		return -ENOMEM;
 	memcpy(copy, iov, n * sizeof(*copy));
 	/* A write of one buffer to such a socket is a send with no flags. */
-	if (send_flags < 0 && recv_like(iov, n, off, know))
-		send_flags = 0;
-	r = write_all(c, fd, copy, n, off, send_flags, know);
+	if (send_flags < 0 && recv_like(iov, n, off, know)) {
+		r = write_all(c, fd, copy, n, off, 0, know);
+		if (stale_socket(r, know)) /* nothing written: copy as it was */
+			r = write_all(c, fd, copy, n, off, -1, 0);
+	} else {
+		r = write_all(c, fd, copy, n, off, send_flags, know);
+	}
 	if (copy != small)
 		free(copy);
 	return r;

@@ -246,3 +246,27 @@ WEFT_EXPORT int close(int fd)
 	weft__fd_forget(fd);
 	return r;
 }
+
+/*
+ * fclose and pclose close their fd inside libc, whose close the shim does
+ * not see: forget it here, or the table would keep what it knew of the
+ * fd for the next one of that number that libc makes unseen (fopen,
+ * popen), and read a file as the pipe it was.
+ */
+WEFT_EXPORT int fclose(FILE *f)
+{
+	int fd = fileno(f), r = REAL(fclose)(f);
+
+	if (fd >= 0)
+		weft__fd_forget(fd);
+	return r;
+}
+
+WEFT_EXPORT int pclose(FILE *f)
+{
+	int fd = fileno(f), r = REAL(pclose)(f);
+
+	if (fd >= 0)
+		weft__fd_forget(fd);
+	return r;
+}

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+#include <stdio.h>
 #include <bits/types/idtype_t.h> /* waitid's, without all of sys/wait.h */
 #include <time.h>
 
@@ -94,6 +95,8 @@ typedef int main_fn(int, char **, char **);
 	X(socket, int, (int, int, int))                                        \
 	X(socketpair, int, (int, int, int, int *))                             \
 	X(close, int, (int))                                                   \
+	X(fclose, int, (FILE *))                                               \
+	X(pclose, int, (FILE *))                                               \
 	X(open64, int, (const char *, int, ...))                               \
 	X(openat64, int, (int, const char *, int, ...))                        \
 	X(fcntl64, int, (int, int, ...))                                       \
