@@ -253,9 +253,18 @@ WEFT_EXPORT int close(int fd)
  * fd for the next one of that number that libc makes unseen (fopen,
  * popen), and read a file as the pipe it was.
  */
+/* fileno, which sets errno for a stream of no fd (fmemopen's), but not. */
+static int fd_of(FILE *f)
+{
+	int saved = errno, fd = fileno(f);
+
+	errno = saved;
+	return fd;
+}
+
 WEFT_EXPORT int fclose(FILE *f)
 {
-	int fd = fileno(f), r = REAL(fclose)(f);
+	int fd = fd_of(f), r = REAL(fclose)(f);
 
 	if (fd >= 0)
 		weft__fd_forget(fd);
@@ -264,7 +273,7 @@ WEFT_EXPORT int fclose(FILE *f)
 
 WEFT_EXPORT int pclose(FILE *f)
 {
-	int fd = fileno(f), r = REAL(pclose)(f);
+	int fd = fd_of(f), r = REAL(pclose)(f);
 
 	if (fd >= 0)
 		weft__fd_forget(fd);

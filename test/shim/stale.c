@@ -131,11 +131,25 @@ static void file_after_pipe(void)
 	unlink(path);
 }
 
+/* fclose of a stream with no fd (fmemopen's) sets no errno. */
+static void memstream_fclose(void)
+{
+	char buf[16];
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+	int r;
+
+	CHECK(f);
+	errno = 0;
+	r = fclose(f);
+	printf("fclose of a memory stream: %d, errno %d\n", r, errno);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	pipe_on_socket_number();
 	file_after_fclose();
 	file_after_pipe();
+	memstream_fclose();
 	return 0;
 }
