@@ -336,9 +336,10 @@ static ssize_t readv_known(struct weft__carrier *c, int fd,
 			   const struct iovec *iov, int n, off_t off,
 			   unsigned know)
 {
+	bool recv = recv_like(iov, n, off, know);
 	ssize_t r;
 
-	if (recv_like(iov, n, off, know))
+	if (recv)
 		r = TRY_SYS(recvfrom(fd, iov->iov_base, clamp(iov->iov_len),
 				     MSG_DONTWAIT, NULL, NULL));
 	else
@@ -347,7 +348,7 @@ static ssize_t readv_known(struct weft__carrier *c, int fd,
 		if (r == -EAGAIN && nonblocking(fd, know))
 			return r;
 		return ring_readv(c, fd, iov, n, off < 0 ? CUR : (uint64_t)off,
-				  recv_like(iov, n, off, know));
+				  recv);
 	}
 	if (r > 0 && !(know & STREAM) && (size_t)r < total(iov, n) &&
 	    file_like(fd, know))
@@ -377,7 +378,7 @@ static ssize_t readv_body(int fd, const struct iovec *iov, int n, off_t off,
 	if (!c)
 		return WEFT_SYS(preadv2(fd, iov, n, off, 0));
 	r = readv_known(c, fd, iov, n, off, know);
-	if (stale_socket(r, know) && recv_like(iov, n, off, know))
+	if (stale_socket(r, know))
 		r = readv_known(c, fd, iov, n, off, 0);
 	return r;
 }
@@ -539,8 +540,22 @@ ssize_t weft_pwrite(int fd, const void *buf, size_t len, off_t off)
 
 /* ---- sockets ---- */
 
+/*
+ * plain: a recv, whose caller wants no message flags, name or control
+ * data back (msg holds one buffer and nothing else), so it is recvfrom,
+ * and IORING_OP_RECV in the ring, which copy no msghdr.
+ */
+static ssize_t try_recv(int fd, struct msghdr *msg, int flags, bool plain)
+{
+	if (plain)
+		return TRY_SYS(recvfrom(fd, msg->msg_iov->iov_base,
+					msg->msg_iov->iov_len, flags, NULL,
+					NULL));
+	return TRY_SYS(recvmsg(fd, msg, flags));
+}
+
 static ssize_t recvmsg_body(int fd, struct msghdr *msg, int flags,
-			    unsigned know)
+			    unsigned know, bool plain)
 {
 	struct weft__carrier *c = vthread_carrier();
 	struct io_uring_sqe *sqe;
@@ -551,13 +566,17 @@ static ssize_t recvmsg_body(int fd, struct msghdr *msg, int flags,
 		return WEFT_SYS(recvmsg(fd, msg, flags));
 	/* MSG_WAITALL wants all of it: the ring waits for the rest. */
 	if (!(flags & MSG_WAITALL) || nonblocking(fd, know)) {
-		r = TRY_SYS(recvmsg(fd, msg, flags | MSG_DONTWAIT));
+		r = try_recv(fd, msg, flags | MSG_DONTWAIT, plain);
 		if (r != -EAGAIN || (flags & MSG_DONTWAIT) ||
 		    nonblocking(fd, know))
 			return r;
 	}
 	sqe = weft__ring_sqe(c);
-	io_uring_prep_recvmsg(sqe, fd, msg, flags);
+	if (plain)
+		io_uring_prep_recv(sqe, fd, msg->msg_iov->iov_base,
+				   clamp(msg->msg_iov->iov_len), flags);
+	else
+		io_uring_prep_recvmsg(sqe, fd, msg, flags);
 	r = weft__ring_wait(c, sqe);
 	if (r >= 0) {
 		filled(msg->msg_iov, msg->msg_iovlen, r);
@@ -567,49 +586,28 @@ static ssize_t recvmsg_body(int fd, struct msghdr *msg, int flags,
 	return r;
 }
 
-static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags, unsigned know)
+static ssize_t do_recvmsg(int fd, struct msghdr *msg, int flags, unsigned know,
+			  bool plain)
 {
-	return tsan_fd_acquire(fd, recvmsg_body(fd, msg, flags, know));
+	return tsan_fd_acquire(fd, recvmsg_body(fd, msg, flags, know, plain));
 }
 
-/*
- * recv: a recvmsg whose caller wants no message flags, name or control
- * data back, so it is recvfrom, and IORING_OP_RECV in the ring, which
- * copy no msghdr.
- */
-static ssize_t recv_body(int fd, void *buf, size_t len, int flags,
-			 unsigned know)
+static ssize_t do_recv(int fd, void *buf, size_t len, int flags, unsigned know)
 {
-	struct weft__carrier *c = vthread_carrier();
-	struct io_uring_sqe *sqe;
-	ssize_t r;
-	CHECKPOINT(c);
+	struct iovec v = { buf, len };
+	struct msghdr m = { .msg_iov = &v, .msg_iovlen = 1 };
 
-	if (!c)
-		return WEFT_SYS(recvfrom(fd, buf, len, flags, NULL, NULL));
-	if (!(flags & MSG_WAITALL) || nonblocking(fd, know)) {
-		r = TRY_SYS(recvfrom(fd, buf, len, flags | MSG_DONTWAIT, NULL,
-				     NULL));
-		if (r != -EAGAIN || (flags & MSG_DONTWAIT) ||
-		    nonblocking(fd, know))
-			return r;
-	}
-	sqe = weft__ring_sqe(c);
-	io_uring_prep_recv(sqe, fd, buf, clamp(len), flags);
-	r = weft__ring_wait(c, sqe);
-	if (r > 0)
-		weft__vg_defined(buf, r);
-	return r;
+	return do_recvmsg(fd, &m, flags, know, true);
 }
 
 ssize_t weft_recv(int fd, void *buf, size_t len, int flags)
 {
-	return tsan_fd_acquire(fd, recv_body(fd, buf, len, flags, 0));
+	return do_recv(fd, buf, len, flags, 0);
 }
 
 ssize_t weft_recvmsg(int fd, struct msghdr *msg, int flags)
 {
-	return do_recvmsg(fd, msg, flags, 0);
+	return do_recvmsg(fd, msg, flags, 0, false);
 }
 
 ssize_t weft_send(int fd, const void *buf, size_t len, int flags)
@@ -664,12 +662,12 @@ ssize_t weft__impl_writev(int fd, const struct iovec *iov, int n, off_t off,
 
 ssize_t weft__impl_recvmsg(int fd, struct msghdr *msg, int flags, unsigned know)
 {
-	return do_recvmsg(fd, msg, flags, know);
+	return do_recvmsg(fd, msg, flags, know, false);
 }
 
 ssize_t weft__impl_recv(int fd, void *buf, size_t len, int flags, unsigned know)
 {
-	return tsan_fd_acquire(fd, recv_body(fd, buf, len, flags, know));
+	return do_recv(fd, buf, len, flags, know);
 }
 
 ssize_t weft__impl_sendmsg(int fd, const struct msghdr *msg, int flags,

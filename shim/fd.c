@@ -253,29 +253,27 @@ WEFT_EXPORT int close(int fd)
  * fd for the next one of that number that libc makes unseen (fopen,
  * popen), and read a file as the pipe it was.
  */
-/* fileno, which sets errno for a stream of no fd (fmemopen's), but not. */
-static int fd_of(FILE *f)
+/*
+ * Close f with real (fclose or pclose) and forget its fd.  fileno sets
+ * errno for a stream of no fd (fmemopen's): errno is kept.
+ */
+static int close_stream(int (*real)(FILE *), FILE *f)
 {
-	int saved = errno, fd = fileno(f);
+	int saved = errno, fd = fileno(f), r;
 
 	errno = saved;
-	return fd;
+	r = real(f);
+	if (fd >= 0)
+		weft__fd_forget(fd);
+	return r;
 }
 
 WEFT_EXPORT int fclose(FILE *f)
 {
-	int fd = fd_of(f), r = REAL(fclose)(f);
-
-	if (fd >= 0)
-		weft__fd_forget(fd);
-	return r;
+	return close_stream(REAL(fclose), f);
 }
 
 WEFT_EXPORT int pclose(FILE *f)
 {
-	int fd = fd_of(f), r = REAL(pclose)(f);
-
-	if (fd >= 0)
-		weft__fd_forget(fd);
-	return r;
+	return close_stream(REAL(pclose), f);
 }

@@ -302,15 +302,9 @@ int weft__fd_accepted(int lfd, int fd, int flags)
 		errno = ENOMEM;
 		return -1;
 	}
-	/*
-	 * Of the listener's type; of a kind looked up on first use if the
-	 * listener's is not known.
-	 */
-	if (get(lfd) & FD_STREAM)
-		put(fd, FD_KNOWN | FD_STREAM | (get(lfd) & FD_SOCKET) |
-				(flags & SOCK_NONBLOCK ? FD_NONBLOCK : 0));
-	else
-		weft__fd_set(fd, flags & SOCK_NONBLOCK);
+	/* Of the listener's kind; looked up on first use if that is unknown. */
+	put(fd, FD_KNOWN | (get(lfd) & (FD_STREAM | FD_SOCKET)) |
+			(flags & SOCK_NONBLOCK ? FD_NONBLOCK : 0));
 	weft__fd_inherit_timeouts(lfd, fd);
 	return fd;
 }
