@@ -760,6 +760,8 @@ int weft_close(int fd)
 	struct weft__carrier *c = vthread_carrier();
 	struct io_uring_sqe *sqe;
 
+	if (weft__impl_own_fd(fd))
+		return -EBADF; /* not the program's: as if not open */
 	if (!c)
 		return WEFT_SYS(close(fd));
 	sqe = weft__ring_sqe(c);

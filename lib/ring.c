@@ -37,9 +37,11 @@
  * of memory for its overflow list (-EBADR), cannot be recovered: it is
  * said once on stderr.
  */
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -70,6 +72,87 @@ static const unsigned setup_ladder[] = {
 	0,
 };
 
+/*
+ * The runtime's own fds, a ring and an eventfd a carrier, are the
+ * program's business too: a shell's `exec 3<file` dup2s onto 3, a daemon
+ * closes every fd from 3 up, and either would take a carrier's ring from
+ * under it.  So each is moved, as it is made, above the numbers programs
+ * count on: the lowest free from the soft RLIMIT_NOFILE (at most 1024)
+ * less OWN_ROOM, where no program's fd would have been but in a process
+ * near its limit; where there is none free, it stays where it was made.
+ * And each is recorded, so that the shim's close, close_range, closefrom,
+ * dup2 and dup3 can leave it be (weft__impl_own_fd): to the program it is
+ * not open, as natively.  The record covers fds below OWN_MAX.
+ */
+#define OWN_ROOM 64
+#define OWN_MAX 65536
+static _Atomic uint64_t own_fds[OWN_MAX / 64];
+
+static void own_mark(int fd, bool own)
+{
+	uint64_t bit = 1ull << (fd % 64);
+
+	if (fd < 0 || fd >= OWN_MAX)
+		return;
+	if (own)
+		atomic_fetch_or_explicit(&own_fds[fd / 64], bit,
+					 memory_order_relaxed);
+	else
+		atomic_fetch_and_explicit(&own_fds[fd / 64], ~bit,
+					  memory_order_relaxed);
+}
+
+/* fd, new, moved out of the program's way and recorded (fd < 0: fd). */
+static int own(int fd)
+{
+	struct rlimit rl;
+	long floor = 1024, high;
+
+	if (fd < 0)
+		return fd;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 1024)
+		floor = (long)rl.rlim_cur;
+	floor = floor > OWN_ROOM + 3 ? floor - OWN_ROOM : 3;
+	high = weft__sys(SYS_fcntl, fd, F_DUPFD_CLOEXEC, floor, 0, 0, 0);
+	if (high >= 0) {
+		weft__sys(SYS_close, fd, 0, 0, 0, 0, 0);
+		fd = (int)high;
+	}
+	own_mark(fd, true);
+	return fd;
+}
+
+/* Not close(): in the preload that is the shim's, which may park. */
+static void own_close(int fd)
+{
+	own_mark(fd, false);
+	weft__sys(SYS_close, fd, 0, 0, 0, 0, 0);
+}
+
+bool weft__impl_own_fd(int fd)
+{
+	uint64_t w;
+
+	if (fd < 0 || fd >= OWN_MAX)
+		return false;
+	w = atomic_load_explicit(&own_fds[fd / 64], memory_order_relaxed);
+	return (w >> (fd % 64)) & 1;
+}
+
+int weft__impl_next_own_fd(unsigned from)
+{
+	for (unsigned i = from / 64; i < OWN_MAX / 64; i++) {
+		uint64_t w =
+			atomic_load_explicit(&own_fds[i], memory_order_relaxed);
+
+		if (i == from / 64)
+			w &= ~0ull << (from % 64);
+		if (w)
+			return (int)(i * 64 + __builtin_ctzll(w));
+	}
+	return -1;
+}
+
 int weft__ring_init(struct weft__carrier *c)
 {
 	unsigned workers[2] = { 2, 2 }; /* io-wq: bounded, unbounded */
@@ -87,6 +170,8 @@ int weft__ring_init(struct weft__carrier *c)
 			    io_uring_queue_init_params(SQ_ENTRIES, &c->ring,
 						       &p);
 		if (r == 0) {
+			c->ring.ring_fd = own(c->ring.ring_fd);
+			c->ring.enter_ring_fd = c->ring.ring_fd;
 			atomic_store_explicit(&weft__rt.ring_flags, p.flags,
 					      memory_order_relaxed);
 			if (p.features & IORING_FEAT_CQE_SKIP)
@@ -107,9 +192,9 @@ int weft__ring_init(struct weft__carrier *c)
 	if (c->efd < 0)
 		c->efd = WEFT_FAULT(ring_eventfd) ?
 				 -ENFILE :
-				 WEFT_SYS(eventfd(0, EFD_CLOEXEC));
+				 own(WEFT_SYS(eventfd(0, EFD_CLOEXEC)));
 	if (c->efd < 0) {
-		io_uring_queue_exit(&c->ring);
+		weft__ring_exit(c);
 		return c->efd;
 	}
 	c->backlog = NULL;
@@ -124,14 +209,15 @@ int weft__ring_init(struct weft__carrier *c)
  */
 void weft__ring_exit(struct weft__carrier *c)
 {
+	own_mark(c->ring.ring_fd, false);
 	io_uring_queue_exit(&c->ring);
+	c->ring.ring_fd = -1;
 }
 
 void weft__ring_efd_close(struct weft__carrier *c)
 {
-	/* Not close(): in the preload that is the shim's, which may park. */
 	if (c->efd >= 0)
-		weft__sys(SYS_close, c->efd, 0, 0, 0, 0, 0);
+		own_close(c->efd);
 	c->efd = -1;
 }
 

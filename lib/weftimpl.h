@@ -45,6 +45,13 @@ WEFT_IMPL void weft__impl_signal_interrupt(struct weft_thread *t, bool restart);
  */
 WEFT_IMPL void weft__impl_blocking(void (*fn)(void *), void *arg);
 
+/*
+ * Is fd one of the runtime's own (a ring, an eventfd), which the program
+ * must not close or dup onto?  The lowest at or above from, or -1.
+ */
+WEFT_IMPL bool weft__impl_own_fd(int fd);
+WEFT_IMPL int weft__impl_next_own_fd(unsigned from);
+
 /* Is the caller a virtual thread (not a plain thread, not a scheduler)? */
 WEFT_IMPL bool weft__impl_in_vthread(void);
 

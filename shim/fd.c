@@ -5,9 +5,11 @@
  */
 #include "fdtable.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <linux/close_range.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -163,16 +165,28 @@ WEFT_EXPORT int dup(int fd)
 	return weft__fd_duped(fd, REAL(dup)(fd));
 }
 
+/*
+ * The runtime's own fds (lib/ring.c) sit where programs rarely look; one
+ * that dup2s onto one anyway is told EBUSY, which Linux's dup2 may say.
+ */
+static bool onto_own(int fd2)
+{
+	if (!weft__impl_own_fd(fd2))
+		return false;
+	errno = EBUSY;
+	return true;
+}
+
 WEFT_EXPORT int dup2(int fd, int fd2)
 {
-	if (!weft__fd_room_for(fd, fd2))
+	if (onto_own(fd2) || !weft__fd_room_for(fd, fd2))
 		return -1;
 	return weft__fd_duped(fd, REAL(dup2)(fd, fd2));
 }
 
 WEFT_EXPORT int dup3(int fd, int fd2, int flags)
 {
-	if (!weft__fd_room_for(fd, fd2))
+	if (onto_own(fd2) || !weft__fd_room_for(fd, fd2))
 		return -1;
 	return weft__fd_duped(fd, REAL(dup3)(fd, fd2, flags));
 }
@@ -232,11 +246,18 @@ WEFT_EXPORT int ioctl(int fd, unsigned long req, ...)
 	return r;
 }
 
-/* A cancellation point on entry only: close always closes. */
+/*
+ * A cancellation point on entry only: close always closes.  Not the
+ * runtime's own fds: to the program they are not open.
+ */
 WEFT_EXPORT int close(int fd)
 {
 	long r;
 
+	if (weft__impl_own_fd(fd)) {
+		errno = EBADF;
+		return -1;
+	}
 	if (!weft__on_vthread()) {
 		r = REAL(close)(fd);
 	} else {
@@ -248,23 +269,34 @@ WEFT_EXPORT int close(int fd)
 }
 
 /*
- * fclose and pclose close their fd inside libc, whose close the shim does
- * not see: forget it here, or the table would keep what it knew of the
- * fd for the next one of that number that libc makes unseen (fopen,
- * popen), and read a file as the pipe it was.
+ * libc closes fds inside itself, where the shim does not see the close:
+ * fclose, pclose, freopen (which dup3s its new file onto the stream's
+ * fd), closedir, closefrom and close_range.  Each forgets what the table
+ * knew, or it would keep it for the next fd of that number that libc
+ * makes unseen (fopen, popen, opendir), and read a file as the pipe it
+ * was, or a pipe as a file.  fileno and dirfd set errno for a stream of
+ * no fd (fmemopen's): errno is kept.
  */
-/*
- * Close f with real (fclose or pclose) and forget its fd.  fileno sets
- * errno for a stream of no fd (fmemopen's): errno is kept.
- */
-static int close_stream(int (*real)(FILE *), FILE *f)
+static int stream_fd(FILE *f)
 {
-	int saved = errno, fd = fileno(f), r;
+	int saved = errno, fd = fileno(f);
 
 	errno = saved;
-	r = real(f);
+	return fd;
+}
+
+static void forget(int fd)
+{
 	if (fd >= 0)
 		weft__fd_forget(fd);
+}
+
+/* Close f with real (fclose or pclose) and forget its fd. */
+static int close_stream(int (*real)(FILE *), FILE *f)
+{
+	int fd = stream_fd(f), r = real(f);
+
+	forget(fd);
 	return r;
 }
 
@@ -276,4 +308,82 @@ WEFT_EXPORT int fclose(FILE *f)
 WEFT_EXPORT int pclose(FILE *f)
 {
 	return close_stream(REAL(pclose), f);
+}
+
+typedef FILE *freopen_fn(const char *, const char *, FILE *);
+
+/* The old fd is closed or made another file; the new one is unseen. */
+static FILE *reopen(freopen_fn *real, const char *path, const char *mode,
+		    FILE *f)
+{
+	int fd = stream_fd(f);
+	FILE *r = real(path, mode, f);
+
+	forget(fd);
+	if (r)
+		forget(stream_fd(r));
+	return r;
+}
+
+WEFT_EXPORT FILE *freopen(const char *path, const char *mode, FILE *f)
+{
+	return reopen(REAL(freopen), path, mode, f);
+}
+
+WEFT_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *f)
+{
+	return reopen(REAL(freopen64), path, mode, f);
+}
+
+WEFT_EXPORT int closedir(DIR *d)
+{
+	int saved = errno, fd = dirfd(d), r;
+
+	errno = saved;
+	r = REAL(closedir)(d);
+	forget(fd);
+	return r;
+}
+
+/*
+ * close_range and closefrom close the program's fds and leave the
+ * runtime's own: the range is closed in the pieces between them.
+ * CLOSE_RANGE_CLOEXEC closes nothing (the runtime's are close-on-exec
+ * already); a failure may have closed some.
+ */
+WEFT_EXPORT int close_range(unsigned first, unsigned last, int flags)
+{
+	unsigned lo = first;
+	int own, r = 0;
+
+	if (flags & CLOSE_RANGE_CLOEXEC || first > last)
+		return REAL(close_range)(first, last, flags);
+	while (r == 0 && lo <= last) {
+		own = weft__impl_next_own_fd(lo);
+		if (own < 0 || (unsigned)own > last)
+			own = -1;
+		if (own != (int)lo)
+			r = REAL(close_range)(lo, own < 0 ? last : own - 1u,
+					      flags);
+		if (own < 0)
+			break;
+		lo = own + 1u;
+	}
+	weft__fd_forget_range(first, last);
+	return r;
+}
+
+WEFT_EXPORT void closefrom(int low)
+{
+	unsigned lo = low < 0 ? 0 : (unsigned)low;
+	int own;
+
+	while ((own = weft__impl_next_own_fd(lo)) >= 0) {
+		if ((unsigned)own > lo && REAL(close_range)(lo, own - 1u, 0))
+			for (unsigned fd = lo; fd < (unsigned)own; fd++)
+				REAL(close)(fd);
+		lo = own + 1u;
+	}
+	REAL(closefrom)(lo);
+	weft__fd_forget_range(low < 0 ? 0 : (unsigned)low, ~0u);
 }

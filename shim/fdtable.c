@@ -152,6 +152,23 @@ void weft__fd_forget(int fd)
 	put(fd, 0);
 }
 
+void weft__fd_forget_range(unsigned first, unsigned last)
+{
+	for (unsigned i = first >> CHUNK_SHIFT;
+	     i <= (last >> CHUNK_SHIFT) && i < NR_CHUNKS; i++) {
+		atomic_uchar *c = chunk(chunks, i, 1, false);
+		unsigned lo = i << CHUNK_SHIFT, hi = lo + CHUNK - 1;
+
+		if (!c)
+			continue;
+		lo = lo < first ? first : lo;
+		hi = hi > last ? last : hi;
+		for (unsigned fd = lo; fd <= hi; fd++)
+			atomic_store_explicit(&c[fd & (CHUNK - 1)], 0,
+					      memory_order_relaxed);
+	}
+}
+
 static void copy_timeouts(int from, int to)
 {
 	struct timeo *f = timeo_entry(from, false), *t;

@@ -24,6 +24,8 @@ hidden unsigned weft__fd_kind(int fd);
 hidden void weft__fd_copy(int from, int to);
 /* fd was closed, or changed in a way the table did not see. */
 hidden void weft__fd_forget(int fd);
+/* Every fd from first to last was closed (close_range). */
+hidden void weft__fd_forget_range(unsigned first, unsigned last);
 /* fcntl or ioctl set or cleared O_NONBLOCK; its timeouts stay. */
 hidden void weft__fd_set_nonblock(int fd, bool nonblock);
 

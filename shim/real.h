@@ -3,6 +3,7 @@
 #ifndef WEFT_SHIM_REAL_H
 #define WEFT_SHIM_REAL_H
 
+#include <dirent.h>
 #include <netdb.h>
 #include <poll.h>
 #include <pthread.h>
@@ -97,6 +98,11 @@ typedef int main_fn(int, char **, char **);
 	X(close, int, (int))                                                   \
 	X(fclose, int, (FILE *))                                               \
 	X(pclose, int, (FILE *))                                               \
+	X(freopen, FILE *, (const char *, const char *, FILE *))               \
+	X(freopen64, FILE *, (const char *, const char *, FILE *))             \
+	X(closedir, int, (DIR *))                                              \
+	X(close_range, int, (unsigned, unsigned, int))                         \
+	X(closefrom, void, (int))                                              \
 	X(open64, int, (const char *, int, ...))                               \
 	X(openat64, int, (int, const char *, int, ...))                        \
 	X(fcntl64, int, (int, int, ...))                                       \

@@ -291,6 +291,9 @@ static bool wrapper(long nr, const long *a, long *ret)
 	case SYS_close:
 		r = close((int)a[0]);
 		break;
+	case SYS_close_range:
+		r = close_range((unsigned)a[0], (unsigned)a[1], (int)a[2]);
+		break;
 #ifdef SYS_open
 	case SYS_open:
 		r = open((void *)a[0], (int)a[1], (mode_t)a[2]);

@@ -8,10 +8,13 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "helpers.h"
 #include "lib/runtime.h"
+#include "lib/weftimpl.h"
 
 TestSuite(ring, .timeout = 120);
 
@@ -119,5 +122,68 @@ Test(ring, cancelled_reads_never_lose_bytes)
 	pthread_join(p, NULL);
 	cr_assert_eq(atomic_load(&x.read), atomic_load(&x.written));
 	cr_assert_gt(atomic_load(&x.written), ROUNDS);
+	cr_assert_eq(weft_shutdown(), 0);
+}
+
+/*
+ * The fds of the runtime's rings and eventfds, from /proc/self/fd: those
+ * that were not there before it started (Criterion has eventfds too).
+ */
+static bool before[4096];
+
+static int own_fds(int *fds, int max)
+{
+	char path[64], link[64];
+	int n = 0;
+
+	for (int fd = 0; fd < 4096 && n < max; fd++) {
+		ssize_t len;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = 0;
+		if (!before[fd] &&
+		    (strstr(link, "[io_uring]") || strstr(link, "[eventfd]")))
+			fds[n++] = fd;
+	}
+	return n;
+}
+
+static intptr_t close_own(void *arg)
+{
+	int fds[64], n = own_fds(fds, 64), p[2];
+	char c;
+
+	(void)arg;
+	/* Each carrier's ring and eventfd, above the numbers programs use. */
+	cr_assert_geq(n, 2 * weft_carrier_count());
+	for (int i = 0; i < n; i++) {
+		cr_assert_geq(fds[i], 1024 - 64, "fd %d", fds[i]);
+		cr_assert(weft__impl_own_fd(fds[i]), "fd %d", fds[i]);
+		cr_assert_eq(weft_close(fds[i]), -EBADF, "fd %d", fds[i]);
+		cr_assert_eq(weft__impl_next_own_fd(fds[i]), fds[i]);
+	}
+	cr_assert_eq(weft__impl_next_own_fd(fds[n - 1] + 1), -1);
+	cr_assert(!weft__impl_own_fd(0));
+	cr_assert_eq(own_fds(fds, 64), n);
+	/* The ring still waits. */
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(weft_sleep_until(weft_now() + T_MS), 0);
+	cr_assert_eq(write(p[1], "x", 1), 1);
+	cr_assert_eq(weft_read(p[0], &c, 1), 1);
+	close(p[0]);
+	close(p[1]);
+	return 0;
+}
+
+Test(ring, own_fds_sit_high_and_cannot_be_closed)
+{
+	int fds[64], n = own_fds(fds, 64);
+
+	for (int i = 0; i < n; i++)
+		before[fds[i]] = true;
+	cr_assert_eq(t_run(close_own, NULL), 0);
 	cr_assert_eq(weft_shutdown(), 0);
 }

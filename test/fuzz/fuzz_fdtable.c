@@ -146,6 +146,21 @@ static void do_close(struct fd *s)
 	s->fd = -1;
 }
 
+/*
+ * As close_range(lo, hi) in fd.c, but closing only the slots' fds: the
+ * fuzzer's own fds in the span were never in the table.
+ */
+static void close_span(unsigned lo, unsigned hi)
+{
+	for (int i = 0; i < SLOTS; i++)
+		if (slot[i].fd >= 0 && (unsigned)slot[i].fd >= lo &&
+		    (unsigned)slot[i].fd <= hi) {
+			CHECK(close(slot[i].fd) == 0);
+			slot[i].fd = -1;
+		}
+	weft__fd_forget_range(lo, hi);
+}
+
 static int64_t timeout_of(unsigned b)
 {
 	static const int64_t values[] = { 0, 1000000, 5000000000LL, 1000 };
@@ -316,9 +331,12 @@ static void step(struct input *in)
 		flag_changed(s);
 		break;
 	case 8:
-	case 9:
 		if (s)
 			do_close(s);
+		break;
+	case 9: /* close_range from s's fd: the slots' fds in it */
+		if (s)
+			close_span(s->fd, b & 8 ? ~0u : s->fd + b % 8);
 		break;
 	case 10:
 	case 11:

@@ -19,9 +19,11 @@
 #   memcached  4 worker threads (libevent), checked by memccapable
 #   redis      redis-server (jemalloc's threads) under redis-benchmark,
 #              a fork for BGSAVE
+#   bash       a script on fds 3 to 9 (exec 3<file...), a coprocess,
+#              subshells, pipelines, background jobs and here-strings
 # A missing program fails the test: .ci/run installs them.
 # usage: real.sh WEFT-RUN pigz|xz|zstd|python3|curl|sqlite3|rg|git|make|
-#        memcached|redis
+#        memcached|redis|bash
 set -eu
 run=$1 prog=$2
 case $run in
@@ -466,8 +468,27 @@ redis)
 		redis-cli -p $port bgsave >/dev/null && sleep 1 && ls dump.rdb &&
 		redis-cli -p $port shutdown nosave; wait \$r"
 	;;
+bash)
+	# shellcheck disable=SC2016 # the script's expansions are bash's
+	printf '%s\n' \
+		'exec 3<"$1" 4>out.txt 5<&0 6>&1 7>/dev/null 8<>rw.txt 9<"$1"' \
+		'read -r first <&3; echo "first: $first"' \
+		'echo written >&4; exec 4>&-; cat out.txt' \
+		'n=0; while read -r -u 9 line; do n=$((n + 1)); done' \
+		'echo "lines: $n"; exec 3<&- 9<&-' \
+		'echo rw >&8; exec 8>&-; cat rw.txt; echo quiet >&7' \
+		'coproc { while read -r l; do echo "got $l"; done; }' \
+		'echo one >&"${COPROC[1]}"; read -r r <&"${COPROC[0]}"; echo "$r"' \
+		'exec {COPROC[1]}>&-; wait' \
+		'(sleep 0.1; echo sub) | cat; echo "$(echo subst)"' \
+		'for i in 1 2 3; do sleep 0.05 & done; wait; echo waited' \
+		'cat <<<herestring; seq 1 2000 | while read -r x; do :; done' \
+		'echo "x: $x"; echo to6 >&6' >"$dir/script.bash"
+	both bash /dev/null bash "$dir/script.bash" "$here/real.sh"
+	grep -q '^got one$' "$dir/bash.native.out" || bad "bash: no coprocess"
+	;;
 *)
-	echo "usage: real.sh WEFT-RUN pigz|xz|zstd|python3|curl|sqlite3|rg|git|make|memcached|redis" >&2
+	echo "usage: real.sh WEFT-RUN pigz|xz|zstd|python3|curl|sqlite3|rg|git|make|memcached|redis|bash" >&2
 	exit 2
 	;;
 esac

@@ -4,14 +4,20 @@
  * fclose, whose number popen's pipes and fopen's file then take (libc's
  * own close, pipe2 and open, not the interposed calls).  The shim's table
  * still says socket, and a read or write made a recv or send fails with
- * ENOTSOCK there: each must still read and write as natively.  Output is
- * the same natively.
+ * ENOTSOCK there: each must still read and write as natively.  And a
+ * pipe closed by fclose, close_range, closefrom, closedir or freopen,
+ * whose number a file then takes, must read as a file, and a file so
+ * closed whose number a pipe takes as a pipe.  Output is the same
+ * natively.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -93,18 +99,27 @@ static void file_after_fclose(void)
 	unlink(path);
 }
 
-/*
- * A pipe's number taken by fopen after fclose: a read of a file whose
- * second half is not in the page cache returns all of it, as natively,
- * not what a pipe's read would (what is there).
- */
-static void file_after_pipe(void)
+/* Close fd as the shim sees no close(2) do, or through syscall(). */
+static void close_unseen(const char *how, int fd)
 {
-	static char data[16 << 20], back[sizeof(data)];
-	char path[] = "/var/tmp/weft-stale-XXXXXX";
-	int p[2], tmp;
-	FILE *f;
-	ssize_t r;
+	if (!strcmp(how, "fclose"))
+		CHECK(fclose(fdopen(fd, "r")) == 0);
+	else if (!strcmp(how, "close_range"))
+		CHECK(close_range(fd, fd, 0) == 0);
+	else if (!strcmp(how, "syscall(close_range)"))
+		CHECK(syscall(SYS_close_range, fd, fd, 0) == 0);
+	else if (!strcmp(how, "closefrom"))
+		closefrom(fd); /* nothing above fd is open */
+	else
+		CHECK(!"a way to close");
+}
+
+static char data[16 << 20], back[sizeof(data)];
+
+/* A 16 MiB file whose second half is not in the page cache. */
+static void half_cached(char *path)
+{
+	int tmp;
 
 	for (size_t i = 0; i < sizeof(data); i++)
 		data[i] = (char)(i * 7 + i / 4096);
@@ -115,20 +130,111 @@ static void file_after_pipe(void)
 	CHECK(posix_fadvise(tmp, sizeof(data) / 2, 0, POSIX_FADV_DONTNEED) ==
 	      0);
 	close(tmp);
-	CHECK(pipe(p) == 0);
-	CHECK(fclose(fdopen(p[0], "r")) == 0);
-	close(p[1]);
-	f = fopen(path, "r");
-	CHECK(f);
-	printf("file on the pipe's number: %s\n",
-	       fileno(f) == p[0] ? "yes" : "no");
+}
+
+/* A read of the file returns all of it, not what a pipe's would. */
+static void read_whole(FILE *f, int was, const char *how)
+{
+	ssize_t r;
+
+	printf("file on the number of what %s closed: %s\n", how,
+	       fileno(f) == was ? "yes" : "no");
 	r = read(fileno(f), back, sizeof(back));
 	printf("read of 16 MiB, half of it not cached: %zd, %s\n", r,
 	       r == (ssize_t)sizeof(data) && !memcmp(data, back, r) ?
 		       "same" :
 		       "differs");
 	fclose(f);
+}
+
+/* A pipe's number taken by fopen after the pipe was closed unseen. */
+static void file_after_pipe(const char *how)
+{
+	char path[] = "/var/tmp/weft-stale-XXXXXX";
+	int p[2];
+	FILE *f;
+
+	half_cached(path);
+	CHECK(pipe(p) == 0);
+	close(p[1]);
+	close_unseen(how, p[0]);
+	f = fopen(path, "r");
+	CHECK(f);
+	read_whole(f, p[0], how);
 	unlink(path);
+}
+
+/*
+ * A directory read (EISDIR) and closed by closedir, then a file.  opendir
+ * opens with O_NONBLOCK, which a read passes straight through: cleared,
+ * the read goes the shim's way and its table learns the fd.
+ */
+static void file_after_dir(void)
+{
+	char path[] = "/var/tmp/weft-stale-XXXXXX", c;
+	DIR *d = opendir("/");
+	ssize_t r;
+	int fd;
+	FILE *f;
+
+	half_cached(path);
+	CHECK(d);
+	fd = dirfd(d);
+	CHECK(fcntl(fd, F_SETFL, 0) == 0);
+	errno = 0;
+	r = read(fd, &c, 1);
+	printf("read of a directory: %zd %s\n", r, strerror(errno));
+	CHECK(closedir(d) == 0);
+	f = fopen(path, "r");
+	CHECK(f);
+	read_whole(f, fd, "closedir");
+	unlink(path);
+}
+
+/* freopen of a stream on a pipe: glibc keeps its fd's number. */
+static void file_after_freopen(void)
+{
+	char path[] = "/var/tmp/weft-stale-XXXXXX";
+	int p[2];
+	FILE *f;
+
+	half_cached(path);
+	CHECK(pipe(p) == 0);
+	close(p[1]);
+	f = fdopen(p[0], "r");
+	CHECK(f);
+	f = freopen(path, "r", f);
+	CHECK(f);
+	read_whole(f, p[0], "freopen");
+	unlink(path);
+}
+
+/*
+ * A file read once and closed unseen, then popen's pipe on its number: a
+ * read of what is there returns it, as a pipe's does, and does not wait
+ * to fill the buffer, as a file's would.
+ */
+static void pipe_after_file(const char *how)
+{
+	char buf[64];
+	int fd = open("/etc/hostname", O_RDONLY);
+	FILE *f;
+	ssize_t r;
+
+	CHECK(fd >= 0 && read(fd, buf, 1) == 1);
+	close_unseen(how, fd);
+	f = popen("echo hello; sleep 0.2; echo late", "r");
+	CHECK(f);
+	printf("pipe on the number of what %s closed: %s\n", how,
+	       fileno(f) == fd ? "yes" : "no");
+	/* hello is there when the read is made, and late is not. */
+	CHECK(poll(&(struct pollfd){ .fd = fileno(f), .events = POLLIN }, 1,
+		   -1) == 1);
+	for (int i = 0; i < 2; i++) {
+		r = read(fileno(f), buf, sizeof(buf));
+		printf("read: %zd %.*s", r, (int)(r > 0 ? r : 0), buf);
+	}
+	CHECK(pclose(f) == 0);
 }
 
 /* fclose of a stream with no fd (fmemopen's) sets no errno. */
@@ -149,7 +255,14 @@ int main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	pipe_on_socket_number();
 	file_after_fclose();
-	file_after_pipe();
+	file_after_pipe("fclose");
+	file_after_pipe("close_range");
+	file_after_pipe("syscall(close_range)");
+	file_after_pipe("closefrom");
+	file_after_dir();
+	file_after_freopen();
+	pipe_after_file("close_range");
+	pipe_after_file("closefrom");
 	memstream_fclose();
 	return 0;
 }
