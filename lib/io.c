@@ -456,6 +456,21 @@ static ssize_t write_step(struct weft__carrier *c, int fd, struct iovec *iov,
 }
 
 /*
+ * A write that made progress and goes on: on a socket of a kind the
+ * caller did not say, it goes on as a send with no flags (which is what
+ * a write of a stream socket is), so that it asks for MSG_NOSIGNAL: the
+ * ring's write would raise SIGPIPE when the peer goes now, where write(2)
+ * returns what it wrote and raises nothing.  (A socket that writes in
+ * parts is a stream: a SOCK_SEQPACKET one writes whole or not at all.)
+ */
+static bool is_socket(int fd)
+{
+	struct stat st;
+
+	return WEFT_SYS(fstat(fd, &st)) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/*
  * Write all of iov (a copy we may change) on a virtual thread: the sum of
  * what was written, or the error if nothing was.
  */
@@ -480,6 +495,11 @@ static ssize_t write_all(struct weft__carrier *c, int fd, struct iovec *iov,
 		    (send_flags >= 0 && (send_flags & MSG_DONTWAIT)))
 			break;
 		first += advance(iov + first, n - first, r);
+		if (send_flags < 0 && !(know & (STREAM | FILE_LIKE))) {
+			know |= STREAM;
+			if (off < 0 && is_socket(fd))
+				send_flags = 0;
+		}
 	} while (first < n);
 	return done;
 }

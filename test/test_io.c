@@ -3210,6 +3210,72 @@ Test(io_signal, sigpipe_from_send_as_native)
 	cr_assert_eq(atomic_load(&pipe_pid), getpid());
 }
 
+/*
+ * A blocking write(2) to a socket whose reader takes some of it and goes
+ * returns what it wrote and raises nothing; the next write fails with
+ * EPIPE and raises SIGPIPE.  weft_write must do the same, whatever its
+ * steps after the first are made of (the ring's write raises SIGPIPE).
+ */
+static void *take_some_and_close(void *arg)
+{
+	static char buf[64 << 10];
+	int fd = *(int *)arg;
+	size_t got = 0;
+
+	while (got < sizeof(buf)) {
+		ssize_t r = read(fd, buf, sizeof(buf) - got);
+
+		if (r <= 0)
+			break;
+		got += r;
+	}
+	usleep(20 * 1000); /* the writer waits for room again */
+	close(fd);
+	return NULL;
+}
+
+static intptr_t t_write_then_broken(void *arg)
+{
+	static char big[4 << 20];
+	bool weft = arg != NULL;
+	pthread_t t;
+	ssize_t r;
+	int s[2];
+
+	t_sockpair(s, SOCK_STREAM, NULL);
+	V_EQ(pthread_create(&t, NULL, take_some_and_close, &s[1]), 0);
+	r = weft ? weft_write(s[0], big, sizeof(big)) :
+		   write(s[0], big, sizeof(big));
+	V_TRUE(r >= 64 << 10 && r < (ssize_t)sizeof(big));
+	V_EQ(pthread_join(t, NULL), 0);
+	V_EQ(atomic_load(&sigpipes), 0);
+	r = weft ? weft_write(s[0], big, 1) :
+		   (write(s[0], big, 1) < 0 ? -errno : 0);
+	V_EQ(r, -EPIPE);
+	close(s[0]);
+	return 0;
+}
+
+Test(io_signal, no_sigpipe_after_progress_as_native)
+{
+	struct sigaction sa = { .sa_sigaction = t_on_sigpipe_info,
+				.sa_flags = SA_SIGINFO };
+	int64_t end;
+
+	sigemptyset(&sa.sa_mask);
+	cr_assert_eq(sigaction(SIGPIPE, &sa, NULL), 0);
+	cr_assert_eq(t_write_then_broken(NULL), 0, "%s", v_msg);
+	cr_assert_eq(atomic_load(&sigpipes), 1, "native write");
+	atomic_store(&sigpipes, 0);
+	T_RUN(t_write_then_broken, "weft");
+	end = weft_now() + 200 * T_MS; /* a signal raised late */
+	while (weft_now() < end)
+		poll(NULL, 0, 10);
+	cr_assert_eq(weft_shutdown(), 0);
+	cr_assert_eq(atomic_load(&sigpipes), 1,
+		     "weft_write: one SIGPIPE, for the write that failed");
+}
+
 /* ---- the blocking pool ---- */
 
 static atomic_int ticks;
