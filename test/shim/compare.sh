@@ -23,13 +23,19 @@ esac
 dir=$(mktemp -d) || exit 1
 trap 'rm -rf "$dir"' EXIT
 
-"$@" >"$dir/native" 2>"$dir/native.err"
+# Each run is bounded, under the test's own 120 s: a shimmed run still
+# going after $limit s is sent SIGURG, on which the runtime prints a
+# thread dump (WEFT_DUMP_SIGNAL), and killed 5 s later.
+limit=90
+timeout -k 5 $limit "$@" >"$dir/native" 2>"$dir/native.err"
 native=$?
 if [ -n "$bare" ]; then
-	WEFT_CARRIERS=$carriers LD_PRELOAD="$preload" "$@" >"$dir/shim" \
-		2>"$dir/shim.err"
+	timeout -s URG -k 5 $limit env WEFT_DUMP_SIGNAL=URG \
+		WEFT_CARRIERS="$carriers" LD_PRELOAD="$preload" "$@" \
+		>"$dir/shim" 2>"$dir/shim.err"
 else
-	"$run" --carriers "$carriers" -- "$@" >"$dir/shim" 2>"$dir/shim.err"
+	WEFT_DUMP_SIGNAL=URG timeout -s URG -k 5 $limit \
+		"$run" --carriers "$carriers" -- "$@" >"$dir/shim" 2>"$dir/shim.err"
 fi
 shim=$?
 
