@@ -478,6 +478,8 @@ static ssize_t write_all(struct weft__carrier *c, int fd, struct iovec *iov,
 			 int n, off_t off, int send_flags, unsigned know)
 {
 	size_t want = total(iov, n), done = 0;
+	/* Has the fd's kind been looked up (or is it known)? */
+	bool asked = know & (STREAM | FILE_LIKE);
 	int first = 0;
 
 	do {
@@ -495,9 +497,9 @@ static ssize_t write_all(struct weft__carrier *c, int fd, struct iovec *iov,
 		    (send_flags >= 0 && (send_flags & MSG_DONTWAIT)))
 			break;
 		first += advance(iov + first, n - first, r);
-		if (send_flags < 0 && !(know & (STREAM | FILE_LIKE))) {
-			know |= STREAM;
-			if (off < 0 && is_socket(fd))
+		if (!asked && send_flags < 0 && off < 0) {
+			asked = true;
+			if (is_socket(fd))
 				send_flags = 0;
 		}
 	} while (first < n);

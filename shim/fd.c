@@ -373,17 +373,19 @@ WEFT_EXPORT int close_range(unsigned first, unsigned last, int flags)
 	return r;
 }
 
+/* closefrom is close_range to the top, libc's own way where that fails. */
 WEFT_EXPORT void closefrom(int low)
 {
 	unsigned lo = low < 0 ? 0 : (unsigned)low;
 	int own;
 
+	if (close_range(lo, ~0u, 0) == 0)
+		return;
+	/* No close_range (Linux < 5.9): one by one up to the last own fd. */
 	while ((own = weft__impl_next_own_fd(lo)) >= 0) {
-		if ((unsigned)own > lo && REAL(close_range)(lo, own - 1u, 0))
-			for (unsigned fd = lo; fd < (unsigned)own; fd++)
-				REAL(close)(fd);
+		for (; lo < (unsigned)own; lo++)
+			REAL(close)(lo);
 		lo = own + 1u;
 	}
 	REAL(closefrom)(lo);
-	weft__fd_forget_range(low < 0 ? 0 : (unsigned)low, ~0u);
 }

@@ -147,7 +147,10 @@ static void read_whole(FILE *f, int was, const char *how)
 	fclose(f);
 }
 
-/* A pipe's number taken by fopen after the pipe was closed unseen. */
+/*
+ * A pipe's number taken by fopen after the pipe was closed unseen, or by
+ * freopen of a stream on the pipe (glibc keeps the stream's fd number).
+ */
 static void file_after_pipe(const char *how)
 {
 	char path[] = "/var/tmp/weft-stale-XXXXXX";
@@ -157,8 +160,14 @@ static void file_after_pipe(const char *how)
 	half_cached(path);
 	CHECK(pipe(p) == 0);
 	close(p[1]);
-	close_unseen(how, p[0]);
-	f = fopen(path, "r");
+	if (!strcmp(how, "freopen")) {
+		f = fdopen(p[0], "r");
+		CHECK(f);
+		f = freopen(path, "r", f);
+	} else {
+		close_unseen(how, p[0]);
+		f = fopen(path, "r");
+	}
 	CHECK(f);
 	read_whole(f, p[0], how);
 	unlink(path);
@@ -188,24 +197,6 @@ static void file_after_dir(void)
 	f = fopen(path, "r");
 	CHECK(f);
 	read_whole(f, fd, "closedir");
-	unlink(path);
-}
-
-/* freopen of a stream on a pipe: glibc keeps its fd's number. */
-static void file_after_freopen(void)
-{
-	char path[] = "/var/tmp/weft-stale-XXXXXX";
-	int p[2];
-	FILE *f;
-
-	half_cached(path);
-	CHECK(pipe(p) == 0);
-	close(p[1]);
-	f = fdopen(p[0], "r");
-	CHECK(f);
-	f = freopen(path, "r", f);
-	CHECK(f);
-	read_whole(f, p[0], "freopen");
 	unlink(path);
 }
 
@@ -260,7 +251,7 @@ int main(void)
 	file_after_pipe("syscall(close_range)");
 	file_after_pipe("closefrom");
 	file_after_dir();
-	file_after_freopen();
+	file_after_pipe("freopen");
 	pipe_after_file("close_range");
 	pipe_after_file("closefrom");
 	memstream_fclose();
