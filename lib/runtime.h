@@ -311,7 +311,31 @@ struct weft__runtime {
 hidden extern struct weft__runtime weft__rt;
 
 /* sched.c */
+/*
+ * The calling kernel thread's carrier, NULL off the runtime.  Read afresh
+ * at every call, never cached by the optimiser: a value read before a
+ * park must not be reused after it (sched.c, Migration).  On x86-64 an
+ * opaque load inline, the instructions the compiler itself emits for
+ * initial-exec TLS; elsewhere a call the optimiser cannot see into.
+ */
+#if defined(__x86_64__)
+hidden extern __thread struct weft__carrier *weft__tls_carrier
+	__attribute__((tls_model("initial-exec")));
+
+static inline struct weft__carrier *weft__carrier_self(void)
+{
+	struct weft__carrier *c;
+
+	__asm__ volatile("movq weft__tls_carrier@gottpoff(%%rip), %0\n\t"
+			 "movq %%fs:(%0), %0"
+			 : "=r"(c)
+			 :
+			 : "memory");
+	return c;
+}
+#else
 hidden struct weft__carrier *weft__carrier_self(void);
+#endif
 hidden struct weft_thread *weft__self(void);
 hidden void weft__park(void);
 hidden void weft__ready(struct weft_thread *t);

@@ -73,20 +73,19 @@ static unsigned grace_ms; /* WEFT_GRACE_MS, read as the runtime starts */
 static atomic_int root_signal;
 /* What a signal handler left for carrier 0 to do (weft__impl_defer). */
 static void (*_Atomic deferred)(void);
-static __thread struct weft__carrier *tls_carrier
+__thread struct weft__carrier *weft__tls_carrier
 	__attribute__((tls_model("initial-exec")));
 
-/*
- * Not inlined, and opaque to the optimiser: a value read before a park
- * must not be reused after it (see Migration above).
- */
+#if !defined(__x86_64__)
+/* Not inlined, and opaque to the optimiser (runtime.h). */
 __attribute__((noinline)) struct weft__carrier *weft__carrier_self(void)
 {
-	struct weft__carrier *c = tls_carrier;
+	struct weft__carrier *c = weft__tls_carrier;
 
 	__asm__ volatile("" : "+r"(c));
 	return c;
 }
+#endif
 
 struct weft_thread *weft__self(void)
 {
@@ -631,7 +630,7 @@ static void hand_over(struct weft__carrier *c, struct weft_thread *t,
 	t->saved_errno = errno;
 	if (unlikely(n->tp)) {
 		weft__tls_enter(c, n);
-		tls_carrier = c; /* in n's TLS */
+		weft__tls_carrier = c; /* in n's TLS */
 	} else if (unlikely(t->tp)) {
 		weft__tls_set(c->tp);
 	}
@@ -765,7 +764,7 @@ static void run(struct weft__carrier *c, struct weft_thread *t)
 	own_tls = t->tp;
 	if (unlikely(own_tls)) {
 		weft__tls_enter(c, t);
-		tls_carrier = c; /* in t's TLS */
+		weft__tls_carrier = c; /* in t's TLS */
 	}
 	errno = t->saved_errno; /* in t's TLS, or the carrier's it shares */
 	asan_start(&c->sched_fake, t->stack_lo, t->stack_size);
@@ -910,7 +909,7 @@ static struct sigaction old_segv;
 
 static void on_segv(int sig, siginfo_t *si, void *uc)
 {
-	struct weft__carrier *c = tls_carrier;
+	struct weft__carrier *c = weft__tls_carrier;
 	struct weft_thread *t = c ? c->current : NULL;
 
 	if (t && weft__stack_overflowed(t, si->si_addr)) {
@@ -953,7 +952,7 @@ static int carrier_setup(struct weft__carrier *c)
 	stack_t ss;
 	int r;
 
-	tls_carrier = c;
+	weft__tls_carrier = c;
 	c->sched_tsan = tsan_current();
 	c->tid = gettid();
 	if (pthread_getattr_np(pthread_self(), &a) == 0) {
@@ -989,7 +988,7 @@ static void carrier_leave(struct weft__carrier *c)
 {
 	if (c->altstack)
 		sigaltstack(&c->old_altstack, NULL);
-	tls_carrier = NULL;
+	weft__tls_carrier = NULL;
 }
 
 /*
@@ -1339,7 +1338,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
-	struct weft__carrier *self = tls_carrier;
+	struct weft__carrier *self = weft__tls_carrier;
 	struct weft_thread *t = self ? self->current : NULL;
 
 	if (atomic_load(&weft__rt.state) != RT_RUNNING)
