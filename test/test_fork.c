@@ -16,21 +16,6 @@ TestSuite(fork, .timeout = 120);
 #define FORKS 50
 #define KIDS 100
 
-/*
- * ThreadSanitizer: no new thread in a threaded fork child.  GCC 12's
- * AddressSanitizer has no fork handler (google/sanitizers#774): a child
- * inherits its allocator's locks as the parent's other threads held them
- * (Criterion's own thread, a carrier), and hangs at its first malloc of
- * that size; one run in ten did under load.
- */
-static void skip_under_sanitizers(void)
-{
-	if (WEFT_TSAN)
-		cr_skip_test("TSan: no new thread in a threaded fork child");
-	if (WEFT_ASAN)
-		cr_skip_test("ASan: its allocator's locks are not fork-safe");
-}
-
 static int never[2];
 
 /* Blocks in a read until the test closes the pipe: busy parent carriers. */
@@ -119,7 +104,7 @@ Test(fork, from_a_virtual_thread_with_busy_carriers)
 	struct weft_thread *t[8];
 
 	/* The child starts a monitor of its own: a thread. */
-	skip_under_sanitizers();
+	T_SKIP_THREADED_FORK();
 	cr_assert_eq(pipe(never), 0);
 	for (int i = 0; i < 8; i++)
 		cr_assert_eq(weft_thread_spawn(&t[i], blocked, NULL, NULL), 0);
@@ -151,7 +136,7 @@ Test(fork, under_weft_main_the_child_returns_from_weft_main)
 {
 	pid_t pid;
 
-	skip_under_sanitizers();
+	T_SKIP_THREADED_FORK();
 	pid = fork();
 
 	cr_assert_geq(pid, 0);
@@ -164,7 +149,7 @@ Test(fork, under_weft_main_the_child_returns_from_weft_main)
 /* From a plain thread: the child's runtime starts afresh on first spawn. */
 Test(fork, from_a_plain_thread_while_the_runtime_runs)
 {
-	skip_under_sanitizers();
+	T_SKIP_THREADED_FORK();
 	cr_assert_eq(t_run(add_one, (void *)1), 2);
 	for (int i = 0; i < FORKS; i++) {
 		pid_t pid = fork();

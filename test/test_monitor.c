@@ -534,6 +534,7 @@ static intptr_t fork_and_check(void *arg)
 
 Test(monitor, a_fork_child_has_a_monitor_of_its_own)
 {
+	T_SKIP_THREADED_FORK();
 	setenv("WEFT_CARRIERS", "2", 1);
 	intptr_t v = t_run(fork_and_check, NULL);
 
