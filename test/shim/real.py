@@ -5,11 +5,16 @@
 #                       joined; prints one fixed line, and writes the wall
 #                       time and the peak of Threads: in /proc/self/status
 #                       to STATSFILE as "wall SECONDS" and "peak N"
+#   multiprocessing     a Pool, a Queue fed by Processes, and a Lock, an
+#                       Event, a Condition and a Semaphore shared between
+#                       processes (named POSIX semaphores underneath); prints
+#                       fixed lines
 #   serve DIR PORTFILE  HTTP/1.1 server on 127.0.0.1, a free port written to
 #                       PORTFILE; GET serves DIR, POST answers the sha256 of
 #                       the body
 import hashlib
 import http.server
+import multiprocessing as mp
 import os
 import random
 import sys
@@ -98,6 +103,67 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def square(x):
+    return x * x
+
+
+def feed(q, base):
+    for i in range(100):
+        q.put(base + i)
+
+
+def count(lock, total, n):
+    for _ in range(n):
+        with lock:
+            total.value += 1
+
+
+def ping(cond, flag, ready):
+    ready.set()
+    with cond:
+        cond.wait_for(lambda: flag.value == 1)
+        flag.value = 2
+        cond.notify_all()
+
+
+def multiprocessing():
+    mp.set_start_method("fork")
+    with mp.Pool(4) as pool:
+        print("pool:", sum(pool.map(square, range(1000))))
+    q = mp.Queue()
+    ps = [mp.Process(target=feed, args=(q, 1000 * k)) for k in range(3)]
+    for p in ps:
+        p.start()
+    print("queue:", sum(q.get(timeout=60) for _ in range(300)))
+    for p in ps:
+        p.join()
+    lock = mp.Lock()
+    total = mp.Value("i", 0, lock=False)
+    ps = [mp.Process(target=count, args=(lock, total, 2000)) for _ in range(4)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join()
+    print("lock:", total.value)
+    cond, flag, ready = mp.Condition(), mp.Value("i", 0), mp.Event()
+    p = mp.Process(target=ping, args=(cond, flag, ready))
+    p.start()
+    ready.wait(60)
+    with cond:
+        flag.value = 1
+        cond.notify_all()
+        cond.wait_for(lambda: flag.value == 2, 60)
+    p.join()
+    print("condition:", flag.value, "exit", p.exitcode)
+    sem = mp.Semaphore(0)
+    t0 = time.monotonic()
+    got = sem.acquire(timeout=0.2)
+    waited = time.monotonic() - t0
+    print("semaphore timeout:", got, waited >= 0.2 and waited < 10)
+    sem.release()
+    print("semaphore:", sem.acquire(timeout=1))
+
+
 def serve(root, portfile):
     def handler(*args, **kw):
         return Handler(*args, directory=root, **kw)
@@ -115,6 +181,8 @@ if __name__ == "__main__":
         data(int(sys.argv[2]))
     elif cmd == "threads":
         threads(sys.argv[2])
+    elif cmd == "multiprocessing":
+        multiprocessing()
     elif cmd == "serve":
         serve(sys.argv[2], sys.argv[3])
     else:

@@ -7,7 +7,8 @@
 #   pigz, xz   -p 4 / -T4 compression and decompression, file and pipe input,
 #              in place; the shim's output decompresses natively
 #   python3    1,000 threading.Threads sleeping 0.5 s: under 2 s, and no more
-#              than carriers + 4 kernel threads (/proc/PID/status)
+#              than carriers + 4 kernel threads (/proc/PID/status); then
+#              multiprocessing between forked processes
 #   curl       against a local HTTP server: one GET, a keep-alive sequence,
 #              --parallel, a POST, a name to resolve, a 404
 #   sqlite3    a file database: a transaction of 5,000 rows and aggregates,
@@ -219,6 +220,7 @@ xz)
 python3)
 	need $py
 	bound=$((carriers + 4))
+	both multiprocessing /dev/null $py "$here/real.py" multiprocessing
 	keepdir=1 # the stats differ
 	both threads /dev/null $py "$here/real.py" threads stats
 	grep -q '^1000 of 1000 threads' "$dir/threads.native.out" ||
