@@ -1,6 +1,22 @@
 /* SPDX-License-Identifier: MIT */
-/* pthread condition variables on weft's, for every caller (see mutex.c). */
+/*
+ * pthread condition variables on weft's, for every caller (see mutex.c).
+ *
+ * weft's condition takes weft's mutex, and its waiters are this
+ * process's: a process-shared condition, and a wait with a
+ * process-shared mutex, wait instead on the futex word seq, which a
+ * signal or broadcast bumps and wakes while anyone waits there.  A waiter
+ * counts itself in and reads seq before it unlocks the mutex, so a
+ * signal made after that, under the mutex or not, changes seq before the
+ * waiter can sleep on the old value.  As in any futex condition, a
+ * signal may wake a waiter that came after it, so another waiter sleeps
+ * on: POSIX lets a signal wake a thread that was not blocked when it
+ * was made only together with at least one that was, which this does
+ * not promise.
+ */
 #include "sync.h"
+
+#include <limits.h>
 
 static inline struct weft__cond *of(pthread_cond_t *pc)
 {
@@ -10,12 +26,15 @@ static inline struct weft__cond *of(pthread_cond_t *pc)
 WEFT_EXPORT int pthread_cond_init(pthread_cond_t *pc,
 				  const pthread_condattr_t *attr)
 {
+	int pshared = PTHREAD_PROCESS_PRIVATE;
 	clockid_t clock = CLOCK_REALTIME;
 
-	if (attr && pthread_condattr_getclock(attr, &clock))
+	if (attr && (pthread_condattr_getclock(attr, &clock) ||
+		     pthread_condattr_getpshared(attr, &pshared)))
 		return EINVAL;
 	*pc = (pthread_cond_t){ 0 };
 	of(pc)->clock = clock;
+	of(pc)->pshared = pshared == PTHREAD_PROCESS_SHARED;
 	return 0;
 }
 
@@ -24,14 +43,61 @@ WEFT_EXPORT int pthread_cond_destroy(pthread_cond_t *pc)
 	return 0;
 }
 
+/* Wake up to n of seq's waiters, if there are any. */
+static void seq_wake(struct weft__cond *c, int n)
+{
+	if (!__atomic_load_n(&c->seq_waiters, __ATOMIC_SEQ_CST))
+		return;
+	__atomic_fetch_add(&c->seq, 1, __ATOMIC_SEQ_CST);
+	weft__impl_futex_wake(&c->seq, n, ~0u, c->pshared);
+}
+
 WEFT_EXPORT int pthread_cond_signal(pthread_cond_t *pc)
 {
-	return -weft_cond_signal(&of(pc)->c);
+	struct weft__cond *c = of(pc);
+
+	seq_wake(c, 1);
+	return c->pshared ? 0 : -weft_cond_signal(&c->c);
 }
 
 WEFT_EXPORT int pthread_cond_broadcast(pthread_cond_t *pc)
 {
-	return -weft_cond_broadcast(&of(pc)->c);
+	struct weft__cond *c = of(pc);
+
+	seq_wake(c, INT_MAX);
+	return c->pshared ? 0 : -weft_cond_broadcast(&c->c);
+}
+
+static void unlock(struct weft__mutex *m)
+{
+	if (weft__mutex_shared(m))
+		weft__mutex_shared_unlock(m);
+	else
+		weft_mutex_unlock(&m->m);
+}
+
+static void relock(struct weft__mutex *m)
+{
+	if (weft__mutex_shared(m))
+		weft__mutex_shared_lock(m);
+	else
+		weft__mutex_relock(&m->m); /* whatever cancellation says */
+}
+
+/* The wait on seq: 0, or the wait's error (-ETIMEDOUT, -EINTR...). */
+static int seq_wait(struct weft__cond *c, struct weft__mutex *m,
+		    int64_t deadline)
+{
+	uint32_t seq;
+	int r;
+
+	__atomic_fetch_add(&c->seq_waiters, 1, __ATOMIC_SEQ_CST);
+	seq = __atomic_load_n(&c->seq, __ATOMIC_SEQ_CST);
+	unlock(m);
+	r = weft__impl_futex_wait(&c->seq, seq, ~0u, c->pshared, deadline);
+	__atomic_fetch_sub(&c->seq_waiters, 1, __ATOMIC_SEQ_CST);
+	relock(m);
+	return r == -EAGAIN ? 0 : r;
 }
 
 /* Wait until deadline (-1: none); 0 or ETIMEDOUT, the mutex held again. */
@@ -46,7 +112,10 @@ static int wait(pthread_cond_t *pc, pthread_mutex_t *pm, int64_t deadline)
 		return EPERM;
 	in = weft__point_enter();
 	count = weft__mutex_release(m);
-	r = weft_cond_timedwait(&of(pc)->c, &m->m, deadline);
+	if (of(pc)->pshared || weft__mutex_shared(m))
+		r = seq_wait(of(pc), m, deadline);
+	else
+		r = weft_cond_timedwait(&of(pc)->c, &m->m, deadline);
 	weft__mutex_reown(m, count);
 	/* Cancelled, the thread holds the mutex again, as POSIX wants. */
 	weft__point_leave(in, r == -EINTR);

@@ -4,8 +4,16 @@
  * the same bytes to whoever touches it, and weft's parks a virtual thread
  * and blocks a plain one.  Recursive and error-checking mutexes keep an
  * owner and a count around it.
+ *
+ * A process-shared mutex is a futex word instead (sync.h), locked as in
+ * Drepper's "Futexes Are Tricky": its wait parks a virtual thread and
+ * blocks a plain one (lib/futex.c), and any process may wake it.  Its
+ * owner is a thread of one process: the owner's pid goes with it.
  */
 #include "sync.h"
+
+#include <limits.h>
+#include <unistd.h>
 
 #define KIND_MASK 3 /* NORMAL, RECURSIVE, ERRORCHECK, ADAPTIVE */
 
@@ -21,13 +29,18 @@ static int kind(const struct weft__mutex *m)
 	return k == PTHREAD_MUTEX_ADAPTIVE_NP ? PTHREAD_MUTEX_NORMAL : k;
 }
 
-static uintptr_t owner(struct weft__mutex *m)
+/* Is the caller, self, its owner? */
+static bool owns(struct weft__mutex *m, uintptr_t self)
 {
-	return __atomic_load_n(&m->owner, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&m->owner, __ATOMIC_RELAXED) != self)
+		return false;
+	return !weft__mutex_shared(m) || m->sh.pid == getpid();
 }
 
 static void set_owner(struct weft__mutex *m, uintptr_t o)
 {
+	if (weft__mutex_shared(m))
+		m->sh.pid = o ? getpid() : 0;
 	__atomic_store_n(&m->owner, o, __ATOMIC_RELAXED);
 }
 
@@ -35,19 +48,114 @@ WEFT_EXPORT int pthread_mutex_init(pthread_mutex_t *pm,
 				   const pthread_mutexattr_t *attr)
 {
 	struct weft__mutex *m = of(pm);
-	int type = PTHREAD_MUTEX_NORMAL;
+	int type = PTHREAD_MUTEX_NORMAL, pshared = PTHREAD_PROCESS_PRIVATE;
 
-	if (attr && pthread_mutexattr_gettype(attr, &type))
+	if (attr && (pthread_mutexattr_gettype(attr, &type) ||
+		     pthread_mutexattr_getpshared(attr, &pshared)))
 		return EINVAL;
 	*pm = (pthread_mutex_t){ 0 };
 	m->kind = type;
+	if (pshared == PTHREAD_PROCESS_SHARED)
+		m->kind |= WEFT__PSHARED;
 	return 0;
+}
+
+/* The process-shared word: 0 or -EBUSY, or -ETIMEDOUT after deadline. */
+static int shared_trylock(struct weft__mutex *m)
+{
+	uint32_t c = 0;
+
+	return __atomic_compare_exchange_n(&m->sh.word, &c, 1, false,
+					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED) ?
+		       0 :
+		       -EBUSY;
+}
+
+/* Lock the futex word w, as a mutex: 0, or -ETIMEDOUT after deadline. */
+static int word_lock(uint32_t *w, int64_t deadline)
+{
+	uint32_t c = 0;
+
+	if (__atomic_compare_exchange_n(w, &c, 1, false, __ATOMIC_ACQUIRE,
+					__ATOMIC_RELAXED))
+		return 0;
+	if (c != 2)
+		c = __atomic_exchange_n(w, 2, __ATOMIC_ACQUIRE);
+	while (c) {
+		/* Not a cancellation point, nor interrupted by a handler. */
+		if (weft__impl_futex_wait(w, 2, ~0u, true, deadline) ==
+		    -ETIMEDOUT)
+			return -ETIMEDOUT;
+		c = __atomic_exchange_n(w, 2, __ATOMIC_ACQUIRE);
+	}
+	return 0;
+}
+
+static void word_unlock(uint32_t *w)
+{
+	if (__atomic_fetch_sub(w, 1, __ATOMIC_RELEASE) != 1) {
+		__atomic_store_n(w, 0, __ATOMIC_RELEASE);
+		weft__impl_futex_wake(w, 1, ~0u, true);
+	}
+}
+
+static int shared_lock(struct weft__mutex *m, int64_t deadline)
+{
+	return word_lock(&m->sh.word, deadline);
+}
+
+void weft__mutex_shared_lock(struct weft__mutex *m)
+{
+	word_lock(&m->sh.word, -1);
+}
+
+void weft__mutex_shared_unlock(struct weft__mutex *m)
+{
+	word_unlock(&m->sh.word);
+}
+
+void weft__plock_lock(struct weft__plock *l)
+{
+	word_lock(&l->word, -1);
+}
+
+void weft__plock_unlock(struct weft__plock *l)
+{
+	word_unlock(&l->word);
+}
+
+int weft__plock_wait(struct weft__plock *l, int64_t deadline)
+{
+	uint32_t seq;
+	int r;
+
+	__atomic_fetch_add(&l->seq_waiters, 1, __ATOMIC_SEQ_CST);
+	seq = __atomic_load_n(&l->seq, __ATOMIC_SEQ_CST);
+	word_unlock(&l->word);
+	r = weft__impl_futex_wait(&l->seq, seq, ~0u, true, deadline);
+	__atomic_fetch_sub(&l->seq_waiters, 1, __ATOMIC_SEQ_CST);
+	word_lock(&l->word, -1);
+	return r == -ETIMEDOUT ? r : 0;
+}
+
+void weft__plock_wake_all(struct weft__plock *l)
+{
+	if (!__atomic_load_n(&l->seq_waiters, __ATOMIC_SEQ_CST))
+		return;
+	__atomic_fetch_add(&l->seq, 1, __ATOMIC_SEQ_CST);
+	weft__impl_futex_wake(&l->seq, INT_MAX, ~0u, true);
 }
 
 WEFT_EXPORT int pthread_mutex_destroy(pthread_mutex_t *pm)
 {
 	struct weft__mutex *m = of(pm);
 
+	if (weft__mutex_shared(m)) {
+		if (shared_trylock(m) < 0)
+			return EBUSY;
+		weft__mutex_shared_unlock(m);
+		return 0;
+	}
 	if (weft_mutex_trylock(&m->m) < 0)
 		return EBUSY;
 	weft_mutex_unlock(&m->m);
@@ -67,7 +175,7 @@ static int lock(struct weft__mutex *m, int how, int64_t deadline)
 
 	if (k != PTHREAD_MUTEX_NORMAL) {
 		self = weft__shim_self();
-		if (owner(m) == self) {
+		if (owns(m, self)) {
 			if (k == PTHREAD_MUTEX_ERRORCHECK)
 				return how == TRY ? EBUSY : EDEADLK;
 			if (m->count == UINT32_MAX)
@@ -76,7 +184,9 @@ static int lock(struct weft__mutex *m, int how, int64_t deadline)
 			return 0;
 		}
 	}
-	if (how == TRY)
+	if (weft__mutex_shared(m))
+		r = how == TRY ? shared_trylock(m) : shared_lock(m, deadline);
+	else if (how == TRY)
 		r = weft_mutex_trylock(&m->m);
 	else if (how == WAIT)
 		r = weft_mutex_lock(&m->m);
@@ -130,7 +240,7 @@ WEFT_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *pm, clockid_t clock,
 
 bool weft__mutex_owned(struct weft__mutex *m)
 {
-	return kind(m) == PTHREAD_MUTEX_NORMAL || owner(m) == weft__shim_self();
+	return kind(m) == PTHREAD_MUTEX_NORMAL || owns(m, weft__shim_self());
 }
 
 WEFT_EXPORT int pthread_mutex_unlock(pthread_mutex_t *pm)
@@ -139,11 +249,15 @@ WEFT_EXPORT int pthread_mutex_unlock(pthread_mutex_t *pm)
 	int k = kind(m);
 
 	if (k != PTHREAD_MUTEX_NORMAL) {
-		if (owner(m) != weft__shim_self())
+		if (!owns(m, weft__shim_self()))
 			return EPERM;
 		if (--m->count)
 			return 0;
 		set_owner(m, 0);
+	}
+	if (weft__mutex_shared(m)) {
+		weft__mutex_shared_unlock(m);
+		return 0;
 	}
 	return -weft_mutex_unlock(&m->m);
 }

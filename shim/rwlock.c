@@ -4,21 +4,32 @@
  * every caller (see mutex.c).  Readers are preferred, as glibc's default
  * is; with PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP a waiting writer
  * holds new readers back.  The writer is remembered, so that it gets
- * EDEADLK when it locks again, as from glibc.
+ * EDEADLK when it locks again, as from glibc.  A process-shared rwlock
+ * has the same state under a process-shared lock instead (sync.h), and
+ * its writer's pid with its pthread_self().
  */
-#include "shim.h"
+#include "sync.h"
 
-#include <pthread.h>
 #include <stddef.h>
+#include <unistd.h>
 
 /* In a pthread_rwlock_t; all-zero is PTHREAD_RWLOCK_INITIALIZER. */
 struct rwlock {
-	struct weft_mutex m;
-	struct weft_cond c; /* broadcast whenever the lock may be free */
-	int readers;	    /* holding it to read; -1: a writer holds it */
+	union {
+		struct {
+			struct weft_mutex m;
+			struct weft_cond c; /* broadcast when it may be free */
+		};
+		struct {
+			struct weft__plock pl; /* process-shared: both */
+			int writer_pid;
+		};
+	};
+	int readers; /* holding it to read; -1: a writer holds it */
 	unsigned writers_waiting;
 	uintptr_t writer; /* the writer's pthread_self(), while it holds it */
 	unsigned flags; /* glibc's __flags: the PTHREAD_RWLOCK_PREFER_* kind */
+	bool pshared;
 };
 
 _Static_assert(sizeof(struct rwlock) <= sizeof(pthread_rwlock_t),
@@ -37,13 +48,61 @@ static inline struct rwlock *of(pthread_rwlock_t *rw)
 WEFT_EXPORT int pthread_rwlock_init(pthread_rwlock_t *rw,
 				    const pthread_rwlockattr_t *attr)
 {
-	int kind = PTHREAD_RWLOCK_DEFAULT_NP;
+	int kind = PTHREAD_RWLOCK_DEFAULT_NP, pshared = PTHREAD_PROCESS_PRIVATE;
 
-	if (attr && pthread_rwlockattr_getkind_np(attr, &kind))
+	if (attr && (pthread_rwlockattr_getkind_np(attr, &kind) ||
+		     pthread_rwlockattr_getpshared(attr, &pshared)))
 		return EINVAL;
 	*rw = (pthread_rwlock_t){ 0 };
 	of(rw)->flags = kind;
+	of(rw)->pshared = pshared == PTHREAD_PROCESS_SHARED;
 	return 0;
+}
+
+static void lock(struct rwlock *l)
+{
+	if (l->pshared)
+		weft__plock_lock(&l->pl);
+	else
+		weft_mutex_lock(&l->m);
+}
+
+static void unlock(struct rwlock *l)
+{
+	if (l->pshared)
+		weft__plock_unlock(&l->pl);
+	else
+		weft_mutex_unlock(&l->m);
+}
+
+static void broadcast(struct rwlock *l)
+{
+	if (l->pshared)
+		weft__plock_wake_all(&l->pl);
+	else
+		weft_cond_broadcast(&l->c);
+}
+
+/* Wait for a broadcast until deadline (-1: none): 0 or -ETIMEDOUT. */
+static int wait(struct rwlock *l, int64_t deadline)
+{
+	if (l->pshared)
+		return weft__plock_wait(&l->pl, deadline);
+	return weft_cond_timedwait(&l->c, &l->m, deadline);
+}
+
+static bool is_writer(const struct rwlock *l)
+{
+	return l->readers < 0 && l->writer == weft__shim_self() &&
+	       (!l->pshared || l->writer_pid == getpid());
+}
+
+static void set_writer(struct rwlock *l, bool on)
+{
+	l->readers = on ? -1 : 0;
+	l->writer = on ? weft__shim_self() : 0;
+	if (l->pshared)
+		l->writer_pid = on ? getpid() : 0;
 }
 
 WEFT_EXPORT int pthread_rwlock_destroy(pthread_rwlock_t *rw)
@@ -70,7 +129,7 @@ static int wait_for(struct rwlock *l, bool (*ok)(const struct rwlock *),
 			return EBUSY;
 		if (r == -ETIMEDOUT)
 			return ETIMEDOUT;
-		r = weft_cond_timedwait(&l->c, &l->m, deadline);
+		r = wait(l, deadline);
 	}
 	return 0;
 }
@@ -79,14 +138,14 @@ static int rdlock(struct rwlock *l, int how, int64_t deadline)
 {
 	int r;
 
-	weft_mutex_lock(&l->m);
-	if (l->readers < 0 && l->writer == weft__shim_self())
+	lock(l);
+	if (is_writer(l))
 		r = EDEADLK;
 	else
 		r = wait_for(l, may_read, how, deadline);
 	if (r == 0)
 		l->readers++;
-	weft_mutex_unlock(&l->m);
+	unlock(l);
 	return r;
 }
 
@@ -99,21 +158,19 @@ static int wrlock(struct rwlock *l, int how, int64_t deadline)
 {
 	int r;
 
-	weft_mutex_lock(&l->m);
-	if (l->readers < 0 && l->writer == weft__shim_self()) {
-		weft_mutex_unlock(&l->m);
+	lock(l);
+	if (is_writer(l)) {
+		unlock(l);
 		return EDEADLK;
 	}
 	l->writers_waiting++;
 	r = wait_for(l, may_write, how, deadline);
 	l->writers_waiting--;
-	if (r == 0) {
-		l->readers = -1;
-		l->writer = weft__shim_self();
-	} else if (l->writers_waiting == 0) {
-		weft_cond_broadcast(&l->c); /* readers held back for us */
-	}
-	weft_mutex_unlock(&l->m);
+	if (r == 0)
+		set_writer(l, true);
+	else if (l->writers_waiting == 0)
+		broadcast(l); /* readers held back for us */
+	unlock(l);
 	return r;
 }
 
@@ -121,16 +178,14 @@ WEFT_EXPORT int pthread_rwlock_unlock(pthread_rwlock_t *rw)
 {
 	struct rwlock *l = of(rw);
 
-	weft_mutex_lock(&l->m);
-	if (l->readers < 0) {
-		l->readers = 0;
-		l->writer = 0;
-	} else if (l->readers > 0) {
+	lock(l);
+	if (l->readers < 0)
+		set_writer(l, false);
+	else if (l->readers > 0)
 		l->readers--;
-	}
 	if (l->readers == 0)
-		weft_cond_broadcast(&l->c);
-	weft_mutex_unlock(&l->m);
+		broadcast(l);
+	unlock(l);
 	return 0;
 }
 

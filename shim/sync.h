@@ -12,13 +12,24 @@
  * In a pthread_mutex_t.  kind sits where glibc keeps __kind, so that
  * PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP and its kin work unchanged; an
  * all-zero mutex is a free normal one, as PTHREAD_MUTEX_INITIALIZER is.
+ * A process-shared mutex (WEFT__PSHARED in kind, where glibc keeps its
+ * own) is not weft's, whose waiters are this process's, but a futex word
+ * that threads of every process sharing it wait on.
  */
 struct weft__mutex {
-	struct weft_mutex m;
+	union {
+		struct weft_mutex m;
+		struct {
+			uint32_t word; /* 0 free, 1 taken, 2 waited for */
+			int pid;       /* recursive, errorcheck: the owner's */
+		} sh;
+	};
 	int kind;	 /* PTHREAD_MUTEX_* in its low bits */
 	unsigned count;	 /* recursive: times locked by the owner */
 	uintptr_t owner; /* recursive, errorcheck: its pthread_self() */
 };
+
+#define WEFT__PSHARED 128 /* glibc's PTHREAD_MUTEX_PSHARED_BIT */
 
 _Static_assert(sizeof(struct weft__mutex) <= sizeof(pthread_mutex_t),
 	       "pthread_mutex_t holds weft's mutex");
@@ -26,10 +37,18 @@ _Static_assert(offsetof(struct weft__mutex, kind) ==
 		       offsetof(pthread_mutex_t, __data.__kind),
 	       "kind where glibc's static initialisers put it");
 
-/* In a pthread_cond_t; all-zero is PTHREAD_COND_INITIALIZER. */
+/*
+ * In a pthread_cond_t; all-zero is PTHREAD_COND_INITIALIZER.  Waits with
+ * a process-shared mutex, and every wait on a process-shared condition,
+ * wait on the futex seq, which signals and broadcasts bump while anyone
+ * waits there.
+ */
 struct weft__cond {
 	struct weft_cond c;
 	clockid_t clock; /* of timedwait's deadlines; 0 is CLOCK_REALTIME */
+	int pshared;
+	uint32_t seq;
+	uint32_t seq_waiters;
 };
 
 _Static_assert(sizeof(struct weft__cond) <= sizeof(pthread_cond_t),
@@ -37,9 +56,36 @@ _Static_assert(sizeof(struct weft__cond) <= sizeof(pthread_cond_t),
 _Static_assert(CLOCK_REALTIME == 0, "a zeroed condition waits on realtime");
 
 /* mutex.c: for the condition variable's wait. */
+static inline bool weft__mutex_shared(const struct weft__mutex *m)
+{
+	return m->kind & WEFT__PSHARED;
+}
+
 hidden bool weft__mutex_owned(struct weft__mutex *m);
+/* A process-shared mutex's word: lock it (forever), and unlock it. */
+hidden void weft__mutex_shared_lock(struct weft__mutex *m);
+hidden void weft__mutex_shared_unlock(struct weft__mutex *m);
 /* Hand the mutex's ownership over to the wait, and take it back. */
 hidden unsigned weft__mutex_release(struct weft__mutex *m);
 hidden void weft__mutex_reown(struct weft__mutex *m, unsigned count);
+/*
+ * A process-shared lock with a condition, for the process-shared rwlocks
+ * and barriers (mutex.c): word as a process-shared mutex's, seq as a
+ * process-shared condition's.  All-zero is free, with no waiters.
+ */
+struct weft__plock {
+	uint32_t word;
+	uint32_t seq;
+	uint32_t seq_waiters;
+};
+
+hidden void weft__plock_lock(struct weft__plock *l);
+hidden void weft__plock_unlock(struct weft__plock *l);
+/* Wait for a wake, l held, until deadline (-1: none): 0 or -ETIMEDOUT. */
+hidden int weft__plock_wait(struct weft__plock *l, int64_t deadline);
+hidden void weft__plock_wake_all(struct weft__plock *l);
+
+/* lib/mutex.c: lock m again, whatever cancellation says. */
+hidden void weft__mutex_relock(struct weft_mutex *m);
 
 #endif
