@@ -21,11 +21,48 @@ bool weft__impl_in_vthread(void)
 	return weft__self() != NULL;
 }
 
+/* The virtual thread that left the runtime on this kernel thread. */
+static __thread struct weft_thread *left;
+static __thread struct weft__carrier *left_from;
+
 void **weft__impl_slot(void)
 {
 	struct weft_thread *t = weft__self();
 
+	if (!t)
+		t = left;
 	return t ? &t->specific : NULL;
+}
+
+/*
+ * The carrier's TLS says "no carrier" from now on, so every call of the
+ * runtime's made here takes the plain thread's way (blocking, no ring)
+ * and the thread never parks again: it holds the kernel thread for good,
+ * and the monitor takes it for a stuck carrier, whose migratable threads
+ * others may run.  Only the slot goes on as the thread's.
+ */
+bool weft__impl_leave(void)
+{
+	struct weft__carrier *c = weft__carrier_self();
+
+	if (!c || !c->current || left)
+		return false;
+	left = c->current;
+	left_from = c;
+	weft__tls_carrier = NULL;
+	return true;
+}
+
+void weft__impl_rejoin(void)
+{
+	weft__tls_carrier = left_from;
+	left = NULL;
+	left_from = NULL;
+}
+
+bool weft__impl_left(void)
+{
+	return left != NULL;
 }
 
 struct io_uring_sqe *weft__impl_sqe(void)

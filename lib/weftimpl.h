@@ -56,6 +56,18 @@ WEFT_IMPL int weft__impl_next_own_fd(unsigned from);
 WEFT_IMPL bool weft__impl_in_vthread(void);
 
 /*
+ * The calling virtual thread leaves the runtime, staying on its kernel
+ * thread for good, as a plain thread that keeps its slot: for a seccomp
+ * filter, which holds for the kernel thread that installs it, and which
+ * may kill the runtime's own calls.  false if the caller is not a
+ * virtual thread.  weft__impl_rejoin() undoes it at once (the filter
+ * failed); weft__impl_left() says whether the caller left.
+ */
+WEFT_IMPL bool weft__impl_leave(void);
+WEFT_IMPL void weft__impl_rejoin(void);
+WEFT_IMPL bool weft__impl_left(void);
+
+/*
  * The calling virtual thread's one pointer-sized slot for the shim (its
  * pthread_t object, keys...); NULL on a plain thread.  Zero at spawn.
  */

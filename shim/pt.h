@@ -68,6 +68,8 @@ hidden int weft__pt_start(struct weft__pthread *pt, size_t stack_size,
  * (keys: run its key and thread_local destructors).
  */
 hidden void weft__pt_end(struct weft__pthread *pt, void *ret, bool keys);
+/* sandbox.c: syscall(SYS_seccomp, a[0]...), -1 and errno. */
+hidden long weft__seccomp(const long *a);
 /* Is th a virtual thread's?  Its weft thread, if it has one. */
 hidden bool weft__pt_ours(pthread_t th);
 hidden struct weft_thread *weft__pt_thread(struct weft__pthread *pt);

@@ -375,6 +375,8 @@ WEFT_EXPORT long syscall(long nr, ...)
 		r = futex_waitv(a);
 		if (r != -ENOSYS)
 			return weft__posix(r);
+	} else if (nr == SYS_seccomp) {
+		return weft__seccomp(a);
 	} else if (weft__on_vthread() && routed(nr, a)) {
 		if (nr == SYS_exit)
 			thread_exit();
