@@ -2,6 +2,7 @@
 /* The shim's view of the runtime; see weftimpl.h. */
 #include <poll.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 
 #include "runtime.h"
 #include "weftimpl.h"
@@ -103,6 +104,8 @@ void weft__impl_exit(void)
 {
 	struct weft_thread *t = weft__self();
 
+	if (!t && left) /* its kernel thread cannot go back to the runtime */
+		weft__sys(SYS_exit, 0, 0, 0, 0, 0, 0);
 	WEFT_BUG_ON(!t);
 	t->result = 0;
 	weft__exit_current();

@@ -14,8 +14,11 @@
  *
  * What this cannot give: a thread that left and ends takes its kernel
  * thread with it (SYS_exit: the runtime's own calls may be denied), so a
- * carrier is lost; and SECCOMP_FILTER_FLAG_TSYNC, which filters every
- * thread of the process, filters the carriers too.
+ * carrier is lost and the thread cannot be joined; threads pinned to
+ * that carrier wait for good; and SECCOMP_FILTER_FLAG_TSYNC, which
+ * filters every thread of the process, filters the carriers too.  The
+ * common sandbox, a process that forks a child to filter, has one
+ * thread there, and none of this comes up.
  */
 #include "pt.h"
 

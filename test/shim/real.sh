@@ -20,11 +20,13 @@
 #   memcached  4 worker threads (libevent), checked by memccapable
 #   redis      redis-server (jemalloc's threads) under redis-benchmark,
 #              a fork for BGSAVE
+#   sshd       OpenSSH's server, its pre-auth child in a seccomp sandbox,
+#              and ssh sessions with commands and 1 MB through them
 #   bash       a script on fds 3 to 9 (exec 3<file...), a coprocess,
 #              subshells, pipelines, background jobs and here-strings
 # A missing program fails the test: .ci/run installs them.
 # usage: real.sh WEFT-RUN pigz|xz|zstd|python3|curl|sqlite3|rg|git|make|
-#        memcached|redis|bash
+#        memcached|redis|sshd|bash
 set -eu
 run=$1 prog=$2
 case $run in
@@ -452,6 +454,42 @@ memcached)
 		done
 		memccapable -h 127.0.0.1 -p $port | tail -1
 		kill \$m; wait \$m"
+	;;
+sshd)
+	# sshd, its children and the ssh clients all under the shim in the
+	# shim's run; keys made once, for both runs
+	need /usr/sbin/sshd ssh ssh-keygen
+	port=$((20000 + ($$ + 7) % 20000))
+	k=$dir/ssh
+	mkdir -p "$k" /run/sshd
+	ssh-keygen -q -t ed25519 -N '' -f "$k/host" </dev/null
+	ssh-keygen -q -t ed25519 -N '' -f "$k/user" </dev/null
+	cp "$k/user.pub" "$k/authorized_keys"
+	cat >"$k/config" <<-EOF
+		Port $port
+		ListenAddress 127.0.0.1
+		HostKey $k/host
+		PidFile none
+		AuthorizedKeysFile $k/authorized_keys
+		StrictModes no
+		PasswordAuthentication no
+		KbdInteractiveAuthentication no
+		UsePAM no
+	EOF
+	both sshd /dev/null sh -c "
+		/usr/sbin/sshd -D -e -f $k/config 2>>$k/log & s=\$!
+		c='ssh -F /dev/null -i $k/user -o IdentitiesOnly=yes -o BatchMode=yes
+			-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+			-o LogLevel=ERROR -p $port root@127.0.0.1'
+		i=0
+		until \$c true 2>/dev/null; do
+			i=\$((i + 1)); [ \$i -lt 100 ] || exit 9; sleep 0.1
+		done
+		for n in 1 2 3; do \$c \"echo session \$n\"; done
+		\$c 'echo \$((6 * 7)) from \$(basename \$SHELL)'
+		head -c 1000000 /dev/zero | \$c 'wc -c'
+		kill \$s; wait \$s; echo sshd: \$?"
+	sed 's/^/  /' "$dir/sshd.shim.out"
 	;;
 redis)
 	need redis-server redis-cli redis-benchmark
