@@ -130,7 +130,7 @@ WEFT_EXPORT int pthread_cond_wait(pthread_cond_t *pc, pthread_mutex_t *pm)
 static int clockwait(pthread_cond_t *pc, pthread_mutex_t *pm, clockid_t clock,
 		     const struct timespec *abs)
 {
-	int64_t d = weft__deadline(clock, abs);
+	int64_t d = weft__wait_deadline(clock, abs);
 
 	if (d < 0)
 		return EINVAL;

@@ -211,16 +211,19 @@ WEFT_EXPORT int pthread_mutex_trylock(pthread_mutex_t *pm)
 	return lock(of(pm), TRY, -1);
 }
 
-/* As glibc: the time is looked at only when the mutex is taken. */
+/* As glibc: the clock is checked first, the time only if it is taken. */
 static int clocklock(pthread_mutex_t *pm, clockid_t clock,
 		     const struct timespec *abs)
 {
 	int64_t d;
-	int r = lock(of(pm), TRY, -1);
+	int r;
 
+	if (clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC)
+		return EINVAL;
+	r = lock(of(pm), TRY, -1);
 	if (r != EBUSY)
 		return r;
-	d = weft__deadline(clock, abs);
+	d = weft__wait_deadline(clock, abs);
 	if (d < 0)
 		return EINVAL;
 	return lock(of(pm), TIMED, d);

@@ -209,18 +209,18 @@ WEFT_EXPORT int pthread_rwlock_trywrlock(pthread_rwlock_t *rw)
 	return wrlock(of(rw), TRY, -1);
 }
 
-/* As glibc: the time is looked at only when the lock is not free. */
+/* As glibc: the clock and the nanoseconds are checked first. */
 static int clocklock(pthread_rwlock_t *rw, bool write, clockid_t clock,
 		     const struct timespec *abs)
 {
-	int r = write ? wrlock(of(rw), TRY, -1) : rdlock(of(rw), TRY, -1);
-	int64_t d;
+	int64_t d = weft__wait_deadline(clock, abs);
+	int r;
 
-	if (r != EBUSY)
-		return r;
-	d = weft__deadline(clock, abs);
 	if (d < 0)
 		return EINVAL;
+	r = write ? wrlock(of(rw), TRY, -1) : rdlock(of(rw), TRY, -1);
+	if (r != EBUSY)
+		return r;
 	return write ? wrlock(of(rw), WAIT, d) : rdlock(of(rw), WAIT, d);
 }
 

@@ -171,21 +171,17 @@ WEFT_EXPORT int sem_trywait(sem_t *s)
 }
 
 /*
- * As glibc: the clock and the nanoseconds are checked first, the time
- * itself only when the semaphore is 0 (and a time before 1970 has passed).
+ * As glibc: the clock and the nanoseconds are checked first, whether the
+ * semaphore is 0 or not.
  */
 static int clockwait(sem_t *s, clockid_t clock, const struct timespec *abs)
 {
-	int64_t d;
+	int64_t d = weft__wait_deadline(clock, abs);
 
-	if ((clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC) ||
-	    abs->tv_nsec < 0 || abs->tv_nsec >= 1000000000)
-		return weft__posix(-EINVAL);
-	if (sem_trywait(s) == 0)
-		return 0;
-	d = abs->tv_sec < 0 ? 0 : weft__deadline(clock, abs); /* 0: passed */
 	if (d < 0)
 		return weft__posix(d);
+	if (sem_trywait(s) == 0)
+		return 0;
 	return weft__posix(timedwait(s, d));
 }
 

@@ -120,5 +120,7 @@ hidden uintptr_t weft__shim_self(void);
 /* time.c: an absolute time on clock into weft's monotonic ns; -EINVAL. */
 hidden int64_t weft__deadline(clockid_t clock, const struct timespec *abs);
 hidden int64_t weft__ts_ns(const struct timespec *ts);
+/* The same for the timed waits of pthreads and semaphores, as glibc's. */
+hidden int64_t weft__wait_deadline(clockid_t clock, const struct timespec *abs);
 
 #endif

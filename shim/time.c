@@ -49,6 +49,19 @@ int64_t weft__deadline(clockid_t clock, const struct timespec *abs)
 }
 
 /*
+ * The deadline of a pthread or semaphore timed wait, as glibc takes its
+ * time: a clock other than these two, or a bad tv_nsec, is -EINVAL; a
+ * time before 1970 has passed (the kernel would refuse it).
+ */
+int64_t weft__wait_deadline(clockid_t clock, const struct timespec *abs)
+{
+	if ((clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC) ||
+	    abs->tv_nsec < 0 || abs->tv_nsec >= NS)
+		return -EINVAL;
+	return abs->tv_sec < 0 ? 0 : weft__deadline(clock, abs);
+}
+
+/*
  * Sleep ns from now: 0, or -EINTR when a signal handler interrupted it,
  * with the time that remained in *rem if rem is not NULL.
  */

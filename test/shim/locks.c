@@ -241,6 +241,62 @@ static void test_clock_waits(void)
 	sem_destroy(&s);
 }
 
+/*
+ * Bad and early times, as glibc takes them: a bad tv_nsec is EINVAL (a
+ * rwlock checks it first, a mutex only when it must wait), a time before
+ * 1970 has passed, an unsupported clock is EINVAL at once.
+ */
+static pthread_rwlock_t held_rw = PTHREAD_RWLOCK_INITIALIZER;
+static pthread_mutex_t held_m = PTHREAD_MUTEX_INITIALIZER;
+
+static void *bad_times_elsewhere(void *arg)
+{
+	struct timespec neg = { -1, 0 }, bad = { 0, -1 };
+
+	printf("mutex held, before 1970: %s\n",
+	       err(pthread_mutex_timedlock(&held_m, &neg)));
+	printf("mutex held, bad time: %s\n",
+	       err(pthread_mutex_timedlock(&held_m, &bad)));
+	printf("rwlock held, rd before 1970: %s\n",
+	       err(pthread_rwlock_timedrdlock(&held_rw, &neg)));
+	printf("rwlock held, wr before 1970: %s\n",
+	       err(pthread_rwlock_timedwrlock(&held_rw, &neg)));
+	printf("rwlock held, rd bad time: %s\n",
+	       err(pthread_rwlock_timedrdlock(&held_rw, &bad)));
+	return arg;
+}
+
+static void test_bad_times(void)
+{
+	struct timespec neg = { -1, 0 }, bad = { 0, -1 }, ok = { 0, 0 };
+	pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+	pthread_t t;
+
+	printf("mutex free, before 1970: %s\n",
+	       err(pthread_mutex_timedlock(&m, &neg)));
+	pthread_mutex_unlock(&m);
+	printf("mutex free, bad time: %s\n",
+	       err(pthread_mutex_timedlock(&m, &bad)));
+	pthread_mutex_unlock(&m);
+	printf("mutex free, CPU clock: %s\n",
+	       err(pthread_mutex_clocklock(&m, CLOCK_PROCESS_CPUTIME_ID, &ok)));
+	pthread_mutex_lock(&m);
+	printf("cond, before 1970: %s\n",
+	       err(pthread_cond_timedwait(&c, &m, &neg)));
+	printf("cond, bad time: %s\n",
+	       err(pthread_cond_timedwait(&c, &m, &bad)));
+	pthread_mutex_unlock(&m);
+	printf("rwlock free, rd bad time: %s\n",
+	       err(pthread_rwlock_timedrdlock(&held_rw, &bad)));
+	pthread_mutex_lock(&held_m);
+	pthread_rwlock_wrlock(&held_rw);
+	pthread_create(&t, NULL, bad_times_elsewhere, NULL);
+	pthread_join(t, NULL);
+	pthread_rwlock_unlock(&held_rw);
+	pthread_mutex_unlock(&held_m);
+}
+
 /* ---- joins, attributes, names, kill ---- */
 
 static void *sleeper(void *arg)
@@ -334,6 +390,7 @@ int main(void)
 	test_barrier();
 	test_spin();
 	test_clock_waits();
+	test_bad_times();
 	test_joins();
 	test_attrs();
 	printf("done\n");
