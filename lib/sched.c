@@ -1364,9 +1364,15 @@ static void fork_child(void)
 	if (t)
 		t->live_home = NULL;
 	if (!t) {
-		/* Not a virtual thread: no runtime until the next spawn. */
+		/*
+		 * Not a virtual thread: no runtime until the next spawn.  A
+		 * carrier's scheduler forks too (a signal handler that ran
+		 * there, as PostgreSQL's postmaster forks): the child goes on
+		 * as a plain thread, its carrier gone.
+		 */
 		if (self)
 			weft__carrier_free(self);
+		weft__tls_carrier = NULL;
 		weft__monitor_fork_child(NULL);
 		weft__stack_fini();
 		atomic_store(&weft__rt.live, 0);

@@ -5,13 +5,17 @@
  * that only writes to a pipe; a child that runs threads of its own
  * (blocking pipe I/O, sleeps, a mutex and condition variable), and forks
  * a grandchild that does the same; a child whose last thread ends by
- * pthread_exit; and a forking TCP server, a child per connection.  Under
+ * pthread_exit; a forking TCP server, a child per connection; and a
+ * child forked in a signal handler.  Under
  * the shim each child has a fresh runtime of its own.  Output is the same
  * natively.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -204,6 +208,59 @@ static void forking_server(void)
 	       ok, CONNS, wait_status(cpid));
 }
 
+/*
+ * fork() in a signal handler, as PostgreSQL's postmaster starts its
+ * children: the handler interrupts the main thread's poll, and under the
+ * shim it runs on carrier 0's scheduler, idle while every thread waits.
+ * The child is a plain process that locks and writes, as natively.
+ */
+static volatile pid_t handler_child;
+static pthread_mutex_t child_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_rwlock_t child_rwlock = PTHREAD_RWLOCK_INITIALIZER;
+
+static void forker(int sig)
+{
+	static const char msg[] = "the handler's child ran\n";
+	pid_t p = fork();
+
+	if (p == 0) {
+		pthread_mutex_lock(&child_lock);
+		pthread_rwlock_wrlock(&child_rwlock);
+		if (write(1, msg, sizeof(msg) - 1) != sizeof(msg) - 1)
+			_exit(1);
+		pthread_rwlock_unlock(&child_rwlock);
+		pthread_mutex_unlock(&child_lock);
+		_exit(6);
+	}
+	handler_child = p;
+}
+
+static void fork_in_handler(void)
+{
+	struct sigaction sa = { .sa_handler = forker };
+	struct pollfd pfd = { .fd = never[0], .events = POLLIN };
+	pid_t kicker;
+	int r, e, st;
+
+	CHECK(sigaction(SIGUSR1, &sa, NULL) == 0);
+	kicker = fork();
+	if (kicker == 0) {
+		struct timespec ts = { 0, 50000000 };
+
+		nanosleep(&ts, NULL);
+		kill(getppid(), SIGUSR1);
+		_exit(0);
+	}
+	do
+		r = poll(&pfd, 1, 10000);
+	while (r == 0 || !handler_child);
+	e = errno;
+	st = wait_status(handler_child); /* it writes first */
+	printf("poll: %s\n", r < 0 && e == EINTR ? "EINTR" : "?");
+	printf("kicker exit %d\n", wait_status(kicker));
+	printf("the handler's child exit %d\n", st);
+}
+
 int main(void)
 {
 	char buf[64] = "";
@@ -273,6 +330,7 @@ int main(void)
 	printf("pthread_exit child exit %d\n", wait_status(pid));
 
 	forking_server();
+	fork_in_handler();
 
 	printf("system: %d\n", WEXITSTATUS(system("echo system; exit 4")));
 	f = popen("echo popen | tr a-z A-Z", "r");

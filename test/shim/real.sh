@@ -22,11 +22,14 @@
 #              a fork for BGSAVE
 #   sshd       OpenSSH's server, its pre-auth child in a seccomp sandbox,
 #              and ssh sessions with commands and 1 MB through them
+#   postgres   PostgreSQL: initdb, the server and its forked backends (which
+#              wait on process-shared semaphores in shared memory), psql and
+#              pgbench, run as the postgres user
 #   bash       a script on fds 3 to 9 (exec 3<file...), a coprocess,
 #              subshells, pipelines, background jobs and here-strings
 # A missing program fails the test: .ci/run installs them.
 # usage: real.sh WEFT-RUN pigz|xz|zstd|python3|curl|sqlite3|rg|git|make|
-#        memcached|redis|sshd|bash
+#        memcached|redis|sshd|postgres|bash
 set -eu
 run=$1 prog=$2
 case $run in
@@ -490,6 +493,40 @@ sshd)
 		head -c 1000000 /dev/zero | \$c 'wc -c'
 		kill \$s; wait \$s; echo sshd: \$?"
 	sed 's/^/  /' "$dir/sshd.shim.out"
+	;;
+postgres)
+	# everything under the shim in the shim's run, as the postgres user
+	# (runuser keeps the environment, and so the shim); each run its own
+	# cluster, named after the run's directory
+	bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | tail -1)
+	need "$bin/postgres" "$bin/initdb" "$bin/pgbench" runuser
+	port=$((20000 + ($$ + 11) % 20000))
+	k=$dir/pg
+	mkdir "$k"
+	chown postgres "$k"
+	chmod 755 "$dir"
+	q="$bin/psql -X -q -At -h $k -p $port -d postgres"
+	both postgres /dev/null runuser -u postgres -- sh -c "
+		data=$k/\$(basename \$PWD)
+		$bin/initdb -D \$data -A trust --locale=C -E UTF8 \
+			>/dev/null 2>>$k/log || exit 8
+		$bin/postgres -D \$data -p $port -k $k -c listen_addresses= \
+			2>>$k/log & s=\$!
+		i=0
+		until $q -c 'select 1' >/dev/null 2>&1; do
+			i=\$((i + 1))
+			[ \$i -lt 300 ] || { tail -5 $k/log; exit 9; }
+			sleep 0.1
+		done
+		$q -c 'create table t (i int)' \
+			-c 'insert into t select generate_series(1, 100000)' \
+			-c 'select count(*), sum(i) from t'
+		$bin/pgbench -h $k -p $port -i -s 2 -q postgres >/dev/null 2>&1
+		$bin/pgbench -h $k -p $port -c 8 -j 2 -t 200 postgres 2>>$k/log |
+			grep -E 'processed|failed'
+		$q -c 'select count(*) from pgbench_history'
+		kill \$s; wait \$s; echo postgres: \$?"
+	sed 's/^/  /' "$dir/postgres.shim.out"
 	;;
 redis)
 	need redis-server redis-cli redis-benchmark
