@@ -237,7 +237,7 @@ static int clockjoin(pthread_t th, void **ret, clockid_t clock,
 	if (atomic_load(&pt->state) == PT_DETACHED)
 		return EINVAL;
 	if (abs && atomic_load(&pt->state) == PT_RUNNING) {
-		d = weft__deadline(clock, abs);
+		d = weft__wait_deadline(clock, abs);
 		if (d < 0)
 			return EINVAL;
 		do {

@@ -315,6 +315,9 @@ static void test_joins(void)
 	pthread_create(&t, NULL, sleeper, (void *)(intptr_t)60);
 	printf("tryjoin, running: %s\n", err(pthread_tryjoin_np(t, &ret)));
 	printf("pthread_kill 0, running: %s\n", err(pthread_kill(t, 0)));
+	ts = (struct timespec){ -1, 0 };
+	printf("timedjoin before 1970: %s\n",
+	       err(pthread_timedjoin_np(t, &ret, &ts)));
 	ts = in_ms(CLOCK_REALTIME, 10);
 	printf("timedjoin 10ms: %s\n", err(pthread_timedjoin_np(t, &ret, &ts)));
 	ts = in_ms(CLOCK_MONOTONIC, 5000);
