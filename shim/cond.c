@@ -4,11 +4,9 @@
  *
  * weft's condition takes weft's mutex, and its waiters are this
  * process's: a process-shared condition, and a wait with a
- * process-shared mutex, wait instead on the futex word seq, which a
- * signal or broadcast bumps and wakes while anyone waits there.  A waiter
- * counts itself in and reads seq before it unlocks the mutex, so a
- * signal made after that, under the mutex or not, changes seq before the
- * waiter can sleep on the old value.  As in any futex condition, a
+ * process-shared mutex, wait instead on seq (sync.h), which a signal or
+ * broadcast bumps and wakes while anyone waits there.  As in any futex
+ * condition, a
  * signal may wake a waiter that came after it, so another waiter sleeps
  * on: POSIX lets a signal wake a thread that was not blocked when it
  * was made only together with at least one that was, which this does
@@ -43,20 +41,11 @@ WEFT_EXPORT int pthread_cond_destroy(pthread_cond_t *pc)
 	return 0;
 }
 
-/* Wake up to n of seq's waiters, if there are any. */
-static void seq_wake(struct weft__cond *c, int n)
-{
-	if (!__atomic_load_n(&c->seq_waiters, __ATOMIC_SEQ_CST))
-		return;
-	__atomic_fetch_add(&c->seq, 1, __ATOMIC_SEQ_CST);
-	weft__impl_futex_wake(&c->seq, n, ~0u, c->pshared);
-}
-
 WEFT_EXPORT int pthread_cond_signal(pthread_cond_t *pc)
 {
 	struct weft__cond *c = of(pc);
 
-	seq_wake(c, 1);
+	weft__seq_wake(&c->seq, 1, c->pshared);
 	return c->pshared ? 0 : -weft_cond_signal(&c->c);
 }
 
@@ -64,7 +53,7 @@ WEFT_EXPORT int pthread_cond_broadcast(pthread_cond_t *pc)
 {
 	struct weft__cond *c = of(pc);
 
-	seq_wake(c, INT_MAX);
+	weft__seq_wake(&c->seq, INT_MAX, c->pshared);
 	return c->pshared ? 0 : -weft_cond_broadcast(&c->c);
 }
 
@@ -88,16 +77,13 @@ static void relock(struct weft__mutex *m)
 static int seq_wait(struct weft__cond *c, struct weft__mutex *m,
 		    int64_t deadline)
 {
-	uint32_t seq;
+	uint32_t seq = weft__seq_enter(&c->seq);
 	int r;
 
-	__atomic_fetch_add(&c->seq_waiters, 1, __ATOMIC_SEQ_CST);
-	seq = __atomic_load_n(&c->seq, __ATOMIC_SEQ_CST);
 	unlock(m);
-	r = weft__impl_futex_wait(&c->seq, seq, ~0u, c->pshared, deadline);
-	__atomic_fetch_sub(&c->seq_waiters, 1, __ATOMIC_SEQ_CST);
+	r = weft__seq_sleep(&c->seq, seq, c->pshared, deadline);
 	relock(m);
-	return r == -EAGAIN ? 0 : r;
+	return r;
 }
 
 /* Wait until deadline (-1: none); 0 or ETIMEDOUT, the mutex held again. */

@@ -60,24 +60,21 @@ WEFT_EXPORT int pthread_mutex_init(pthread_mutex_t *pm,
 	return 0;
 }
 
-/* The process-shared word: 0 or -EBUSY, or -ETIMEDOUT after deadline. */
-static int shared_trylock(struct weft__mutex *m)
+/* Lock the futex word w, as a mutex: 0, -EBUSY (try), -ETIMEDOUT. */
+static int word_trylock(uint32_t *w, uint32_t *was)
 {
-	uint32_t c = 0;
-
-	return __atomic_compare_exchange_n(&m->sh.word, &c, 1, false,
-					   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED) ?
+	*was = 0;
+	return __atomic_compare_exchange_n(w, was, 1, false, __ATOMIC_ACQUIRE,
+					   __ATOMIC_RELAXED) ?
 		       0 :
 		       -EBUSY;
 }
 
-/* Lock the futex word w, as a mutex: 0, or -ETIMEDOUT after deadline. */
 static int word_lock(uint32_t *w, int64_t deadline)
 {
-	uint32_t c = 0;
+	uint32_t c;
 
-	if (__atomic_compare_exchange_n(w, &c, 1, false, __ATOMIC_ACQUIRE,
-					__ATOMIC_RELAXED))
+	if (word_trylock(w, &c) == 0)
 		return 0;
 	if (c != 2)
 		c = __atomic_exchange_n(w, 2, __ATOMIC_ACQUIRE);
@@ -99,11 +96,6 @@ static void word_unlock(uint32_t *w)
 	}
 }
 
-static int shared_lock(struct weft__mutex *m, int64_t deadline)
-{
-	return word_lock(&m->sh.word, deadline);
-}
-
 void weft__mutex_shared_lock(struct weft__mutex *m)
 {
 	word_lock(&m->sh.word, -1);
@@ -112,6 +104,30 @@ void weft__mutex_shared_lock(struct weft__mutex *m)
 void weft__mutex_shared_unlock(struct weft__mutex *m)
 {
 	word_unlock(&m->sh.word);
+}
+
+uint32_t weft__seq_enter(struct weft__seq *s)
+{
+	__atomic_fetch_add(&s->waiters, 1, __ATOMIC_SEQ_CST);
+	return __atomic_load_n(&s->seq, __ATOMIC_SEQ_CST);
+}
+
+/* 0 when woken (or the word moved on), else the wait's error. */
+int weft__seq_sleep(struct weft__seq *s, uint32_t seq, bool shared,
+		    int64_t deadline)
+{
+	int r = weft__impl_futex_wait(&s->seq, seq, ~0u, shared, deadline);
+
+	__atomic_fetch_sub(&s->waiters, 1, __ATOMIC_SEQ_CST);
+	return r == -EAGAIN ? 0 : r;
+}
+
+void weft__seq_wake(struct weft__seq *s, int n, bool shared)
+{
+	if (!__atomic_load_n(&s->waiters, __ATOMIC_SEQ_CST))
+		return;
+	__atomic_fetch_add(&s->seq, 1, __ATOMIC_SEQ_CST);
+	weft__impl_futex_wake(&s->seq, n, ~0u, shared);
 }
 
 void weft__plock_lock(struct weft__plock *l)
@@ -126,32 +142,28 @@ void weft__plock_unlock(struct weft__plock *l)
 
 int weft__plock_wait(struct weft__plock *l, int64_t deadline)
 {
-	uint32_t seq;
+	uint32_t seq = weft__seq_enter(&l->seq);
 	int r;
 
-	__atomic_fetch_add(&l->seq_waiters, 1, __ATOMIC_SEQ_CST);
-	seq = __atomic_load_n(&l->seq, __ATOMIC_SEQ_CST);
 	word_unlock(&l->word);
-	r = weft__impl_futex_wait(&l->seq, seq, ~0u, true, deadline);
-	__atomic_fetch_sub(&l->seq_waiters, 1, __ATOMIC_SEQ_CST);
+	r = weft__seq_sleep(&l->seq, seq, true, deadline);
 	word_lock(&l->word, -1);
 	return r == -ETIMEDOUT ? r : 0;
 }
 
 void weft__plock_wake_all(struct weft__plock *l)
 {
-	if (!__atomic_load_n(&l->seq_waiters, __ATOMIC_SEQ_CST))
-		return;
-	__atomic_fetch_add(&l->seq, 1, __ATOMIC_SEQ_CST);
-	weft__impl_futex_wake(&l->seq, INT_MAX, ~0u, true);
+	weft__seq_wake(&l->seq, INT_MAX, true);
 }
 
 WEFT_EXPORT int pthread_mutex_destroy(pthread_mutex_t *pm)
 {
 	struct weft__mutex *m = of(pm);
 
+	uint32_t was;
+
 	if (weft__mutex_shared(m)) {
-		if (shared_trylock(m) < 0)
+		if (word_trylock(&m->sh.word, &was) < 0)
 			return EBUSY;
 		weft__mutex_shared_unlock(m);
 		return 0;
@@ -172,6 +184,7 @@ static int lock(struct weft__mutex *m, int how, int64_t deadline)
 {
 	int k = kind(m), r;
 	uintptr_t self = 0;
+	uint32_t was;
 
 	if (k != PTHREAD_MUTEX_NORMAL) {
 		self = weft__shim_self();
@@ -185,7 +198,8 @@ static int lock(struct weft__mutex *m, int how, int64_t deadline)
 		}
 	}
 	if (weft__mutex_shared(m))
-		r = how == TRY ? shared_trylock(m) : shared_lock(m, deadline);
+		r = how == TRY ? word_trylock(&m->sh.word, &was) :
+				 word_lock(&m->sh.word, deadline);
 	else if (how == TRY)
 		r = weft_mutex_trylock(&m->m);
 	else if (how == WAIT)

@@ -21,7 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #define NAME "pthread"
@@ -118,7 +117,7 @@ static intptr_t entry(void *arg)
 	*weft__impl_slot() = pt;
 	weft__pt_end(pt, pt->fn(pt->arg), true);
 	if (weft__impl_left()) /* sandboxed: see sandbox.c */
-		weft__sys(SYS_exit, 0, 0, 0, 0, 0, 0);
+		weft__impl_exit();
 	return 0;
 }
 

@@ -40,15 +40,29 @@ _Static_assert(offsetof(struct weft__mutex, kind) ==
 /*
  * In a pthread_cond_t; all-zero is PTHREAD_COND_INITIALIZER.  Waits with
  * a process-shared mutex, and every wait on a process-shared condition,
- * wait on the futex seq, which signals and broadcasts bump while anyone
- * waits there.
+ * wait on seq, which signals and broadcasts wake too.
  */
+/*
+ * A futex condition's word: bumped by a wake while anyone waits, which
+ * a waiter counts itself in for and reads before it lets its lock go,
+ * so a wake after that changes the word before it can sleep on it.
+ */
+struct weft__seq {
+	uint32_t seq;
+	uint32_t waiters;
+};
+
+/* mutex.c: count in and read the word; sleep on what was read; wake n. */
+hidden uint32_t weft__seq_enter(struct weft__seq *s);
+hidden int weft__seq_sleep(struct weft__seq *s, uint32_t seq, bool shared,
+			   int64_t deadline);
+hidden void weft__seq_wake(struct weft__seq *s, int n, bool shared);
+
 struct weft__cond {
 	struct weft_cond c;
 	clockid_t clock; /* of timedwait's deadlines; 0 is CLOCK_REALTIME */
 	int pshared;
-	uint32_t seq;
-	uint32_t seq_waiters;
+	struct weft__seq seq;
 };
 
 _Static_assert(sizeof(struct weft__cond) <= sizeof(pthread_cond_t),
@@ -75,8 +89,7 @@ hidden void weft__mutex_reown(struct weft__mutex *m, unsigned count);
  */
 struct weft__plock {
 	uint32_t word;
-	uint32_t seq;
-	uint32_t seq_waiters;
+	struct weft__seq seq;
 };
 
 hidden void weft__plock_lock(struct weft__plock *l);
