@@ -647,16 +647,16 @@ static void hand_over(struct weft__carrier *c, struct weft_thread *t,
  * The next thread, when the scheduler would only pick it (a new thread
  * first, as pick() does), for a thread that ends or parks to switch to;
  * or NULL.  With nothing queued, the joiner of a thread that ends would
- * be next: the ending thread wakes it to switch to it.  Not with threads
- * on their own TLS: run() restores the carrier's for the thread it ran,
- * which must then be the one that comes back.
+ * be next: the ending thread wakes it to switch to it.  Threads on TLS
+ * of their own too: hand_over() switches it, and run() restores the
+ * carrier's for whichever thread comes back.
  */
 static struct weft_thread *next_at_hand(struct weft__carrier *c,
 					struct weft_thread *ending)
 {
 	struct weft_thread *n;
 
-	if (weft__tls_on() || !may_hand_over(c))
+	if (!may_hand_over(c))
 		return NULL;
 	if ((n = stealq_pop(c)) || (n = runq_pop(c)))
 		return n;
@@ -753,16 +753,13 @@ int weft_yield(void)
 /* From c's scheduler to thread t. */
 static void run(struct weft__carrier *c, struct weft_thread *t)
 {
-	bool own_tls;
-
 	weft__obs_run(c, t);
 	if (unlikely(t->carrier != c))
 		weft__monitor_home(c, t);
 	t->carrier = c;
 	set_current(c, t);
 	tick(c);
-	own_tls = t->tp;
-	if (unlikely(own_tls)) {
+	if (unlikely(t->tp)) {
 		weft__tls_enter(c, t);
 		weft__tls_carrier = c; /* in t's TLS */
 	}
@@ -770,7 +767,8 @@ static void run(struct weft__carrier *c, struct weft_thread *t)
 	asan_start(&c->sched_fake, t->stack_lo, t->stack_size);
 	tsan_switch(t->tsan_fiber);
 	weft__ctx_switch(&c->sched_sp, t->sp);
-	if (unlikely(own_tls))
+	/* back from t, or from the thread t handed over to */
+	if (unlikely(c->tp) && __builtin_thread_pointer() != c->tp)
 		weft__tls_set(c->tp);
 	asan_finish(c->sched_fake);
 	if (c->yielded) {

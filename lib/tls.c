@@ -27,19 +27,24 @@
  * sched_getcpu() asks the kernel.
  *
  * Blocks are reused: an ended thread's goes back to a pool, and the next
- * spawn gets the static TLS of every module but libc's reset to its
- * image.  libc's keeps the caches malloc hangs there (glibc frees them
- * when a kernel thread exits, and offers nobody else a way to), so they
- * stay with the block instead of leaking, and so do errno and the like,
- * which a new thread does not look at first.  The reset is sound only
- * if the thread that ended ran its key destructors and thread_local
- * destructors first, as a kernel thread does: other allocators
- * (jemalloc) keep per-thread state in TLS, registered globally, and
- * unregister it from a key destructor.  The shim ends every thread so.
- * Dynamic TLS (modules dlopened later) stays too, and static TLS of a
- * module loaded after a block was made is not initialised in it.  The
- * first time a block's thread runs it sets up libc's ctype tables, as
- * glibc's start_thread does.
+ * spawn gets it as glibc renews a cached stack's (_dl_allocate_tls_init:
+ * dynamic TLS freed, every module's static TLS reset to its image, the
+ * modules dlopened since included) but for libc's block, kept.  libc's
+ * keeps the caches malloc hangs there (glibc frees them when a kernel
+ * thread exits, and offers nobody else a way to), so they stay with the
+ * block instead of leaking, and so do errno and the like, which a new
+ * thread does not look at first.  The reset is sound only if the thread
+ * that ended ran its key destructors and thread_local destructors
+ * first, as a kernel thread does: other allocators (jemalloc) keep
+ * per-thread state in TLS, registered globally, and unregister it from
+ * a key destructor.  The shim ends every thread so.  The first time a
+ * block's thread runs it sets up libc's ctype tables, as glibc's
+ * start_thread does.
+ *
+ * Unless always, TLS of its own starts with the first spawn after a
+ * module with TLS is loaded (at start, or by dlopen: the JVM's libjvm.so
+ * keeps the current thread in TLS); threads that ran before keep the
+ * carrier's.
  *
  * x86-64 with FSGSBASE (Linux 5.9+) only; elsewhere, and before the call,
  * the TLS stays the carrier's.  Cost: a few KiB a thread (one or two
@@ -70,29 +75,34 @@
 #define TCBHEAD 0 /* tls.on is never set: nothing below runs */
 #endif
 
-#define MAX_MODULES 64
-
-/* A module's static TLS: where it is from the thread pointer, its image. */
-struct module {
-	ptrdiff_t off;
-	const void *image;
-	size_t filesz, memsz;
-};
+/*
+ * glibc's dtv: a length before it, then one entry a module (index 0
+ * holds the generation); dynamic TLS is malloc'd, to_free its block.
+ */
+typedef union {
+	size_t counter;
+	struct {
+		void *val, *to_free;
+	} pointer;
+} dtv_t;
 
 static struct {
-	bool on;
+	_Atomic bool on;
+	bool watch;  /* auto: turn on when a module with TLS is loaded */
+	size_t adds; /* dl_iterate_phdr's count of loads, at the scan */
 	void *(*allocate)(void *);
+	void *(*init)(void *, bool); /* _dl_allocate_tls_init */
 	void (*ctype_init)(void);
 	size_t tid_off;	       /* of the tid in glibc's struct pthread */
 	ptrdiff_t program_off; /* the main program's block, or 0 */
 	size_t program_size;
-	unsigned nr_modules; /* reset on reuse: all but libc's */
-	unsigned nr_foreign; /* of them, not the runtime's own module */
-	struct module modules[MAX_MODULES];
+	ptrdiff_t libc_off; /* libc's block: kept when a block is reused */
+	size_t libc_size;
+	unsigned nr_foreign; /* modules with TLS, not libc's or the runtime's */
 } tls;
 
-/* Blocks of ended threads, for the next spawns. */
-static struct weft__lock pool_lock;
+/* Blocks of ended threads, for the next spawns; the scan, after start. */
+static struct weft__lock pool_lock, scan_lock;
 static void **pool;
 static size_t pool_len, pool_cap;
 
@@ -125,49 +135,54 @@ static bool ours(const struct dl_phdr_info *info)
 
 struct scan {
 	void *tp;
-	bool first, failed;
+	bool first;
 };
 
-/* Record every module with static TLS; the first one is the program. */
+/*
+ * Count the modules with TLS (a module dlopened with dynamic TLS has no
+ * block in this thread yet, but has TLS all the same); note where the
+ * program's block (the first module's) and libc's are.
+ */
 static int scan_module(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	struct scan *s = arg;
 	bool program = s->first;
 
 	s->first = false;
+	tls.adds = info->dlpi_adds;
 	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		struct module *m;
+		ptrdiff_t off = (char *)info->dlpi_tls_data - (char *)s->tp;
 
-		if (ph->p_type != PT_TLS || !ph->p_memsz ||
-		    !info->dlpi_tls_data)
+		if (ph->p_type != PT_TLS || !ph->p_memsz)
 			continue;
-		if (program) {
-			tls.program_off =
-				(char *)info->dlpi_tls_data - (char *)s->tp;
+		if (program && info->dlpi_tls_data) {
+			tls.program_off = off;
 			tls.program_size = ph->p_memsz;
 		}
-		if (strstr(info->dlpi_name, "/libc.so"))
-			continue;
-		if (!ours(info))
+		if (strstr(info->dlpi_name, "/libc.so")) {
+			if (info->dlpi_tls_data) {
+				tls.libc_off = off;
+				tls.libc_size = ph->p_memsz;
+			}
+		} else if (!ours(info)) {
 			tls.nr_foreign++;
-		if (tls.nr_modules == MAX_MODULES) {
-			s->failed = true;
-			return 1;
 		}
-		m = &tls.modules[tls.nr_modules++];
-		m->off = (char *)info->dlpi_tls_data - (char *)s->tp;
-		m->image = (const void *)(info->dlpi_addr + ph->p_vaddr);
-		m->filesz = ph->p_filesz;
-		m->memsz = ph->p_memsz;
 	}
 	return 0;
+}
+
+static void scan(void)
+{
+	struct scan s = { .tp = tp_now(), .first = true };
+
+	tls.nr_foreign = 0;
+	dl_iterate_phdr(scan_module, &s);
 }
 
 int weft__impl_tls_private(bool always)
 {
 #if HAVE_TLS_SWITCH
-	struct scan s = { .tp = tp_now(), .first = true };
 	const uint32_t *tid_desc;
 
 	if (atomic_load(&weft__rt.state))
@@ -176,27 +191,58 @@ int weft__impl_tls_private(bool always)
 		return -EOPNOTSUPP;
 	tls.allocate =
 		(void *(*)(void *))dlsym(RTLD_DEFAULT, "_dl_allocate_tls");
+	tls.init = (void *(*)(void *, bool))dlsym(RTLD_DEFAULT,
+						  "_dl_allocate_tls_init");
 	tls.ctype_init = (void (*)(void))dlsym(RTLD_DEFAULT, "__ctype_init");
 	tid_desc = dlsym(RTLD_DEFAULT, "_thread_db_pthread_tid");
-	if (!tls.allocate || !tls.ctype_init || !tid_desc || tid_desc[0] != 32)
+	if (!tls.allocate || !tls.init || !tls.ctype_init || !tid_desc ||
+	    tid_desc[0] != 32)
 		return -EOPNOTSUPP;
 	tls.tid_off = tid_desc[2];
-	tls.nr_modules = tls.nr_foreign = 0;
-	dl_iterate_phdr(scan_module, &s);
-	if (s.failed)
-		return -EOPNOTSUPP;
-	if (!always && !tls.nr_foreign)
+	scan();
+	if (!always && !tls.nr_foreign) {
+		tls.watch = true;
 		return -ENOENT;
-	tls.on = true;
+	}
+	atomic_store(&tls.on, true);
 	return 0;
 #else
 	return -EOPNOTSUPP;
 #endif
 }
 
+static int count_adds(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	*(size_t *)arg = info->dlpi_adds;
+	return 1;
+}
+
+/*
+ * Watching: has a module with TLS been loaded (dlopen) since the last
+ * look?  Then threads spawned from now on get TLS of their own, as from
+ * the start (the JVM's libjvm.so keeps the current thread in TLS).  One
+ * dl_iterate_phdr callback a spawn while nothing was loaded.
+ */
+static bool loaded_tls(void)
+{
+	size_t adds = 0;
+
+	dl_iterate_phdr(count_adds, &adds);
+	if (adds == __atomic_load_n(&tls.adds, __ATOMIC_RELAXED))
+		return false;
+	weft__lock(&scan_lock);
+	if (!atomic_load(&tls.on)) {
+		scan();
+		if (tls.nr_foreign)
+			atomic_store(&tls.on, true);
+	}
+	weft__unlock(&scan_lock);
+	return atomic_load(&tls.on);
+}
+
 bool weft__tls_on(void)
 {
-	return tls.on;
+	return atomic_load_explicit(&tls.on, memory_order_relaxed);
 }
 
 bool weft__impl_tls_own(void)
@@ -209,7 +255,7 @@ bool weft__impl_tls_own(void)
 void *weft__impl_tls_block(size_t *ret_size)
 {
 	*ret_size = tls.program_size;
-	if (!tls.on || !tls.program_size)
+	if (!weft__tls_on() || !tls.program_size)
 		return NULL;
 	return (char *)tp_now() + tls.program_off;
 }
@@ -232,11 +278,30 @@ static void *fresh(void)
 	return tp;
 }
 
+/*
+ * An ended thread's block, as new: what glibc does to a cached stack's
+ * (the dynamic TLS freed, every module's static TLS reset to its image,
+ * those loaded since included) but libc's block, kept (see above).
+ */
+static void renew(void *tp)
+{
+	dtv_t *dtv = ((dtv_t **)tp)[1];
+	char libc[tls.libc_size];
+	char *at = (char *)tp + tls.libc_off;
+
+	memcpy(libc, at, tls.libc_size);
+	for (size_t i = 0; i < dtv[-1].counter; i++)
+		free(dtv[1 + i].pointer.to_free);
+	memset(dtv, 0, (dtv[-1].counter + 1) * sizeof(*dtv));
+	tls.init(tp, true);
+	memcpy(at, libc, tls.libc_size);
+}
+
 void *weft__tls_get(void)
 {
 	void *tp = NULL;
 
-	if (!tls.on)
+	if (!weft__tls_on() && !(tls.watch && loaded_tls()))
 		return NULL;
 	weft__lock(&pool_lock);
 	if (pool_len)
@@ -244,13 +309,7 @@ void *weft__tls_get(void)
 	weft__unlock(&pool_lock);
 	if (!tp)
 		return fresh();
-	for (unsigned i = 0; i < tls.nr_modules; i++) {
-		const struct module *m = &tls.modules[i];
-		char *b = (char *)tp + m->off;
-
-		memcpy(b, m->image, m->filesz);
-		memset(b + m->filesz, 0, m->memsz - m->filesz);
-	}
+	renew(tp);
 	return tp;
 }
 

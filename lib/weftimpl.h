@@ -184,10 +184,10 @@ WEFT_IMPL pthread_t weft__impl_carrier_of(const struct weft_thread *t);
 /*
  * Give every virtual thread spawned from now on TLS of its own (all
  * modules' __thread and thread_local variables, laid out as glibc lays
- * out a kernel thread's), or, unless always, only if a module other than
- * libc and the runtime has static TLS.  Before the runtime starts: 0,
- * -ENOENT (not needed), -EOPNOTSUPP (this machine cannot), -EBUSY.  See
- * lib/tls.c.
+ * out a kernel thread's), or, unless always, only once a module other
+ * than libc and the runtime has TLS (now, or loaded later).  Before the
+ * runtime starts: 0, -ENOENT (not needed yet), -EOPNOTSUPP (this machine
+ * cannot), -EBUSY.  See lib/tls.c.
  */
 WEFT_IMPL int weft__impl_tls_private(bool always);
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Thread-local storage of its own for every virtual thread (lib/tls.c),
- * when the program needs it: if a module other than libc and the shim
- * has static TLS (Rust's std, C++'s runtime, the program's own
- * __thread), or WEFT_TLS=thread says so; WEFT_TLS=carrier keeps all
+ * when the program needs it: once a module other than libc and the shim
+ * has TLS (Rust's std, C++'s runtime, the program's own __thread, a
+ * dlopened libjvm.so), or WEFT_TLS=thread says so; WEFT_TLS=carrier keeps all
  * TLS the carrier's, as it is for plain C programs, which then cost no
  * memory for it.
  *
@@ -16,6 +16,7 @@
 #include "pt.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ void weft__tls_setup(void)
 	const char *v = getenv("WEFT_TLS");
 	bool always = false;
 	size_t size;
+	int r;
 	void *b;
 
 	if (v && *v && strcmp(v, "auto")) {
@@ -43,11 +45,12 @@ void weft__tls_setup(void)
 		else
 			always = true;
 	}
-	if (weft__impl_tls_private(always) < 0)
+	r = weft__impl_tls_private(always);
+	if (r < 0 && r != -ENOENT)
 		return;
 	call_tls_dtors =
 		(void (*)(void))dlsym(RTLD_DEFAULT, "__call_tls_dtors");
-	b = weft__impl_tls_block(&size);
+	b = weft__impl_tls_block(&size); /* NULL unless on now */
 	main_values = b ? malloc(size) : NULL;
 	if (main_values)
 		memcpy(main_values, b, size);
