@@ -319,8 +319,9 @@ static ssize_t read_on(struct weft__carrier *c, int fd, const struct iovec *iov,
 			preadv2(fd, rest + first, n - first, at, RWF_NOWAIT));
 
 		if (r == -EAGAIN || r == -EOPNOTSUPP)
-			r = ring_readv(c, fd, rest + first, n - first,
-				       at < 0 ? CUR : (uint64_t)at, false);
+			r = ring_readv(weft__carrier_self(), fd, rest + first,
+				       n - first, at < 0 ? CUR : (uint64_t)at,
+				       false);
 		if (r <= 0)
 			break;
 		done += r;
@@ -378,8 +379,8 @@ static ssize_t readv_body(int fd, const struct iovec *iov, int n, off_t off,
 	if (!c)
 		return WEFT_SYS(preadv2(fd, iov, n, off, 0));
 	r = readv_known(c, fd, iov, n, off, know);
-	if (stale_socket(r, know))
-		r = readv_known(c, fd, iov, n, off, 0);
+	if (stale_socket(r, know)) /* a migratable thread may have moved */
+		r = readv_known(vthread_carrier(), fd, iov, n, off, 0);
 	return r;
 }
 
@@ -474,8 +475,8 @@ static bool is_socket(int fd)
  * Write all of iov (a copy we may change) on a virtual thread: the sum of
  * what was written, or the error if nothing was.
  */
-static ssize_t write_all(struct weft__carrier *c, int fd, struct iovec *iov,
-			 int n, off_t off, int send_flags, unsigned know)
+static ssize_t write_all(int fd, struct iovec *iov, int n, off_t off,
+			 int send_flags, unsigned know)
 {
 	size_t want = total(iov, n), done = 0;
 	/* Has the fd's kind been looked up (or is it known)? */
@@ -483,7 +484,9 @@ static ssize_t write_all(struct weft__carrier *c, int fd, struct iovec *iov,
 	int first = 0;
 
 	do {
-		ssize_t r = write_step(c, fd, iov + first, n - first,
+		/* after a wait, a migratable thread may be elsewhere */
+		ssize_t r = write_step(vthread_carrier(), fd, iov + first,
+				       n - first,
 				       off < 0 ? off : off + (off_t)done,
 				       send_flags, know);
 
@@ -528,11 +531,11 @@ static ssize_t do_writev(int fd, const struct iovec *iov, int n, off_t off,
 	memcpy(copy, iov, n * sizeof(*copy));
 	/* A write of one buffer to such a socket is a send with no flags. */
 	if (send_flags < 0 && recv_like(iov, n, off, know)) {
-		r = write_all(c, fd, copy, n, off, 0, know);
+		r = write_all(fd, copy, n, off, 0, know);
 		if (stale_socket(r, know)) /* nothing written: copy as it was */
-			r = write_all(c, fd, copy, n, off, -1, 0);
+			r = write_all(fd, copy, n, off, -1, 0);
 	} else {
-		r = write_all(c, fd, copy, n, off, send_flags, know);
+		r = write_all(fd, copy, n, off, send_flags, know);
 	}
 	if (copy != small)
 		free(copy);

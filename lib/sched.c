@@ -18,9 +18,11 @@
  * started, and threads spawned WEFT_SPAWN_MIGRATABLE, wait in a carrier's
  * steal queue, where an idle carrier may take its fair share of them; all
  * others wait in the owner-only run queue and are pinned to the carrier
- * they first ran on.  errno itself is carrier TLS: the party that
- * switches a thread in sets errno from the thread's saved copy, before
- * the switch, on the carrier it is running on.  A thread that holds its
+ * they first ran on (code that waits twice looks its carrier up again
+ * after the first wait: a migratable thread may have moved).  errno
+ * itself is carrier TLS: the party that switches a thread in sets errno
+ * from the thread's saved copy, before the switch, on the carrier it is
+ * running on.  A thread that holds its
  * carrier (it spins, or blocks where the runtime cannot see) is the
  * monitor's (monitor.c): others take the carrier's steal queue, its
  * pinned threads wait.

@@ -3103,6 +3103,139 @@ Test(io_stress, thousand_threads_each_on_its_own_pair)
 	}
 }
 
+/* ---- a migratable thread's write in several waits ---- */
+
+#define MIG_PAIRS 16
+#define MIG_BYTES (512 * 1024)
+#define MIG_ROUNDS 3
+#define MIG_MAX_ROUNDS 40
+
+struct t_mig {
+	int fd, seed;
+};
+
+static atomic_int mig_moved, mig_writing;
+
+static unsigned char t_mig_byte(int seed, size_t k)
+{
+	return (unsigned char)(k * 7 + (k >> 12) + seed);
+}
+
+static intptr_t t_mig_writer(void *arg)
+{
+	struct t_mig *m = arg;
+	unsigned char *out = malloc(MIG_BYTES);
+	int before;
+
+	V_TRUE(out);
+	for (size_t k = 0; k < MIG_BYTES; k++)
+		out[k] = t_mig_byte(m->seed, k);
+	before = weft_carrier_index();
+	V_EQ(weft_write(m->fd, out, MIG_BYTES), MIG_BYTES);
+	if (weft_carrier_index() != before)
+		atomic_fetch_add(&mig_moved, 1);
+	atomic_fetch_sub(&mig_writing, 1);
+	free(out);
+	V_EQ(weft_close(m->fd), 0);
+	return 0;
+}
+
+/*
+ * Holds its carrier 2 ms at a time: the threads queued behind it there
+ * are stolen by the other carrier.
+ */
+static intptr_t t_mig_hog(void *arg)
+{
+	while (atomic_load(&mig_writing)) {
+		int64_t until = weft_now() + 30000000;
+
+		while (weft_now() < until)
+			;
+		weft_sleep_until(weft_now() + 1000000);
+	}
+	return 0;
+}
+
+/* A chunk at a time, so that the writer waits many times. */
+static intptr_t t_mig_reader(void *arg)
+{
+	struct t_mig *m = arg;
+	unsigned char in[4096];
+	size_t got = 0;
+	ssize_t r;
+
+	while ((r = weft_read(m->fd, in, sizeof(in))) > 0) {
+		for (ssize_t k = 0; k < r; k++)
+			V_EQ(in[k], t_mig_byte(m->seed, got + k));
+		got += r;
+	}
+	V_EQ(r, 0);
+	V_EQ(got, MIG_BYTES);
+	V_EQ(weft_close(m->fd), 0);
+	return 0;
+}
+
+/*
+ * A write that waits several times on a socket, by a migratable thread
+ * that moves to the other carrier between two waits: every later wait is
+ * the new carrier's (its ring only that carrier touches), and every byte
+ * arrives in order.
+ */
+Test(io_stress, migratable_writer_moves_between_waits)
+{
+	static struct t_mig m[2 * MIG_PAIRS];
+	static struct weft_thread *t[2 * MIG_PAIRS], *hog[2];
+	struct weft_spawn_attr mig = { .flags = WEFT_SPAWN_MIGRATABLE };
+	int fds = t_open_fds();
+
+	setenv("WEFT_CARRIERS", "2", 1);
+	atomic_store(&mig_moved, 0);
+	/* Rounds until some write did move (the point of the test). */
+	for (int round = 0; round < MIG_ROUNDS || (!atomic_load(&mig_moved) &&
+						   round < MIG_MAX_ROUNDS);
+	     round++) {
+		for (int i = 0; i < MIG_PAIRS; i++) {
+			int s[2], small = 8192;
+
+			cr_assert_eq(socketpair(AF_UNIX,
+						SOCK_STREAM | SOCK_CLOEXEC, 0,
+						s),
+				     0);
+			setsockopt(s[0], SOL_SOCKET, SO_SNDBUF, &small,
+				   sizeof(small));
+			m[2 * i] =
+				(struct t_mig){ s[0], round * MIG_PAIRS + i };
+			m[2 * i + 1] =
+				(struct t_mig){ s[1], round * MIG_PAIRS + i };
+		}
+		atomic_store(&mig_writing, MIG_PAIRS);
+		for (int i = 0; i < 2; i++)
+			cr_assert_eq(weft_thread_spawn(&hog[i], t_mig_hog, NULL,
+						       &mig),
+				     0);
+		for (int i = 0; i < MIG_PAIRS; i++) {
+			cr_assert_eq(weft_thread_spawn(&t[2 * i], t_mig_writer,
+						       &m[2 * i], &mig),
+				     0);
+			cr_assert_eq(weft_thread_spawn(&t[2 * i + 1],
+						       t_mig_reader,
+						       &m[2 * i + 1], &mig),
+				     0);
+		}
+		for (int i = 0; i < 2 * MIG_PAIRS; i++) {
+			intptr_t v;
+
+			cr_assert_eq(weft_thread_join(t[i], &v), 0);
+			cr_assert_eq(v, 0, "thread %d: %s", i, v_msg);
+		}
+		for (int i = 0; i < 2; i++)
+			cr_assert_eq(weft_thread_join(hog[i], NULL), 0);
+	}
+	cr_assert_eq(weft_shutdown(), 0);
+	cr_assert_eq(t_open_fds(), fds);
+	cr_assert_gt(atomic_load(&mig_moved), 0, "no writer moved");
+}
+
 /* ---- SIGPIPE, as write(2) raises it ---- */
 
 static atomic_int sigpipes;
