@@ -151,7 +151,7 @@ public class Real {
 
 	// The fork/join pool, garbage enough for the collector, a child process.
 	static void rest() throws Exception {
-		long s = LongStream.range(0, 20_000_000).parallel().map(x -> x * x % 7).sum();
+		long s = LongStream.range(0, 2_000_000).parallel().map(x -> x * x % 7).sum();
 		System.out.println("parallel stream: " + s);
 		List<byte[]> keep = new ArrayList<>();
 		long made = 0;

@@ -27,9 +27,13 @@
 #              pgbench, run as the postgres user
 #   bash       a script on fds 3 to 9 (exec 3<file...), a coprocess,
 #              subshells, pipelines, background jobs and here-strings
+#   java       javac, and Real.java on the JVM (libjvm.so is dlopened and
+#              keeps its current thread in TLS): 2,000 threads asleep on
+#              no more than carriers + 4 kernel threads, sockets, monitors,
+#              the fork/join pool, the collector, a child process
 # A missing program fails the test: .ci/run installs them.
 # usage: real.sh WEFT-RUN pigz|xz|zstd|python3|curl|sqlite3|rg|git|make|
-#        memcached|redis|sshd|postgres|bash
+#        memcached|redis|sshd|postgres|bash|java
 set -eu
 run=$1 prog=$2
 case $run in
@@ -545,6 +549,26 @@ redis)
 		redis-cli -p $port bgsave >/dev/null && sleep 1 && ls dump.rdb &&
 		redis-cli -p $port shutdown nosave; wait \$r"
 	;;
+java)
+	# javac, then the JVM with Real.java's platform threads: 2,000 asleep
+	# at once on no more than carriers + 4 kernel threads, a thread per
+	# connection echo server, a bounded queue, monitors, the fork/join
+	# pool, the collector, a child process
+	need java javac
+	seed=$here/Real.java
+	both javac /dev/null javac -d . Real.java
+	[ -s "$dir/javac.shim/Real.class" ] || bad "javac: no Real.class"
+	keepdir=1 # the kernel threads each run saw
+	both java /dev/null java -cp "$dir/javac.native" Real threads
+	bound=$((carriers + 4))
+	seen=$(cat "$dir/java.shim/threads" 2>/dev/null || echo none)
+	echo "java: 2,000 sleeping threads on $seen kernel threads under" \
+		"the shim, $(cat "$dir/java.native/threads") natively"
+	case $seen in
+	'' | *[!0-9]*) bad "java: no count of kernel threads" ;;
+	*) [ "$seen" -le $bound ] || bad "java: $seen kernel threads, more than $bound" ;;
+	esac
+	;;
 bash)
 	# shellcheck disable=SC2016 # the script's expansions are bash's
 	printf '%s\n' \
@@ -565,7 +589,7 @@ bash)
 	grep -q '^got one$' "$dir/bash.native.out" || bad "bash: no coprocess"
 	;;
 *)
-	echo "usage: real.sh WEFT-RUN pigz|xz|zstd|python3|curl|sqlite3|rg|git|make|memcached|redis|bash" >&2
+	echo "usage: real.sh WEFT-RUN pigz|xz|zstd|python3|curl|sqlite3|rg|git|make|memcached|redis|sshd|postgres|bash|java" >&2
 	exit 2
 	;;
 esac
