@@ -159,7 +159,9 @@ struct weft_thread {
 	struct weft_thread *sibling, *sibling_prev; /* in group->members */
 	struct weft__future *future; /* where the value goes, or NULL */
 	struct weft__thread_obs obs; /* registry, wait, trace (obs.h) */
-	void *tp; /* its own TLS' thread pointer (tls.c), or NULL */
+	void *tp;	  /* its own TLS' thread pointer (tls.c), or NULL */
+	uint64_t sigmask; /* its signal mask, when masks are (sched.c) */
+	unsigned pin;	  /* > 0: a migratable one stays put (sched.c) */
 	/* The carrier whose ->live counts it, or NULL: weft__rt.live. */
 	struct weft__carrier *live_home;
 };
@@ -253,6 +255,8 @@ struct weft__carrier {
 	uint64_t next_id, end_id; /* owner: thread ids it may hand out */
 	int setup_err;		  /* result of ring setup, for the starter */
 	void *tp; /* owner: its kernel thread's thread pointer, once known */
+	uint64_t sigmask; /* owner: the thread mask its kernel thread has */
+	bool signals;	  /* takes the process's signals (sched.c) */
 	struct weft__carrier_obs obs; /* counters, registry (obs.h) */
 	/* monitor.c */
 	pid_t tid;	      /* its kernel thread, for /proc and its clock */
@@ -300,6 +304,7 @@ struct weft__runtime {
 	unsigned gen; /* bumped in each fork child: older handles are gone */
 	atomic_uint ring_flags; /* the setup flags the kernel took */
 	bool stop_when_idle;	/* weft_main: stop when live hits 0 */
+	bool masks;		/* each thread has its signal mask (shim) */
 
 	/* monitor.c */
 	int nr_base, nr_slots;
@@ -338,6 +343,7 @@ hidden struct weft__carrier *weft__carrier_self(void);
 #endif
 hidden struct weft_thread *weft__self(void);
 hidden void weft__park(void);
+hidden void weft__sigmask_inherit(struct weft_thread *t);
 hidden void weft__ready(struct weft_thread *t);
 /* c: weft__carrier_self() of the spawner, NULL on a plain thread. */
 hidden void weft__enqueue_new(struct weft__carrier *c, struct weft_thread *t);

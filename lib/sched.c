@@ -19,7 +19,12 @@
  * steal queue, where an idle carrier may take its fair share of them; all
  * others wait in the owner-only run queue and are pinned to the carrier
  * they first ran on (code that waits twice looks its carrier up again
- * after the first wait: a migratable thread may have moved).  errno
+ * after the first wait: a migratable thread may have moved).  Under the
+ * shim a thread on TLS of its own (tls.c) is migratable: its errno and
+ * its signal mask go with it.  A migratable thread stays on its carrier
+ * while it runs a signal handler (whose return restores the mask of the
+ * kernel thread it returns on) and while its ring wait has SQEs pending,
+ * which it cancels on that carrier's ring.  errno
  * itself is carrier TLS: the party that switches a thread in sets errno
  * from the thread's saved copy, before the switch, on the carrier it is
  * running on.  A thread that holds its
@@ -490,7 +495,9 @@ void weft__enqueue_local(struct weft__carrier *c, struct weft_thread *t)
 	weft__timer_disarm(c, &t->timer);
 	if (unlikely(t->multi) && weft__ring_keep_parked(c, t))
 		return;
-	if (t->flags & WEFT_SPAWN_MIGRATABLE)
+	/* Pinned for now: in a handler, or SQEs to cancel here (ring.c). */
+	if ((t->flags & WEFT_SPAWN_MIGRATABLE) && !t->pin &&
+	    !(t->multi && t->multi->pending))
 		local_push(c, t);
 	else
 		q_push(&c->runq, t);
@@ -616,6 +623,143 @@ static bool may_hand_over(struct weft__carrier *c)
 	       !atomic_load_explicit(&c->inbox, memory_order_relaxed);
 }
 
+/* ---- signal masks ---- */
+
+/*
+ * Under the shim every virtual thread has a signal mask of its own, as a
+ * kernel thread has (weft__impl_sigmask).  The carrier that switches to
+ * a thread gives its kernel thread that thread's mask when it has
+ * another; carriers other than the one that takes the process's signals
+ * block the asynchronous ones on top, as they always do.  So a mask goes
+ * with its thread: one saved on a carrier and set again on another is
+ * the thread's own there, not the first carrier's (HotSpot sets at a
+ * thread's end the mask it read at its start).  Between threads a
+ * carrier keeps the last one's.
+ */
+static uint64_t mask_word(const sigset_t *s)
+{
+	uint64_t w;
+
+	memcpy(&w, s, sizeof(w));
+	return w;
+}
+
+static void mask_apply(struct weft__carrier *c, uint64_t m)
+{
+	uint64_t k = m;
+
+	if (!c->signals)
+		k |= mask_word(&weft__rt.carrier_mask);
+	weft__sys(SYS_rt_sigprocmask, SIG_SETMASK, (long)&k, 0, sizeof(k), 0,
+		  0);
+	c->sigmask = m;
+}
+
+static inline void mask_switch(struct weft__carrier *c, struct weft_thread *t)
+{
+	if (unlikely(weft__rt.masks) && t->sigmask != c->sigmask)
+		mask_apply(c, t->sigmask);
+}
+
+/* Signals glibc keeps for itself, and those nobody blocks. */
+#define MASK_NEVER                                           \
+	((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)) | \
+	 (1ull << (32 - 1)) /* SIGCANCEL */ |                \
+	 (1ull << (33 - 1)) /* SIGSETXID */)
+
+int weft__impl_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	struct weft__carrier *c = weft__carrier_self();
+	struct weft_thread *t = c ? c->current : NULL;
+	uint64_t m, s;
+
+	if (!t || !weft__rt.masks)
+		return -ENOSYS;
+	m = t->sigmask;
+	if (set) {
+		s = mask_word(set) & ~MASK_NEVER;
+		switch (how) {
+		case SIG_BLOCK:
+			m |= s;
+			break;
+		case SIG_UNBLOCK:
+			m &= ~s;
+			break;
+		case SIG_SETMASK:
+			m = s;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (old) {
+		sigemptyset(old);
+		memcpy(old, &t->sigmask, sizeof(t->sigmask));
+	}
+	t->sigmask = m;
+	mask_apply(c, m);
+	return 0;
+}
+
+void weft__impl_masks_own(void)
+{
+	weft__rt.masks = true;
+}
+
+/* A new thread's mask: its spawner's, as pthread_create gives. */
+void weft__sigmask_inherit(struct weft_thread *t)
+{
+	struct weft_thread *self = weft__self();
+	sigset_t now;
+
+	if (!weft__rt.masks)
+		return;
+	if (self) {
+		t->sigmask = self->sigmask;
+		return;
+	}
+	pthread_sigmask(SIG_BLOCK, NULL, &now);
+	t->sigmask = mask_word(&now) & ~MASK_NEVER;
+}
+
+/*
+ * A handler starts on the calling virtual thread (shim), with the
+ * kernel's mask for it: while it runs the thread stays on its carrier,
+ * whose kernel thread its return restores, and has that mask; the
+ * carrier's kernel thread has it now.  Returns the mask to go back to.
+ */
+uint64_t weft__impl_handler_enter(const sigset_t *during)
+{
+	struct weft__carrier *c = weft__carrier_self();
+	struct weft_thread *t = c ? c->current : NULL;
+	uint64_t before;
+
+	if (!t)
+		return 0;
+	t->pin++;
+	before = t->sigmask;
+	if (weft__rt.masks) {
+		t->sigmask |= mask_word(during) & ~MASK_NEVER;
+		c->sigmask = UINT64_MAX; /* as the kernel has it: not known */
+	}
+	return before;
+}
+
+/* The handler returns: the kernel sets the mask it saved. */
+void weft__impl_handler_exit(uint64_t before)
+{
+	struct weft__carrier *c = weft__carrier_self();
+	struct weft_thread *t = c ? c->current : NULL;
+
+	if (!t)
+		return;
+	t->pin--;
+	if (weft__rt.masks) {
+		t->sigmask = before;
+		c->sigmask = UINT64_MAX;
+	}
+}
+
 /*
  * From thread t on c straight to n, as run() starts it from the scheduler.
  * A dying t's context is not needed again, nor its fake stack.
@@ -629,6 +773,7 @@ static void hand_over(struct weft__carrier *c, struct weft_thread *t,
 	if (unlikely(n->carrier != c))
 		weft__monitor_home(c, n);
 	n->carrier = c;
+	mask_switch(c, n);
 	t->saved_errno = errno;
 	if (unlikely(n->tp)) {
 		weft__tls_enter(c, n);
@@ -759,6 +904,7 @@ static void run(struct weft__carrier *c, struct weft_thread *t)
 	if (unlikely(t->carrier != c))
 		weft__monitor_home(c, t);
 	t->carrier = c;
+	mask_switch(c, t);
 	set_current(c, t);
 	tick(c);
 	if (unlikely(t->tp)) {
@@ -955,6 +1101,9 @@ static int carrier_setup(struct weft__carrier *c)
 	weft__tls_carrier = c;
 	c->sched_tsan = tsan_current();
 	c->tid = gettid();
+	/* Carrier 0 of weft_main has the program's mask; others block. */
+	c->signals = c->adopted;
+	c->sigmask = c->adopted ? mask_word(&weft__rt.sigmask) : UINT64_MAX;
 	if (pthread_getattr_np(pthread_self(), &a) == 0) {
 		pthread_attr_getstack(&a, &c->sched_stack_lo,
 				      &c->sched_stack_size);
@@ -1415,8 +1564,13 @@ static void fork_child(void)
 	if (weft__monitor_start() < 0)
 		weft__msg("fork: cannot start the child's monitor");
 	self->current = t;
-	/* The child's one kernel thread takes the program's signals. */
-	pthread_sigmask(SIG_SETMASK, &weft__rt.sigmask, NULL);
+	/* The child's one kernel thread takes the process's signals, with
+	 * the forking thread's mask (the program's, if not each thread's). */
+	self->signals = true;
+	if (weft__rt.masks)
+		mask_apply(self, t->sigmask);
+	else
+		pthread_sigmask(SIG_SETMASK, &weft__rt.sigmask, NULL);
 }
 
 __attribute__((constructor)) static void watch_forks(void)

@@ -126,6 +126,11 @@ weft__thread_new(intptr_t (*fn)(void *), void *arg,
 		weft__stack_free(t);
 		return NULL; /* -ENOMEM */
 	}
+	/* Its errno, TLS and signal mask go with it: it may move (sched.c) */
+	if (t->tp)
+		t->flags |= WEFT_SPAWN_MIGRATABLE;
+	t->pin = 0;
+	weft__sigmask_inherit(t);
 	t->sp = weft__ctx_make(
 		(void *)((uintptr_t)t & ~(uintptr_t)(TCB_ALIGN - 1)), entry, t);
 	*ret_err = 0;

@@ -191,6 +191,19 @@ WEFT_IMPL pthread_t weft__impl_carrier_of(const struct weft_thread *t);
  */
 WEFT_IMPL int weft__impl_tls_private(bool always);
 
+/*
+ * Signal masks of their own for virtual threads (shim, before the
+ * runtime starts): pthread_sigmask on one is weft__impl_sigmask, which
+ * is -ENOSYS off a virtual thread or before this was called.  Inside a
+ * handler the shim brackets the program's with handler_enter (during:
+ * what the kernel blocks on top while it runs) and handler_exit (with
+ * what enter returned).  See sched.c.
+ */
+WEFT_IMPL void weft__impl_masks_own(void);
+WEFT_IMPL int weft__impl_sigmask(int how, const sigset_t *set, sigset_t *old);
+WEFT_IMPL uint64_t weft__impl_handler_enter(const sigset_t *during);
+WEFT_IMPL void weft__impl_handler_exit(uint64_t before);
+
 /* Does the calling virtual thread have TLS of its own? */
 WEFT_IMPL bool weft__impl_tls_own(void);
 

@@ -132,6 +132,8 @@ typedef int main_fn(int, char **, char **);
 	X(wait4, pid_t, (pid_t, int *, int, struct rusage *))                  \
 	X(waitid, int, (idtype_t, id_t, siginfo_t *, int))                     \
 	X(sigaction, int, (int, const struct sigaction *, struct sigaction *)) \
+	X(pthread_sigmask, int, (int, const sigset_t *, sigset_t *))           \
+	X(sigprocmask, int, (int, const sigset_t *, sigset_t *))               \
 	X(raise, int, (int))                                                   \
 	X(getaddrinfo, int,                                                    \
 	  (const char *, const char *, const struct addrinfo *,                \

@@ -21,9 +21,17 @@
  *   interrupt code that holds the runtime's locks).
  *
  * sigaction() reports the program's handlers, never the trampoline.  The
- * signals of faults (SIGSEGV, SIGBUS...) are the thread's own and pass
- * straight through, as do handlers installed before the shim loaded.  A
+ * signals of faults (SIGSEGV, SIGBUS...) are the thread's own: their
+ * handlers' calls are the shim's as anywhere else (the JVM's SIGSEGV
+ * handler waits for a safepoint in it), and they interrupt nothing.
+ * Handlers installed before the shim loaded pass straight through.  A
  * handler left by siglongjmp leaves its carrier passing calls through.
+ *
+ * Masks.  Each virtual thread has its signal mask (pthread_sigmask,
+ * sigprocmask; lib/sched.c gives a carrier's kernel thread the mask of
+ * the thread it runs), and a handler's thread stays on its carrier until
+ * the handler returns: the return sets that kernel thread's mask to the
+ * one the kernel saved on entry.
  */
 #include "pt.h"
 
@@ -92,9 +100,24 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 
 	if (!a)
 		return;
+	sigset_t during = a->sa_mask;
+	uint64_t before;
+
 	if (a->sa_flags & SA_RESETHAND) /* the kernel reset it already */
 		atomic_store(&user[sig], NULL);
+	if (!(a->sa_flags & SA_NODEFER))
+		sigaddset(&during, sig);
+	before = weft__impl_handler_enter(&during);
+	if (faults(sig)) {
+		if (a->sa_flags & SA_SIGINFO)
+			a->sa_sigaction(sig, si, uc);
+		else
+			a->sa_handler(sig);
+		weft__impl_handler_exit(before);
+		return;
+	}
 	call(a, sig, si, uc);
+	weft__impl_handler_exit(before);
 	atomic_fetch_or(&pending, a->sa_flags & SA_RESTART ? 1 : 3);
 	weft__impl_defer(deliver);
 }
@@ -148,10 +171,78 @@ static int set(int sig, const struct sigaction *act, struct sigaction *old)
 WEFT_EXPORT int sigaction(int sig, const struct sigaction *act,
 			  struct sigaction *old)
 {
-	if (sig < 1 || sig >= NSIG || faults(sig) || sig == SIGKILL ||
-	    sig == SIGSTOP)
+	if (sig < 1 || sig >= NSIG || sig == SIGKILL || sig == SIGSTOP)
 		return REAL(sigaction)(sig, act, old);
 	return set(sig, act, old);
+}
+
+/* A virtual thread's own mask; elsewhere, and in a handler, the kernel's. */
+WEFT_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	int r = weft__in_handler ? -ENOSYS : weft__impl_sigmask(how, set, old);
+
+	return r == -ENOSYS ? REAL(pthread_sigmask)(how, set, old) : -r;
+}
+
+WEFT_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	int r = weft__in_handler ? -ENOSYS : weft__impl_sigmask(how, set, old);
+
+	if (r == -ENOSYS)
+		return REAL(sigprocmask)(how, set, old);
+	if (r)
+		errno = -r;
+	return r ? -1 : 0;
+}
+
+/*
+ * The older calls on the mask, which glibc makes through its own
+ * sigprocmask, past the shim's: as glibc has them, on sigprocmask.
+ */
+static int bsd_mask(int how, int mask)
+{
+	sigset_t set, old;
+
+	sigemptyset(&set);
+	set.__val[0] = (unsigned int)mask;
+	if (sigprocmask(how, &set, &old) < 0)
+		return -1;
+	return (int)(unsigned int)old.__val[0];
+}
+
+WEFT_EXPORT int sigsetmask(int mask)
+{
+	return bsd_mask(SIG_SETMASK, mask);
+}
+
+WEFT_EXPORT int sigblock(int mask)
+{
+	return bsd_mask(SIG_BLOCK, mask);
+}
+
+WEFT_EXPORT int siggetmask(void)
+{
+	return bsd_mask(SIG_BLOCK, 0);
+}
+
+static int sysv_mask(int how, int sig)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	if (sigaddset(&set, sig) < 0)
+		return -1;
+	return sigprocmask(how, &set, NULL);
+}
+
+WEFT_EXPORT int sighold(int sig)
+{
+	return sysv_mask(SIG_BLOCK, sig);
+}
+
+WEFT_EXPORT int sigrelse(int sig)
+{
+	return sysv_mask(SIG_UNBLOCK, sig);
 }
 
 /* glibc's signal(): BSD semantics, SA_RESTART unless siginterrupt said. */

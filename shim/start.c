@@ -109,6 +109,7 @@ static int shim_main(int argc, char **argv, char **envp)
 	start.pt = weft__pt_new(run_main, NULL);
 	if (start.pt && weft__keys_inherit(start.pt)) {
 		weft__tls_setup();
+		weft__impl_masks_own();
 		r = weft__impl_main(root, NULL);
 		if (start.started)
 			return (int)r;
