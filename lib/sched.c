@@ -24,13 +24,12 @@
  * its signal mask go with it.  A migratable thread stays on its carrier
  * while it runs a signal handler (whose return restores the mask of the
  * kernel thread it returns on) and while its ring wait has SQEs pending,
- * which it cancels on that carrier's ring.  errno
- * itself is carrier TLS: the party that switches a thread in sets errno
- * from the thread's saved copy, before the switch, on the carrier it is
- * running on.  A thread that holds its
- * carrier (it spins, or blocks where the runtime cannot see) is the
- * monitor's (monitor.c): others take the carrier's steal queue, its
- * pinned threads wait.
+ * which it cancels on that carrier's ring.  errno itself is carrier TLS:
+ * the party that switches a thread in sets errno from the thread's saved
+ * copy, before the switch, on the carrier it is running on.  A thread
+ * that holds its carrier (it spins, or blocks where the runtime cannot
+ * see) is the monitor's (monitor.c): others take the carrier's steal
+ * queue, its pinned threads wait.
  *
  * Waking.  weft__ready(t) from t's own carrier appends t to the run queue
  * (or steal queue).  From anywhere else it pushes t onto the carrier's

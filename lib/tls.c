@@ -149,7 +149,7 @@ static int scan_module(struct dl_phdr_info *info, size_t size, void *arg)
 	bool program = s->first;
 
 	s->first = false;
-	tls.adds = info->dlpi_adds;
+	__atomic_store_n(&tls.adds, info->dlpi_adds, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		ptrdiff_t off = (char *)info->dlpi_tls_data - (char *)s->tp;
@@ -200,6 +200,8 @@ int weft__impl_tls_private(bool always)
 		return -EOPNOTSUPP;
 	tls.tid_off = tid_desc[2];
 	scan();
+	if (!tls.libc_size) /* renew() keeps libc's block: it must see it */
+		return -EOPNOTSUPP;
 	if (!always && !tls.nr_foreign) {
 		tls.watch = true;
 		return -ENOENT;

@@ -84,13 +84,19 @@ static void deliver(void)
 	weft__spin_unlock(&targets_lock);
 }
 
-static void call(const struct sigaction *a, int sig, siginfo_t *si, void *uc)
+static void invoke(const struct sigaction *a, int sig, siginfo_t *si, void *uc)
 {
-	weft__in_handler++;
 	if (a->sa_flags & SA_SIGINFO)
 		a->sa_sigaction(sig, si, uc);
 	else
 		a->sa_handler(sig);
+}
+
+/* An asynchronous signal's handler: its calls pass straight through. */
+static void call(const struct sigaction *a, int sig, siginfo_t *si, void *uc)
+{
+	weft__in_handler++;
+	invoke(a, sig, si, uc);
 	weft__in_handler--;
 }
 
@@ -109,10 +115,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 		sigaddset(&during, sig);
 	before = weft__impl_handler_enter(&during);
 	if (faults(sig)) {
-		if (a->sa_flags & SA_SIGINFO)
-			a->sa_sigaction(sig, si, uc);
-		else
-			a->sa_handler(sig);
+		invoke(a, sig, si, uc);
 		weft__impl_handler_exit(before);
 		return;
 	}
@@ -177,22 +180,25 @@ WEFT_EXPORT int sigaction(int sig, const struct sigaction *act,
 }
 
 /* A virtual thread's own mask; elsewhere, and in a handler, the kernel's. */
+static int own_mask(int how, const sigset_t *set, sigset_t *old)
+{
+	return weft__in_handler ? -ENOSYS : weft__impl_sigmask(how, set, old);
+}
+
 WEFT_EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
 {
-	int r = weft__in_handler ? -ENOSYS : weft__impl_sigmask(how, set, old);
+	int r = own_mask(how, set, old);
 
 	return r == -ENOSYS ? REAL(pthread_sigmask)(how, set, old) : -r;
 }
 
 WEFT_EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
-	int r = weft__in_handler ? -ENOSYS : weft__impl_sigmask(how, set, old);
+	int r = own_mask(how, set, old);
 
 	if (r == -ENOSYS)
 		return REAL(sigprocmask)(how, set, old);
-	if (r)
-		errno = -r;
-	return r ? -1 : 0;
+	return weft__posix(r);
 }
 
 /*
