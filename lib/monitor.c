@@ -35,10 +35,14 @@
  * timers in its heap, wait for it to come back, migratable ones too once
  * they have parked there.  That is the price of the errno rule: a thread
  * moved after it ran could read another carrier's errno through an
- * address computed before it parked.  So a program whose thread waits
- * for something only a thread parked on the stuck carrier can give (a
- * FILE lock held by a thread that sleeps there) hangs under weft, where
- * natively it would not.
+ * address computed before it parked.  A stuck carrier whose thread makes
+ * blocking calls that do not block (a poll that finds its fd ready every
+ * time, as Python's pool polls a pipe a thread parked there would drain)
+ * comes back at each of them: they yield once it is found stuck
+ * (weft__impl_preempt).  So a program whose thread waits, in a spin or a
+ * call the runtime cannot see, for something only a thread parked on
+ * the stuck carrier can give (a FILE lock held by a thread that sleeps
+ * there) hangs under weft, where natively it would not.
  *
  * The cap.  An extra carrier restores the parallelism a stuck one took;
  * it does not give each blocked thread a kernel thread.  As many extras

@@ -896,6 +896,25 @@ int weft_yield(void)
 	return 0;
 }
 
+/*
+ * A thread that makes blocking calls which never block (a poll that finds
+ * its fd ready each time, because the thread that would drain it is
+ * parked on this carrier) holds the carrier as a spin does, with the
+ * completions of the threads parked here in its ring.  Once the monitor
+ * has found the carrier stuck, each such call yields first, and the
+ * scheduler looks at the ring at every pick until the monitor sees it
+ * pick again: the parked threads run, as their kernel threads would
+ * natively.  The cost when not stuck: one load.
+ */
+void weft__impl_preempt(void)
+{
+	struct weft__carrier *c = weft__carrier_self();
+
+	if (c && c->current &&
+	    unlikely(atomic_load_explicit(&c->stuck, memory_order_relaxed)))
+		weft_yield();
+}
+
 /* From c's scheduler to thread t. */
 static void run(struct weft__carrier *c, struct weft_thread *t)
 {
@@ -1024,7 +1043,9 @@ static void carrier_loop(struct weft__carrier *c)
 						  memory_order_relaxed)) &&
 		    c->index == 0)
 			atomic_exchange(&deferred, NULL)();
-		if (budget >= RUN_BUDGET) {
+		if (budget >= RUN_BUDGET ||
+		    unlikely(atomic_load_explicit(&c->stuck,
+						  memory_order_relaxed))) {
 			budget = 0;
 			if (c->inflight || c->unsubmitted)
 				weft__ring_poll(c, false, -1);

@@ -173,6 +173,13 @@ WEFT_IMPL int weft__impl_futex_waitv(void *waiters, unsigned n,
  * a point, or the next it makes there; outside a point it does nothing.
  */
 WEFT_IMPL void weft__impl_point(bool in);
+
+/*
+ * Yield if the caller's carrier is stuck (monitor.c): a blocking call
+ * that did not block may be a spin, which must let the threads parked on
+ * its carrier run.  Does nothing elsewhere.
+ */
+WEFT_IMPL void weft__impl_preempt(void);
 WEFT_IMPL void weft__impl_point_interrupt(struct weft_thread *t);
 
 /*

@@ -170,6 +170,7 @@ bool weft__point_enter_slow(void)
 {
 	struct weft__pthread *pt = weft__pt_self();
 
+	weft__impl_preempt();
 	if (pt->in_point || pt->nopoint || pt->exiting ||
 	    pt->cancel_state != PTHREAD_CANCEL_ENABLE)
 		return false;

@@ -9,9 +9,13 @@
  *   waitpid    waitpid() for a child that waits for the workers
  *   flockfile  printf() on stdout while another thread, on another
  *              carrier, holds its FILE lock (a libc-internal lock)
+ *   spin       poll() in a loop on a pipe that threads parked in read()
+ *              drain: a blocking call that never blocks, so the carrier
+ *              never comes back to run the readers it holds
  * Output is the same natively; the wall time, bounded, goes to stderr.
  */
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -158,6 +162,48 @@ static void *printer(void *arg)
 	return NULL;
 }
 
+/* ---- spin ---- */
+
+static int bytes[2];
+
+static void *drainer(void *arg)
+{
+	char x;
+
+	CHECK(read(bytes[0], &x, 1) == 1);
+	atomic_fetch_add(&finished, 1);
+	return NULL;
+}
+
+/*
+ * The drainers run and park in read() before the bytes come (so their
+ * completions wait on the carrier they ran on, where main spins); main
+ * polls until they are done, and the fd is ready every time but the last.
+ */
+static void spin(void)
+{
+	struct pollfd p = { .events = POLLIN };
+	double end = now() + TIME_LIMIT;
+	pthread_t w[WORKERS];
+	char x[WORKERS];
+
+	CHECK(pipe(bytes) == 0);
+	p.fd = bytes[0];
+	for (int i = 0; i < WORKERS; i++)
+		CHECK(pthread_create(&w[i], NULL, drainer, NULL) == 0);
+	usleep(50000);
+	memset(x, 'x', sizeof(x));
+	CHECK(write(bytes[1], x, sizeof(x)) == sizeof(x));
+	while (atomic_load(&finished) < WORKERS && now() < end)
+		CHECK(poll(&p, 1, 1) >= 0);
+	if (atomic_load(&finished) == WORKERS)
+		join_workers(w);
+	printf("the drainers were done while main polled: %s\n",
+	       atomic_load(&finished) == WORKERS ? "yes" : "no");
+	close(bytes[0]);
+	close(bytes[1]);
+}
+
 int main(int argc, char **argv)
 {
 	const char *kind = argc > 1 ? argv[1] : "";
@@ -216,8 +262,11 @@ int main(int argc, char **argv)
 		CHECK(pthread_join(b, NULL) == 0);
 		CHECK(pthread_join(c, NULL) == 0);
 		join_workers(w_of_b);
+	} else if (!strcmp(kind, "spin")) {
+		spin();
 	} else {
-		fprintf(stderr, "usage: %s fgets|flock|waitpid|flockfile\n",
+		fprintf(stderr,
+			"usage: %s fgets|flock|waitpid|flockfile|spin\n",
 			argv[0]);
 		return 2;
 	}
