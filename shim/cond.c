@@ -59,52 +59,62 @@ WEFT_EXPORT int pthread_cond_broadcast(pthread_cond_t *pc)
 
 static void unlock(struct weft__mutex *m)
 {
-	if (weft__mutex_shared(m))
-		weft__mutex_shared_unlock(m);
+	if (weft__mutex_by_word(m))
+		weft__mutex_word_unlock(m);
 	else
 		weft_mutex_unlock(&m->m);
 }
 
-static void relock(struct weft__mutex *m)
+/* 0, or for a robust mutex EOWNERDEAD (held) or ENOTRECOVERABLE (not). */
+static int relock(struct weft__mutex *m)
 {
-	if (weft__mutex_shared(m))
-		weft__mutex_shared_lock(m);
-	else
-		weft__mutex_relock(&m->m); /* whatever cancellation says */
+	if (weft__mutex_by_word(m))
+		return weft__mutex_word_lock(m);
+	weft__mutex_relock(&m->m); /* whatever cancellation says */
+	return 0;
 }
 
-/* The wait on seq: 0, or the wait's error (-ETIMEDOUT, -EINTR...). */
+/*
+ * The wait on seq: 0, or the wait's error (-ETIMEDOUT, -EINTR...), and
+ * in *relocked how the mutex was taken again.
+ */
 static int seq_wait(struct weft__cond *c, struct weft__mutex *m,
-		    int64_t deadline)
+		    int64_t deadline, int *relocked)
 {
 	uint32_t seq = weft__seq_enter(&c->seq);
 	int r;
 
 	unlock(m);
 	r = weft__seq_sleep(&c->seq, seq, c->pshared, deadline);
-	relock(m);
+	*relocked = relock(m);
 	return r;
 }
 
-/* Wait until deadline (-1: none); 0 or ETIMEDOUT, the mutex held again. */
+/*
+ * Wait until deadline (-1: none); 0 or ETIMEDOUT, the mutex held again,
+ * or a robust mutex's EOWNERDEAD or ENOTRECOVERABLE as locking it gives.
+ */
 static int wait(pthread_cond_t *pc, pthread_mutex_t *pm, int64_t deadline)
 {
 	struct weft__mutex *m = (struct weft__mutex *)pm;
+	int r, relocked = 0;
 	unsigned count;
 	bool in;
-	int r;
 
 	if (!weft__mutex_owned(m))
 		return EPERM;
 	in = weft__point_enter();
 	count = weft__mutex_release(m);
-	if (of(pc)->pshared || weft__mutex_shared(m))
-		r = seq_wait(of(pc), m, deadline);
+	if (of(pc)->pshared || weft__mutex_by_word(m))
+		r = seq_wait(of(pc), m, deadline, &relocked);
 	else
 		r = weft_cond_timedwait(&of(pc)->c, &m->m, deadline);
-	weft__mutex_reown(m, count);
+	if (relocked != ENOTRECOVERABLE)
+		weft__mutex_reown(m, count);
 	/* Cancelled, the thread holds the mutex again, as POSIX wants. */
 	weft__point_leave(in, r == -EINTR);
+	if (relocked)
+		return relocked;
 	return r == -ETIMEDOUT ? ETIMEDOUT : 0;
 }
 

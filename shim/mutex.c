@@ -9,10 +9,29 @@
  * Drepper's "Futexes Are Tricky": its wait parks a virtual thread and
  * blocks a plain one (lib/futex.c), and any process may wake it.  Its
  * owner is a thread of one process: the owner's pid goes with it.
+ *
+ * A robust mutex is a futex word too, locked as glibc locks one, so a
+ * native process may share it: the owner's id in the word (here the
+ * process's pid: glibc's is the kernel thread's), FUTEX_WAITERS while
+ * anyone waits, FUTEX_OWNER_DIED once the owner is gone, and the state
+ * of the data it guards where glibc keeps it (__owner).  Two deaths end
+ * an owner.  A virtual thread's: when it ends, the robust mutexes it
+ * holds are marked here, as the kernel marks a kernel thread's.  The
+ * process's: every robust mutex a thread of it holds is on one list,
+ * which carrier 0 (whose thread id is the pid) gives the kernel with
+ * set_robust_list(2), and the kernel marks them when the process dies.
+ * The list is singly linked, through the __list.__next glibc's mutexes
+ * use, and changed under a spinlock nobody parks in.  Not kept: the
+ * kernel's list_op_pending (a process killed between taking the word
+ * and linking the mutex leaves it taken), robust mutexes held by plain
+ * threads past their end, and the held ones of the threads that did not
+ * fork (in the child they stay taken, as glibc's do).
  */
 #include "sync.h"
 
 #include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #define KIND_MASK 3 /* NORMAL, RECURSIVE, ERRORCHECK, ADAPTIVE */
@@ -29,18 +48,48 @@ static int kind(const struct weft__mutex *m)
 	return k == PTHREAD_MUTEX_ADAPTIVE_NP ? PTHREAD_MUTEX_NORMAL : k;
 }
 
+static bool robust(const struct weft__mutex *m)
+{
+	return m->kind & WEFT__ROBUST;
+}
+
+/* Does it keep its owner? */
+static bool owned(const struct weft__mutex *m)
+{
+	return kind(m) != PTHREAD_MUTEX_NORMAL || robust(m);
+}
+
+/* The process's robust list, and its pid (what fork changes). */
+static struct {
+	struct robust_list_head head;
+	atomic_flag lock;
+	int pid;
+} rl = {
+	.head = {
+		.list = { &rl.head.list },
+		.futex_offset = offsetof(struct weft__mutex, sh.word) -
+				offsetof(struct weft__mutex, next),
+	},
+	.lock = ATOMIC_FLAG_INIT,
+};
+
+static int pid(void)
+{
+	return rl.pid ? rl.pid : getpid();
+}
+
 /* Is the caller, self, its owner? */
 static bool owns(struct weft__mutex *m, uintptr_t self)
 {
 	if (__atomic_load_n(&m->owner, __ATOMIC_RELAXED) != self)
 		return false;
-	return !weft__mutex_shared(m) || m->sh.pid == getpid();
+	return !weft__mutex_shared(m) || m->sh.pid == pid();
 }
 
 static void set_owner(struct weft__mutex *m, uintptr_t o)
 {
 	if (weft__mutex_shared(m))
-		m->sh.pid = o ? getpid() : 0;
+		m->sh.pid = o ? pid() : 0;
 	__atomic_store_n(&m->owner, o, __ATOMIC_RELAXED);
 }
 
@@ -50,13 +99,18 @@ WEFT_EXPORT int pthread_mutex_init(pthread_mutex_t *pm,
 	struct weft__mutex *m = of(pm);
 	int type = PTHREAD_MUTEX_NORMAL, pshared = PTHREAD_PROCESS_PRIVATE;
 
+	int robustness = PTHREAD_MUTEX_STALLED;
+
 	if (attr && (pthread_mutexattr_gettype(attr, &type) ||
-		     pthread_mutexattr_getpshared(attr, &pshared)))
+		     pthread_mutexattr_getpshared(attr, &pshared) ||
+		     pthread_mutexattr_getrobust(attr, &robustness)))
 		return EINVAL;
 	*pm = (pthread_mutex_t){ 0 };
 	m->kind = type;
 	if (pshared == PTHREAD_PROCESS_SHARED)
 		m->kind |= WEFT__PSHARED;
+	if (robustness == PTHREAD_MUTEX_ROBUST)
+		m->kind |= WEFT__ROBUST;
 	return 0;
 }
 
@@ -96,14 +150,210 @@ static void word_unlock(uint32_t *w)
 	}
 }
 
-void weft__mutex_shared_lock(struct weft__mutex *m)
+/* ---- robust mutexes ---- */
+
+/* How to lock: trylock, wait forever, wait until a deadline. */
+enum { TRY, WAIT, TIMED };
+
+#define INCONSISTENT INT_MAX	     /* glibc's PTHREAD_MUTEX_INCONSISTENT */
+#define NOTRECOVERABLE (INT_MAX - 1) /* ... _NOTRECOVERABLE */
+
+static void list_lock(void)
 {
-	word_lock(&m->sh.word, -1);
+	while (atomic_flag_test_and_set_explicit(&rl.lock,
+						 memory_order_acquire))
+		__builtin_ia32_pause();
 }
 
-void weft__mutex_shared_unlock(struct weft__mutex *m)
+static void list_unlock(void)
 {
-	word_unlock(&m->sh.word);
+	atomic_flag_clear_explicit(&rl.lock, memory_order_release);
+}
+
+static void link_in(struct weft__mutex *m)
+{
+	list_lock();
+	m->next = rl.head.list.next;
+	rl.head.list.next = (struct robust_list *)&m->next;
+	list_unlock();
+}
+
+/* Off the list, if it is there (after a fork it may not be). */
+static void link_out(struct weft__mutex *m)
+{
+	struct robust_list **p = &rl.head.list.next;
+
+	list_lock();
+	while (*p != &rl.head.list && *p != (struct robust_list *)&m->next)
+		p = &(*p)->next;
+	if (*p != &rl.head.list)
+		*p = m->next;
+	list_unlock();
+	m->next = NULL;
+}
+
+/* Swap *w from *was to v, or read it into *was. */
+static bool cas(uint32_t *w, uint32_t *was, uint32_t v)
+{
+	return __atomic_compare_exchange_n(w, was, v, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_RELAXED);
+}
+
+/* Free the word, and wake one if anyone waits. */
+static void release(struct weft__mutex *m)
+{
+	uint32_t was = __atomic_exchange_n(&m->sh.word, 0, __ATOMIC_RELEASE);
+
+	if (was & FUTEX_WAITERS)
+		weft__impl_futex_wake(&m->sh.word, 1, ~0u,
+				      weft__mutex_shared(m));
+}
+
+/*
+ * Take m's word: 0, EOWNERDEAD (taken, the data inconsistent), or
+ * ENOTRECOVERABLE, EBUSY (try), ETIMEDOUT (not taken).  After a wait it
+ * takes the word with FUTEX_WAITERS, as others may wait still.
+ */
+static int robust_lock(struct weft__mutex *m, int how, int64_t deadline)
+{
+	uint32_t *w = &m->sh.word, id = pid(), was, waiters = 0;
+
+	was = __atomic_load_n(w, __ATOMIC_RELAXED);
+	for (;;) {
+		if (was & FUTEX_OWNER_DIED) {
+			if (!cas(w, &was, id | (was & FUTEX_WAITERS)))
+				continue;
+			link_in(m);
+			m->sh.state = INCONSISTENT;
+			return EOWNERDEAD;
+		}
+		if (!(was & FUTEX_TID_MASK)) {
+			if (cas(w, &was, id | waiters))
+				break;
+			continue;
+		}
+		if (how == TRY)
+			return EBUSY;
+		if (!(was & FUTEX_WAITERS) &&
+		    !cas(w, &was, was | FUTEX_WAITERS))
+			continue;
+		if (weft__impl_futex_wait(w, was | FUTEX_WAITERS, ~0u,
+					  weft__mutex_shared(m),
+					  deadline) == -ETIMEDOUT)
+			return ETIMEDOUT;
+		waiters = FUTEX_WAITERS;
+		was = __atomic_load_n(w, __ATOMIC_RELAXED);
+	}
+	if (m->sh.state == NOTRECOVERABLE) {
+		release(m);
+		return ENOTRECOVERABLE;
+	}
+	link_in(m);
+	return 0;
+}
+
+static void robust_unlock(struct weft__mutex *m)
+{
+	if (m->sh.state == INCONSISTENT) /* nobody made it consistent */
+		m->sh.state = NOTRECOVERABLE;
+	link_out(m);
+	release(m);
+}
+
+/* As the kernel marks a dead thread's: a next locker gets EOWNERDEAD. */
+static void mark_dead(struct weft__mutex *m)
+{
+	uint32_t was = __atomic_load_n(&m->sh.word, __ATOMIC_RELAXED);
+
+	while (!cas(&m->sh.word, &was,
+		    (was & FUTEX_WAITERS) | FUTEX_OWNER_DIED))
+		;
+	if (was & FUTEX_WAITERS)
+		weft__impl_futex_wake(&m->sh.word, 1, ~0u,
+				      weft__mutex_shared(m));
+}
+
+static struct weft__mutex *of_link(struct robust_list *l)
+{
+	return (struct weft__mutex *)((char *)l -
+				      offsetof(struct weft__mutex, next));
+}
+
+void weft__robust_died(uintptr_t self)
+{
+	struct robust_list **p = &rl.head.list.next, *dead = NULL, *l;
+
+	if (rl.head.list.next == &rl.head.list)
+		return;
+	list_lock();
+	while ((l = *p) != &rl.head.list) {
+		if (of_link(l)->owner == self) {
+			*p = l->next;
+			l->next = dead;
+			dead = l;
+		} else {
+			p = &l->next;
+		}
+	}
+	list_unlock();
+	while ((l = dead)) {
+		struct weft__mutex *m = of_link(l);
+
+		dead = l->next;
+		m->next = NULL;
+		m->owner = 0;
+		m->count = 0;
+		if (weft__mutex_shared(m))
+			m->sh.pid = 0;
+		mark_dead(m);
+	}
+}
+
+/*
+ * On carrier 0, before the runtime starts and in a fork's child: an
+ * empty list, the process's pid, and the list given to the kernel.
+ */
+void weft__robust_start(void)
+{
+	rl.head.list.next = &rl.head.list;
+	rl.head.list_op_pending = NULL;
+	atomic_flag_clear(&rl.lock);
+	rl.pid = getpid();
+	syscall(SYS_set_robust_list, &rl.head, sizeof(rl.head));
+}
+
+WEFT_EXPORT int pthread_mutex_consistent(pthread_mutex_t *pm)
+{
+	struct weft__mutex *m = of(pm);
+
+	if (!robust(m) || m->sh.state != INCONSISTENT ||
+	    !owns(m, weft__shim_self()))
+		return EINVAL;
+	m->sh.state = 0;
+	return 0;
+}
+
+/* Its old name, which new headers rename. */
+#define OLD_NAME __asm__("pthread_mutex_consistent_np")
+WEFT_EXPORT int old_consistent_np(pthread_mutex_t *pm) OLD_NAME
+	WEFT_ALIAS_OF(pthread_mutex_consistent);
+
+/* ---- futex-word mutexes ---- */
+
+int weft__mutex_word_lock(struct weft__mutex *m)
+{
+	if (robust(m))
+		return robust_lock(m, WAIT, -1);
+	word_lock(&m->sh.word, -1);
+	return 0;
+}
+
+void weft__mutex_word_unlock(struct weft__mutex *m)
+{
+	if (robust(m))
+		robust_unlock(m);
+	else
+		word_unlock(&m->sh.word);
 }
 
 uint32_t weft__seq_enter(struct weft__seq *s)
@@ -162,10 +412,15 @@ WEFT_EXPORT int pthread_mutex_destroy(pthread_mutex_t *pm)
 
 	uint32_t was;
 
+	if (robust(m))
+		return __atomic_load_n(&m->sh.word, __ATOMIC_RELAXED) &
+				       FUTEX_TID_MASK ?
+			       EBUSY :
+			       0;
 	if (weft__mutex_shared(m)) {
 		if (word_trylock(&m->sh.word, &was) < 0)
 			return EBUSY;
-		weft__mutex_shared_unlock(m);
+		word_unlock(&m->sh.word);
 		return 0;
 	}
 	if (weft_mutex_trylock(&m->m) < 0)
@@ -175,10 +430,9 @@ WEFT_EXPORT int pthread_mutex_destroy(pthread_mutex_t *pm)
 }
 
 /*
- * Lock m with how: 0 trylock, 1 wait forever, 2 wait until deadline.
- * An owner checks itself first, recursive or not.
+ * Lock m with how, as lock() below does.  An owner checks itself first,
+ * recursive or not.
  */
-enum { TRY, WAIT, TIMED };
 
 static int lock(struct weft__mutex *m, int how, int64_t deadline)
 {
@@ -186,33 +440,37 @@ static int lock(struct weft__mutex *m, int how, int64_t deadline)
 	uintptr_t self = 0;
 	uint32_t was;
 
-	if (k != PTHREAD_MUTEX_NORMAL) {
+	if (owned(m))
 		self = weft__shim_self();
-		if (owns(m, self)) {
-			if (k == PTHREAD_MUTEX_ERRORCHECK)
-				return how == TRY ? EBUSY : EDEADLK;
-			if (m->count == UINT32_MAX)
-				return EAGAIN;
-			m->count++;
-			return 0;
-		}
+	if (k != PTHREAD_MUTEX_NORMAL && owns(m, self)) {
+		if (k == PTHREAD_MUTEX_ERRORCHECK)
+			return how == TRY ? EBUSY : EDEADLK;
+		if (m->count == UINT32_MAX)
+			return EAGAIN;
+		m->count++;
+		return 0;
 	}
-	if (weft__mutex_shared(m))
+	if (robust(m)) {
+		r = -robust_lock(m, how, deadline);
+		if (r == -ENOTRECOVERABLE || r == -EBUSY || r == -ETIMEDOUT)
+			return -r;
+	} else if (weft__mutex_shared(m)) {
 		r = how == TRY ? word_trylock(&m->sh.word, &was) :
 				 word_lock(&m->sh.word, deadline);
-	else if (how == TRY)
+	} else if (how == TRY) {
 		r = weft_mutex_trylock(&m->m);
-	else if (how == WAIT)
+	} else if (how == WAIT) {
 		r = weft_mutex_lock(&m->m);
-	else
+	} else {
 		r = weft_mutex_timedlock(&m->m, deadline);
-	if (r < 0)
+	}
+	if (r < 0 && r != -EOWNERDEAD)
 		return -r;
-	if (k != PTHREAD_MUTEX_NORMAL) {
+	if (owned(m)) {
 		set_owner(m, self);
 		m->count = 1;
 	}
-	return 0;
+	return -r;
 }
 
 WEFT_EXPORT int pthread_mutex_lock(pthread_mutex_t *pm)
@@ -257,23 +515,22 @@ WEFT_EXPORT int pthread_mutex_clocklock(pthread_mutex_t *pm, clockid_t clock,
 
 bool weft__mutex_owned(struct weft__mutex *m)
 {
-	return kind(m) == PTHREAD_MUTEX_NORMAL || owns(m, weft__shim_self());
+	return !owned(m) || owns(m, weft__shim_self());
 }
 
 WEFT_EXPORT int pthread_mutex_unlock(pthread_mutex_t *pm)
 {
 	struct weft__mutex *m = of(pm);
-	int k = kind(m);
 
-	if (k != PTHREAD_MUTEX_NORMAL) {
+	if (owned(m)) {
 		if (!owns(m, weft__shim_self()))
 			return EPERM;
 		if (--m->count)
 			return 0;
 		set_owner(m, 0);
 	}
-	if (weft__mutex_shared(m)) {
-		weft__mutex_shared_unlock(m);
+	if (weft__mutex_by_word(m)) {
+		weft__mutex_word_unlock(m);
 		return 0;
 	}
 	return -weft_mutex_unlock(&m->m);
@@ -283,7 +540,7 @@ unsigned weft__mutex_release(struct weft__mutex *m)
 {
 	unsigned count = m->count;
 
-	if (kind(m) != PTHREAD_MUTEX_NORMAL) {
+	if (owned(m)) {
 		m->count = 0;
 		set_owner(m, 0);
 	}
@@ -292,7 +549,7 @@ unsigned weft__mutex_release(struct weft__mutex *m)
 
 void weft__mutex_reown(struct weft__mutex *m, unsigned count)
 {
-	if (kind(m) != PTHREAD_MUTEX_NORMAL) {
+	if (owned(m)) {
 		set_owner(m, weft__shim_self());
 		m->count = count;
 	}

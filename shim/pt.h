@@ -68,6 +68,14 @@ hidden int weft__pt_start(struct weft__pthread *pt, size_t stack_size,
  * (keys: run its key and thread_local destructors).
  */
 hidden void weft__pt_end(struct weft__pthread *pt, void *ret, bool keys);
+
+/*
+ * mutex.c: the robust mutexes self holds are its no more, for it ended;
+ * and the process's robust list, given to the kernel on carrier 0
+ * before the runtime starts and again in a fork's child.
+ */
+hidden void weft__robust_died(uintptr_t self);
+hidden void weft__robust_start(void);
 /* sandbox.c: syscall(SYS_seccomp, a[0]...), -1 and errno. */
 hidden long weft__seccomp(const long *a);
 /* Is th a virtual thread's?  Its weft thread, if it has one. */

@@ -104,6 +104,7 @@ void weft__pt_end(struct weft__pthread *pt, void *ret, bool keys)
 		weft__keys_exit(pt);
 	}
 	weft__signal_forget(pt);
+	weft__robust_died((uintptr_t)pt);
 	if (!atomic_compare_exchange_strong(&pt->state, &s, PT_EXITED))
 		weft__pt_free(pt); /* detached: nobody else holds it */
 	else

@@ -108,6 +108,8 @@ static int shim_main(int argc, char **argv, char **envp)
 	start.envp = envp;
 	start.pt = weft__pt_new(run_main, NULL);
 	if (start.pt && weft__keys_inherit(start.pt)) {
+		weft__robust_start();
+		pthread_atfork(NULL, NULL, weft__robust_start);
 		weft__tls_setup();
 		weft__impl_masks_own();
 		r = weft__impl_main(root, NULL);

@@ -14,7 +14,8 @@
  * all-zero mutex is a free normal one, as PTHREAD_MUTEX_INITIALIZER is.
  * A process-shared mutex (WEFT__PSHARED in kind, where glibc keeps its
  * own) is not weft's, whose waiters are this process's, but a futex word
- * that threads of every process sharing it wait on.
+ * that threads of every process sharing it wait on.  So is a robust one
+ * (WEFT__ROBUST), in glibc's own layout, as mutex.c says.
  */
 struct weft__mutex {
 	union {
@@ -22,13 +23,16 @@ struct weft__mutex {
 		struct {
 			uint32_t word; /* 0 free, 1 taken, 2 waited for */
 			int pid;       /* recursive, errorcheck: the owner's */
+			int state;     /* robust: consistent or not */
 		} sh;
 	};
 	int kind;	 /* PTHREAD_MUTEX_* in its low bits */
 	unsigned count;	 /* recursive: times locked by the owner */
-	uintptr_t owner; /* recursive, errorcheck: its pthread_self() */
+	uintptr_t owner; /* recursive, errorcheck, robust: pthread_self() */
+	void *next;	 /* robust, held: the next on the process's list */
 };
 
+#define WEFT__ROBUST 16	  /* glibc's PTHREAD_MUTEX_ROBUST_NORMAL_NP */
 #define WEFT__PSHARED 128 /* glibc's PTHREAD_MUTEX_PSHARED_BIT */
 
 _Static_assert(sizeof(struct weft__mutex) <= sizeof(pthread_mutex_t),
@@ -36,6 +40,12 @@ _Static_assert(sizeof(struct weft__mutex) <= sizeof(pthread_mutex_t),
 _Static_assert(offsetof(struct weft__mutex, kind) ==
 		       offsetof(pthread_mutex_t, __data.__kind),
 	       "kind where glibc's static initialisers put it");
+_Static_assert(offsetof(struct weft__mutex, sh.state) ==
+		       offsetof(pthread_mutex_t, __data.__owner),
+	       "a robust mutex's state where glibc keeps it");
+_Static_assert(offsetof(struct weft__mutex, next) ==
+		       offsetof(pthread_mutex_t, __data.__list.__next),
+	       "a robust mutex's link where glibc keeps it");
 
 /*
  * In a pthread_cond_t; all-zero is PTHREAD_COND_INITIALIZER.  Waits with
@@ -69,16 +79,27 @@ _Static_assert(sizeof(struct weft__cond) <= sizeof(pthread_cond_t),
 	       "pthread_cond_t holds weft's condition");
 _Static_assert(CLOCK_REALTIME == 0, "a zeroed condition waits on realtime");
 
-/* mutex.c: for the condition variable's wait. */
+/*
+ * mutex.c: for the condition variable's wait.  A process-shared or
+ * robust mutex is a futex word, not weft's mutex.
+ */
 static inline bool weft__mutex_shared(const struct weft__mutex *m)
 {
 	return m->kind & WEFT__PSHARED;
 }
 
+static inline bool weft__mutex_by_word(const struct weft__mutex *m)
+{
+	return m->kind & (WEFT__PSHARED | WEFT__ROBUST);
+}
+
 hidden bool weft__mutex_owned(struct weft__mutex *m);
-/* A process-shared mutex's word: lock it (forever), and unlock it. */
-hidden void weft__mutex_shared_lock(struct weft__mutex *m);
-hidden void weft__mutex_shared_unlock(struct weft__mutex *m);
+/*
+ * Such a mutex's word: lock it (forever: 0, or EOWNERDEAD holding it, or
+ * ENOTRECOVERABLE not), and unlock it.
+ */
+hidden int weft__mutex_word_lock(struct weft__mutex *m);
+hidden void weft__mutex_word_unlock(struct weft__mutex *m);
 /* Hand the mutex's ownership over to the wait, and take it back. */
 hidden unsigned weft__mutex_release(struct weft__mutex *m);
 hidden void weft__mutex_reown(struct weft__mutex *m, unsigned count);
