@@ -266,8 +266,7 @@ static void processes(void)
 	}
 	status_of(p);
 	printf("processes: a native locker after the child: %s\n",
-	       status_of(native("native-lock", fd)) == 0 ? "EOWNERDEAD" :
-							   "no");
+	       status_of(native("native-lock", fd)) == 0 ? "EOWNERDEAD" : "no");
 	CHECK(pthread_mutex_lock(&s->m) == 0);
 	CHECK(pthread_mutex_unlock(&s->m) == 0);
 	munmap(s, sizeof(*s));
