@@ -81,11 +81,26 @@ int weft__scope_cause(struct weft__scope *s)
 	return chain_cause(s, true);
 }
 
-/* -EINTR for a pending interrupt (once), the level cause, or 0. */
-int weft__cancel_check(struct weft__ctl *ctl)
+/*
+ * Take a pending interrupt that fails a wait of this kind: interrupted
+ * holds 1 + the least kind it fails (WEFT__WAIT_OTHER: every wait).
+ */
+static bool take_interrupt(struct weft__ctl *ctl, int kind)
 {
-	if (atomic_load_explicit(&ctl->interrupted, memory_order_relaxed) &&
-	    atomic_exchange(&ctl->interrupted, 0))
+	unsigned p =
+		atomic_load_explicit(&ctl->interrupted, memory_order_relaxed);
+
+	return p && kind >= (int)p - 1 &&
+	       atomic_compare_exchange_strong(&ctl->interrupted, &p, 0);
+}
+
+/*
+ * For a blocking call whose waits are of this kind: -EINTR for a pending
+ * interrupt (once), the level cause, or 0.
+ */
+int weft__cancel_check(struct weft__ctl *ctl, int kind)
+{
+	if (take_interrupt(ctl, kind))
 		return -EINTR;
 	return scope_cause(ctl, true);
 }
@@ -186,7 +201,7 @@ static void interrupt(struct weft__ctl *ctl, int min_kind, bool pend)
 		t = w->thread;
 		word = &w->state;
 	} else if (pend) {
-		atomic_store(&ctl->interrupted, 1);
+		atomic_store(&ctl->interrupted, 1 + min_kind);
 	}
 	weft__spin_unlock(&ctl->lock);
 	if (word)
@@ -201,6 +216,23 @@ static void interrupt(struct weft__ctl *ctl, int min_kind, bool pend)
 void weft__impl_signal_interrupt(struct weft_thread *t, bool restart)
 {
 	interrupt(&t->ctl, restart ? WEFT__WAIT_ALWAYS : WEFT__WAIT_IO, false);
+}
+
+/*
+ * A handler left for t by siglongjmp (shim): fail its blocking call as
+ * one without SA_RESTART, or else the next it makes; and forget it.
+ */
+void weft__impl_jump_interrupt(struct weft_thread *t)
+{
+	interrupt(&t->ctl, WEFT__WAIT_IO, true);
+}
+
+void weft__impl_jump_landed(void)
+{
+	struct weft_thread *t = weft__self();
+
+	if (t)
+		atomic_store(&t->ctl.interrupted, 0);
 }
 
 int weft_thread_interrupt(struct weft_thread *t)
@@ -270,8 +302,7 @@ int weft__cancel_register(struct weft__ctl *ctl, struct weft__waiter *w)
 	int r = 0;
 
 	weft__spin_lock(&ctl->lock);
-	if (atomic_load(&ctl->interrupted) &&
-	    atomic_exchange(&ctl->interrupted, 0))
+	if (take_interrupt(ctl, w->kind))
 		r = -EINTR;
 	else if (atomic_load_explicit(&ctl->point_intr, memory_order_relaxed) &&
 		 atomic_load(&ctl->point))

@@ -51,7 +51,7 @@ int weft_chan_send(struct weft_chan *ch, void *value)
 
 	if (!ch)
 		return -EINVAL;
-	r = weft__cancel_check(weft__ctl_self());
+	r = weft__cancel_check(weft__ctl_self(), WEFT__WAIT_OTHER);
 	if (!r)
 		r = weft_mutex_lock(&ch->lock);
 	if (r)
@@ -74,7 +74,7 @@ int weft_chan_recv(struct weft_chan *ch, void **ret_value)
 
 	if (!ch || !ret_value)
 		return -EINVAL;
-	r = weft__cancel_check(weft__ctl_self());
+	r = weft__cancel_check(weft__ctl_self(), WEFT__WAIT_OTHER);
 	if (!r)
 		r = weft_mutex_lock(&ch->lock);
 	if (r)

@@ -722,7 +722,7 @@ int weft_dump(int fd, unsigned flags)
 		return -EINVAL;
 	if (!self && weft__carrier_self())
 		return -EINVAL; /* a scheduler cannot wait for itself */
-	r = weft__cancel_check(weft__ctl_self());
+	r = weft__cancel_check(weft__ctl_self(), WEFT__WAIT_OTHER);
 	if (r == 0)
 		r = weft_mutex_lock(&dump_mutex);
 	if (r < 0)

@@ -202,7 +202,7 @@ int weft_group_cancel(struct weft_group *wg)
 static bool cancelled_end(struct weft_thread *t, intptr_t v)
 {
 	return (v == -ECANCELED || v == -ETIMEDOUT) &&
-	       weft__cancel_check(&t->ctl) != 0;
+	       weft__cancel_check(&t->ctl, WEFT__WAIT_OTHER) != 0;
 }
 
 /* Count a failure, and keep it unless memory ran out (then the rest too). */

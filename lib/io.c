@@ -73,7 +73,8 @@ static inline struct weft__carrier *vthread_carrier(void)
  */
 static int checkpoint(struct weft__carrier *c)
 {
-	return weft__cancel_check(c ? &c->current->ctl : weft__ctl_self());
+	return weft__cancel_check(c ? &c->current->ctl : weft__ctl_self(),
+				  WEFT__WAIT_IO);
 }
 
 /* c: the caller's carrier from vthread_carrier(), looked up once. */

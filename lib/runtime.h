@@ -100,7 +100,8 @@ struct weft__ctl {
 	struct weft__waiter *wait;  /* parked on this; NULL when running */
 	struct weft__group *groups; /* open groups it owns, innermost first */
 	struct weft__scope *scope;  /* innermost; set by the thread itself */
-	atomic_uint interrupted;    /* an edge cancellation is pending */
+	atomic_uint interrupted;    /* an edge cancellation is pending: 1 +
+				       the least wait kind it fails */
 	/*
 	 * The shim's pthread_cancel: the thread is in a cancellation point
 	 * (set by the thread), and a cancel came there before it blocked
@@ -473,7 +474,7 @@ hidden void weft__ctxval_put(struct weft__ctxval *v);
 
 /* cancel.c */
 hidden struct weft__ctl *weft__ctl_self(void);
-hidden int weft__cancel_check(struct weft__ctl *ctl);
+hidden int weft__cancel_check(struct weft__ctl *ctl, int kind);
 hidden int weft__scope_cause(struct weft__scope *s);
 hidden int64_t weft__cancel_deadline(struct weft__ctl *ctl, int64_t deadline);
 /*

@@ -132,7 +132,7 @@ int weft__waiter_wait(struct weft__waiter *w, int64_t deadline)
 int weft__waiter_wait_cancel(struct weft__waiter *w, int64_t deadline)
 {
 	struct weft__ctl *ctl = weft__ctl_self();
-	int r = weft__cancel_check(ctl);
+	int r = weft__cancel_check(ctl, w->kind);
 
 	if (!r)
 		r = weft__cancel_register(ctl, w);

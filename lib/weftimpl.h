@@ -39,6 +39,14 @@ WEFT_IMPL void weft__impl_defer(void (*fn)(void));
 WEFT_IMPL void weft__impl_signal_interrupt(struct weft_thread *t, bool restart);
 
 /*
+ * A handler left by siglongjmp for t, elsewhere: fail t's blocking call
+ * as a handler without SA_RESTART would, or else the next it makes.
+ * weft__impl_jump_landed(), on t, forgets it once the jump is taken.
+ */
+WEFT_IMPL void weft__impl_jump_interrupt(struct weft_thread *t);
+WEFT_IMPL void weft__impl_jump_landed(void);
+
+/*
  * Run fn(arg) on a kernel thread of the blocking pool while the calling
  * virtual thread parks (on a plain thread: here and now).  For calls
  * io_uring cannot make, such as getaddrinfo.  Not a cancellation point.

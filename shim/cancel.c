@@ -161,19 +161,29 @@ void weft__pt_exit(struct weft__pthread *pt, void *ret)
 
 static __attribute__((noreturn)) void act(struct weft__pthread *pt)
 {
+	pt->in_call = false;
 	pt->in_point = false;
 	weft__impl_point(false);
 	weft__pt_exit(pt, PTHREAD_CANCELED);
 }
 
+/*
+ * Only the outermost call enters (a point may make another): it is the
+ * one that may act on a cancellation, and the one a siglongjmp that a
+ * handler on another thread made for this one lands from (jump.c).
+ */
 bool weft__point_enter_slow(void)
 {
 	struct weft__pthread *pt = weft__pt_self();
 
-	weft__impl_preempt();
-	if (pt->in_point || pt->nopoint || pt->exiting ||
-	    pt->cancel_state != PTHREAD_CANCEL_ENABLE)
+	if (pt->in_call)
 		return false;
+	weft__impl_preempt();
+	weft__jump_pending(pt);
+	pt->in_call = true;
+	if (pt->nopoint || pt->exiting ||
+	    pt->cancel_state != PTHREAD_CANCEL_ENABLE)
+		return true;
 	pt->in_point = true;
 	weft__impl_point(true);
 	/* Pairs with pthread_cancel: cancel_req, then the point. */
@@ -186,10 +196,14 @@ void weft__point_leave_slow(bool interrupted)
 {
 	struct weft__pthread *pt = weft__pt_self();
 
-	pt->in_point = false;
-	weft__impl_point(false);
-	if (interrupted && atomic_load(&pt->cancel_req))
-		act(pt);
+	pt->in_call = false;
+	if (pt->in_point) {
+		pt->in_point = false;
+		weft__impl_point(false);
+		if (interrupted && atomic_load(&pt->cancel_req))
+			act(pt);
+	}
+	weft__jump_pending(pt);
 }
 
 WEFT_EXPORT int pthread_cancel(pthread_t th)

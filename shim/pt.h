@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <ucontext.h>
 #include <unwind.h>
 
 #include "shim.h"
@@ -43,11 +44,16 @@ struct weft__pthread {
 	atomic_uint cancel_req;	       /* pthread_cancel was called */
 	int cancel_state, cancel_type; /* PTHREAD_CANCEL_* */
 	bool in_point;		       /* in a cancellation point */
+	bool in_call;		       /* in any: see weft__point_enter_slow */
 	bool exiting;		       /* unwinding: no more cancellation */
 	unsigned nopoint;	       /* syscall(): none of its calls is one */
 	__pthread_unwind_buf_t *unwind_buf;	 /* innermost cleanup, C's */
 	struct _pthread_cleanup_buffer *cleanup; /* older API's cleanups */
 	struct _Unwind_Exception exc; /* the forced unwind of exit, cancel */
+	/* jump.c: a siglongjmp a handler elsewhere made for this thread */
+	struct __jmp_buf_tag *_Atomic jump_env;
+	int jump_val;
+	struct weft__pthread *jump_next; /* signal.c, under its lock */
 	/* sched.c: what the thread was given, not what it runs with */
 	cpu_set_t *affinity;
 	size_t affinity_size;
@@ -86,6 +92,24 @@ hidden struct weft_thread *weft__pt_thread(struct weft__pthread *pt);
 /* pthread_exit: unwind the caller's stack, run its cleanups, end it. */
 hidden __attribute__((noreturn)) void weft__pt_exit(struct weft__pthread *pt,
 						    void *ret);
+
+/* signal.c and jump.c: the handlers running on this kernel thread. */
+struct weft__frame {
+	struct weft__frame *prev; /* the handler this one interrupted */
+	void *abandon[5];	  /* __builtin_setjmp's: as if it returned */
+	uint64_t before;	  /* weft__impl_handler_enter's, if entered */
+	const ucontext_t *uc;	  /* what it interrupted; NULL: raise's */
+	bool async;		  /* counted in weft__in_handler */
+	bool entered;		  /* by the kernel, through the trampoline */
+};
+
+hidden extern __thread struct weft__frame *weft__frames
+	__attribute__((tls_model("initial-exec")));
+/* signal.c: pt is to take the jump jump.c left it, soon. */
+hidden void weft__signal_jump(struct weft__pthread *pt);
+
+/* jump.c: take the jump a handler elsewhere left pt, if any, now. */
+hidden void weft__jump_pending(struct weft__pthread *pt);
 
 /* tls.c */
 /* Before the runtime: the main program's TLS per virtual thread. */

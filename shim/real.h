@@ -134,6 +134,8 @@ typedef int main_fn(int, char **, char **);
 	X(sigaction, int, (int, const struct sigaction *, struct sigaction *)) \
 	X(pthread_sigmask, int, (int, const sigset_t *, sigset_t *))           \
 	X(sigprocmask, int, (int, const sigset_t *, sigset_t *))               \
+	X(siglongjmp, void, (struct __jmp_buf_tag *, int))                     \
+	X(__longjmp_chk, void, (struct __jmp_buf_tag *, int))                  \
 	X(raise, int, (int))                                                   \
 	X(getaddrinfo, int,                                                    \
 	  (const char *, const char *, const struct addrinfo *,                \

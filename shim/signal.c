@@ -25,7 +25,9 @@
  * handlers' calls are the shim's as anywhere else (the JVM's SIGSEGV
  * handler waits for a safepoint in it), and they interrupt nothing.
  * Handlers installed before the shim loaded pass straight through.  A
- * handler left by siglongjmp leaves its carrier passing calls through.
+ * handler left by siglongjmp lands on the thread that called sigsetjmp,
+ * at once if it interrupted that thread, else as that thread's blocking
+ * call fails with EINTR (jump.c).
  *
  * Masks.  Each virtual thread has its signal mask (pthread_sigmask,
  * sigprocmask; lib/sched.c gives a carrier's kernel thread the mask of
@@ -40,6 +42,8 @@
 #include <unistd.h>
 
 __thread unsigned weft__in_handler __attribute__((tls_model("initial-exec")));
+__thread struct weft__frame *weft__frames
+	__attribute__((tls_model("initial-exec")));
 
 /* The program's action for each signal, if the trampoline stands in. */
 static struct sigaction slots[NSIG][2]; /* written in turn: see set() */
@@ -51,6 +55,7 @@ static struct weft_spin update_lock;
 static atomic_uint pending;
 static struct weft_spin targets_lock;
 static struct weft__pthread *directed; /* pthread_kill's, by sig_next */
+static struct weft__pthread *jumpers;  /* jump.c's, by jump_next */
 static struct weft__pthread *main_pt;
 
 static bool faults(int sig)
@@ -81,6 +86,24 @@ static void deliver(void)
 		pt->sig_queued = false;
 		weft__impl_signal_interrupt(pt->t, restart);
 	}
+	while (jumpers) { /* whatever the flags: the call is left */
+		struct weft__pthread *pt = jumpers;
+
+		jumpers = pt->jump_next;
+		pt->jump_next = NULL;
+		weft__impl_jump_interrupt(pt->t);
+	}
+	weft__spin_unlock(&targets_lock);
+}
+
+/* From a handler, as pthread_kill queues its target (after a handler). */
+void weft__signal_jump(struct weft__pthread *pt)
+{
+	weft__spin_lock(&targets_lock);
+	if (!pt->jump_next && jumpers != pt) {
+		pt->jump_next = jumpers;
+		jumpers = pt;
+	}
 	weft__spin_unlock(&targets_lock);
 }
 
@@ -92,12 +115,24 @@ static void invoke(const struct sigaction *a, int sig, siginfo_t *si, void *uc)
 		a->sa_handler(sig);
 }
 
-/* An asynchronous signal's handler: its calls pass straight through. */
-static void call(const struct sigaction *a, int sig, siginfo_t *si, void *uc)
+/*
+ * Run the handler, as a frame on this kernel thread's list: a siglongjmp
+ * from it to another thread abandons it here, as if it had returned
+ * (jump.c); one on its own thread takes the frame off itself.  An
+ * asynchronous signal's handler has its calls pass straight through.
+ */
+static void call(struct weft__frame *f, const struct sigaction *a, int sig,
+		 siginfo_t *si, void *uc)
 {
-	weft__in_handler++;
-	invoke(a, sig, si, uc);
-	weft__in_handler--;
+	f->prev = weft__frames;
+	f->uc = uc;
+	f->async = !faults(sig);
+	weft__frames = f;
+	weft__in_handler += f->async;
+	if (__builtin_setjmp(f->abandon) == 0)
+		invoke(a, sig, si, uc);
+	weft__in_handler -= f->async;
+	weft__frames = f->prev;
 }
 
 static void trampoline(int sig, siginfo_t *si, void *uc)
@@ -107,22 +142,22 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	if (!a)
 		return;
 	sigset_t during = a->sa_mask;
-	uint64_t before;
+	struct weft__frame f;
 
 	if (a->sa_flags & SA_RESETHAND) /* the kernel reset it already */
 		atomic_store(&user[sig], NULL);
 	if (!(a->sa_flags & SA_NODEFER))
 		sigaddset(&during, sig);
-	before = weft__impl_handler_enter(&during);
-	if (faults(sig)) {
-		invoke(a, sig, si, uc);
-		weft__impl_handler_exit(before);
-		return;
+	/* Carrier 0's scheduler delivers after the handler, whichever way
+	 * it leaves (it runs there too). */
+	if (!faults(sig)) {
+		atomic_fetch_or(&pending, a->sa_flags & SA_RESTART ? 1 : 3);
+		weft__impl_defer(deliver);
 	}
-	call(a, sig, si, uc);
-	weft__impl_handler_exit(before);
-	atomic_fetch_or(&pending, a->sa_flags & SA_RESTART ? 1 : 3);
-	weft__impl_defer(deliver);
+	f.entered = true;
+	f.before = weft__impl_handler_enter(&during);
+	call(&f, a, sig, si, uc);
+	weft__impl_handler_exit(f.before);
 }
 
 /*
@@ -338,7 +373,7 @@ static int raise_here(int sig, const union sigval *value)
 	}
 	si.si_pid = getpid();
 	si.si_uid = getuid();
-	call(a, sig, &si, NULL);
+	call(&(struct weft__frame){ .entered = false }, a, sig, &si, NULL);
 	return 0;
 }
 
