@@ -258,6 +258,9 @@ struct weft__carrier {
 	void *tp; /* owner: its kernel thread's thread pointer, once known */
 	uint64_t sigmask; /* owner: the thread mask its kernel thread has */
 	bool signals;	  /* takes the process's signals (sched.c) */
+	/* weft__impl_lend's: the thread a handler borrowed, its TLS before */
+	struct weft_thread *lent;
+	void *lent_tp;
 	struct weft__carrier_obs obs; /* counters, registry (obs.h) */
 	/* monitor.c */
 	pid_t tid;	      /* its kernel thread, for /proc and its clock */
@@ -306,6 +309,8 @@ struct weft__runtime {
 	atomic_uint ring_flags; /* the setup flags the kernel took */
 	bool stop_when_idle;	/* weft_main: stop when live hits 0 */
 	bool masks;		/* each thread has its signal mask (shim) */
+	/* The thread the process's signals are for, or NULL (shim) */
+	struct weft_thread *_Atomic signals_thread;
 
 	/* monitor.c */
 	int nr_base, nr_slots;

@@ -546,6 +546,10 @@ static void drain_inbox(struct weft__carrier *c)
  */
 void weft__enqueue_new(struct weft__carrier *c, struct weft_thread *t)
 {
+	if (unlikely(t->pin) && c) { /* to start here: weft__main */
+		q_push(&c->runq, t);
+		return;
+	}
 	if (c) {
 		local_push(c, t);
 		tick(c);
@@ -742,6 +746,84 @@ uint64_t weft__impl_handler_enter(const sigset_t *during)
 		c->sigmask = UINT64_MAX; /* as the kernel has it: not known */
 	}
 	return before;
+}
+
+/*
+ * A process's signal comes while c's scheduler runs, no thread on c:
+ * lend the handler thread t, so that it runs as t's, as the kernel
+ * would have run it on t (its TLS, weft_thread_self(), its mask).  Only
+ * a thread that cannot run anywhere meanwhile: at home on c, and not
+ * free to move.  The thread pointer to give back to, or NULL if not lent.
+ */
+void *weft__impl_lend(struct weft_thread *t)
+{
+	struct weft__carrier *c = weft__carrier_self();
+	void *tp = __builtin_thread_pointer();
+
+	if (!c || c->current || !t || t->carrier != c ||
+	    ((t->flags & WEFT_SPAWN_MIGRATABLE) && !t->pin))
+		return NULL;
+	c->lent = t;
+	c->lent_tp = tp;
+	set_current(c, t);
+	if (t->tp)
+		weft__tls_enter(c, t);
+	return tp;
+}
+
+void weft__impl_lend_end(void *tp)
+{
+	struct weft__carrier *c = weft__carrier_self();
+
+	if (__builtin_thread_pointer() != tp)
+		weft__tls_set(tp);
+	if (c && c->lent) { /* not if it forked meanwhile */
+		c->lent = NULL;
+		set_current(c, NULL);
+	}
+}
+
+/*
+ * A handler that forks (PostgreSQL's postmaster does) forks its carrier's
+ * scheduler, not the thread lent to it: the child holds no thread, as it
+ * would without the lend.  Around the fork it is given back.
+ */
+static void lend_pause(struct weft__carrier *c)
+{
+	if (c && c->lent) {
+		set_current(c, NULL);
+		if (__builtin_thread_pointer() != c->lent_tp)
+			weft__tls_set(c->lent_tp);
+	}
+}
+
+static void lend_resume(struct weft__carrier *c)
+{
+	if (c && c->lent) {
+		set_current(c, c->lent);
+		if (c->lent->tp)
+			weft__tls_enter(c, c->lent);
+	}
+}
+
+/*
+ * The carrier that takes the process's signals, asleep, has the mask of
+ * the thread they are for (the shim's main), not of the last thread it
+ * ran: a signal that thread does not block must come while it waits.
+ */
+static void mask_idle(struct weft__carrier *c)
+{
+	struct weft_thread *t = atomic_load_explicit(&weft__rt.signals_thread,
+						     memory_order_acquire);
+
+	if (t && t->carrier == c && t->sigmask != c->sigmask)
+		mask_apply(c, t->sigmask);
+}
+
+void weft__impl_signals_for(struct weft_thread *t)
+{
+	atomic_store_explicit(&weft__rt.signals_thread, t,
+			      memory_order_release);
 }
 
 /* The handler returns: the kernel sets the mask it saved. */
@@ -981,6 +1063,8 @@ static bool idle(struct weft__carrier *c)
 
 	/* Before it sleeps: rt.live may reach zero only so (thread.c). */
 	weft__live_settle(c);
+	if (unlikely(c->signals && weft__rt.masks))
+		mask_idle(c);
 	atomic_store(&c->sleeping, 1);
 	atomic_fetch_add(&weft__rt.nr_sleeping, 1);
 	work = work_anywhere(c);
@@ -1442,8 +1526,17 @@ intptr_t weft__main(intptr_t (*fn)(void *), void *arg,
 	atomic_store(&root_signal, 0);
 	if (catch_signals)
 		catch_stop_signals(true);
-	r = weft_thread_spawn(&t, run_body, &b, attr);
-	if (r < 0) {
+	/*
+	 * The shim's main stays on carrier 0, which takes the process's
+	 * signals, so that a handler may run as main's (weft__impl_lend).
+	 */
+	t = weft__thread_new(run_body, &b, attr, &r);
+	if (t) {
+		t->pin = !catch_signals &&
+			 weft__carrier_self() == weft__rt.carriers[0];
+		weft__thread_start(t);
+	}
+	if (!t) {
 		if (catch_signals)
 			catch_stop_signals(false);
 		stop_carriers(weft__rt.nr_carriers, true);
@@ -1489,6 +1582,7 @@ void weft__impl_defer(void (*fn)(void))
  */
 static void fork_prepare(void)
 {
+	lend_pause(weft__tls_carrier);
 	if (atomic_load(&weft__rt.state) != RT_RUNNING)
 		return;
 	weft__monitor_hold();
@@ -1498,17 +1592,23 @@ static void fork_prepare(void)
 
 static void fork_parent(void)
 {
-	if (atomic_load(&weft__rt.state) != RT_RUNNING)
-		return;
-	weft__stack_fork_unlock();
-	weft__root_fork_unlock();
-	weft__monitor_release();
+	struct weft__carrier *self = weft__tls_carrier;
+
+	if (atomic_load(&weft__rt.state) == RT_RUNNING) {
+		weft__stack_fork_unlock();
+		weft__root_fork_unlock();
+		weft__monitor_release();
+	}
+	lend_resume(self);
 }
 
 static void fork_child(void)
 {
 	struct weft__carrier *self = weft__tls_carrier;
 	struct weft_thread *t = self ? self->current : NULL;
+
+	if (self)
+		self->lent = NULL;
 
 	if (atomic_load(&weft__rt.state) != RT_RUNNING)
 		return;

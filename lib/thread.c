@@ -28,6 +28,7 @@
  * handle of a thread that stayed behind in the parent (-ECHILD).
  */
 #include "runtime.h"
+#include "weftimpl.h"
 #include "group.h"
 #include "ctx.h"
 #if WEFT_ASAN
@@ -285,6 +286,22 @@ int weft_thread_spawn(struct weft_thread **ret_thread, intptr_t (*fn)(void *),
 		return r;
 	if (ret_thread)
 		*ret_thread = t;
+	weft__thread_start(t);
+	return 0;
+}
+
+int weft__impl_spawn_home(struct weft_thread **ret_thread,
+			  intptr_t (*fn)(void *), void *arg,
+			  const struct weft_spawn_attr *attr)
+{
+	struct weft_thread *t;
+	int r;
+
+	t = weft__thread_new(fn, arg, attr, &r);
+	if (!t)
+		return r;
+	*ret_thread = t;
+	t->pin = weft__self() != NULL; /* see weft__enqueue_new */
 	weft__thread_start(t);
 	return 0;
 }

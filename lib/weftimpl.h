@@ -217,6 +217,23 @@ WEFT_IMPL int weft__impl_tls_private(bool always);
 WEFT_IMPL void weft__impl_masks_own(void);
 WEFT_IMPL int weft__impl_sigmask(int how, const sigset_t *set, sigset_t *old);
 WEFT_IMPL uint64_t weft__impl_handler_enter(const sigset_t *during);
+/*
+ * Before handler_enter, a handler that would run on no thread (the
+ * carrier's scheduler) may borrow t for its run, if t cannot run
+ * elsewhere meanwhile: non-NULL if lent, to give to lend_end after.
+ */
+WEFT_IMPL void *weft__impl_lend(struct weft_thread *t);
+/* The thread the process's signals are for (main), or NULL: see sched.c. */
+WEFT_IMPL void weft__impl_signals_for(struct weft_thread *t);
+/*
+ * weft_thread_spawn() for the program's main: from a virtual thread, it
+ * starts on the spawner's carrier and stays there (under the shim, carrier
+ * 0, which takes the process's signals; see weft__impl_lend).
+ */
+WEFT_IMPL int weft__impl_spawn_home(struct weft_thread **ret_thread,
+				    intptr_t (*fn)(void *), void *arg,
+				    const struct weft_spawn_attr *attr);
+WEFT_IMPL void weft__impl_lend_end(void *tp);
 WEFT_IMPL void weft__impl_handler_exit(uint64_t before);
 
 /* Does the calling virtual thread have TLS of its own? */

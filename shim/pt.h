@@ -67,7 +67,7 @@ hidden struct weft__pthread *weft__pt_self(void);
 hidden struct weft__pthread *weft__pt_new(void *(*fn)(void *), void *arg);
 hidden void weft__pt_free(struct weft__pthread *pt);
 hidden int weft__pt_start(struct weft__pthread *pt, size_t stack_size,
-			  bool detached);
+			  bool detached, bool home);
 
 /*
  * The end of a thread, by return, pthread_exit, cancellation or SYS_exit

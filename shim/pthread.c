@@ -122,7 +122,8 @@ static intptr_t entry(void *arg)
 	return 0;
 }
 
-int weft__pt_start(struct weft__pthread *pt, size_t stack_size, bool detached)
+int weft__pt_start(struct weft__pthread *pt, size_t stack_size, bool detached,
+		   bool home)
 {
 	struct weft_spawn_attr a = {
 		.stack_size = stack_size < 16384 ? 16384 : stack_size,
@@ -131,6 +132,8 @@ int weft__pt_start(struct weft__pthread *pt, size_t stack_size, bool detached)
 	};
 
 	atomic_init(&pt->state, detached ? PT_DETACHED : PT_RUNNING);
+	if (home)
+		return weft__impl_spawn_home(&pt->t, entry, pt, &a);
 	return weft_thread_spawn(&pt->t, entry, pt, &a);
 }
 
@@ -165,7 +168,7 @@ WEFT_EXPORT int pthread_create(pthread_t *ret, const pthread_attr_t *attr,
 		return EAGAIN;
 	*ret = (pthread_t)pt;
 	r = weft__pt_start(pt, size ? size : default_stack(),
-			   detach == PTHREAD_CREATE_DETACHED);
+			   detach == PTHREAD_CREATE_DETACHED, false);
 	if (r < 0) {
 		free(pt);
 		return r == -EINVAL ? EINVAL : EAGAIN;

@@ -143,6 +143,7 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 		return;
 	sigset_t during = a->sa_mask;
 	struct weft__frame f;
+	void *lent = NULL;
 
 	if (a->sa_flags & SA_RESETHAND) /* the kernel reset it already */
 		atomic_store(&user[sig], NULL);
@@ -153,11 +154,17 @@ static void trampoline(int sig, siginfo_t *si, void *uc)
 	if (!faults(sig)) {
 		atomic_fetch_or(&pending, a->sa_flags & SA_RESTART ? 1 : 3);
 		weft__impl_defer(deliver);
+		/* Off any thread, it runs as main's, which natively takes it.
+		 */
+		if (!directed && main_pt)
+			lent = weft__impl_lend(main_pt->t);
 	}
 	f.entered = true;
 	f.before = weft__impl_handler_enter(&during);
 	call(&f, a, sig, si, uc);
 	weft__impl_handler_exit(f.before);
+	if (lent)
+		weft__impl_lend_end(lent);
 }
 
 /*
@@ -418,8 +425,10 @@ void weft__signal_forget(struct weft__pthread *pt)
 		*p = pt->sig_next;
 		pt->sig_queued = false;
 	}
-	if (main_pt == pt)
+	if (main_pt == pt) {
 		main_pt = NULL;
+		weft__impl_signals_for(NULL);
+	}
 	weft__spin_unlock(&targets_lock);
 }
 
@@ -428,5 +437,6 @@ void weft__signal_main(struct weft__pthread *pt)
 {
 	weft__spin_lock(&targets_lock);
 	main_pt = pt;
+	weft__impl_signals_for(pt->t);
 	weft__spin_unlock(&targets_lock);
 }

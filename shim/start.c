@@ -57,7 +57,8 @@ static intptr_t root(void *arg)
 {
 	struct weft__pthread *pt;
 
-	if (weft__pt_start(start.pt, main_stack(), false) < 0)
+	/* At home on carrier 0, as root: the process's signals come there. */
+	if (weft__pt_start(start.pt, main_stack(), false, true) < 0)
 		return -1;
 	start.started = true;
 	/* It ends as a thread does: its keys' values, its TLS's. */
