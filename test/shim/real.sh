@@ -25,6 +25,8 @@
 #   postgres   PostgreSQL: initdb, the server and its forked backends (which
 #              wait on process-shared semaphores in shared memory), psql and
 #              pgbench, run as the postgres user
+#   perl       %SIG handlers (alarm timeouts out of reads, SIGUSR1 from
+#              children), forks and a pipe; Perl keeps its interpreter in TLS
 #   bash       a script on fds 3 to 9 (exec 3<file...), a coprocess,
 #              subshells, pipelines, background jobs and here-strings
 #   java       javac, and Real.java on the JVM (libjvm.so is dlopened and
@@ -33,7 +35,7 @@
 #              the fork/join pool, the collector, a child process
 # A missing program fails the test: .ci/run installs them.
 # usage: real.sh WEFT-RUN pigz|xz|zstd|python3|curl|sqlite3|rg|git|make|
-#        memcached|redis|sshd|postgres|bash|java
+#        memcached|redis|sshd|postgres|perl|bash|java
 set -eu
 run=$1 prog=$2
 case $run in
@@ -569,6 +571,11 @@ java)
 	*) [ "$seen" -le $bound ] || bad "java: $seen kernel threads, more than $bound" ;;
 	esac
 	;;
+perl)
+	need perl
+	both perl /dev/null perl "$here/real.pl"
+	sed 's/^/  /' "$dir/perl.shim.out"
+	;;
 bash)
 	# shellcheck disable=SC2016 # the script's expansions are bash's
 	printf '%s\n' \
@@ -589,7 +596,7 @@ bash)
 	grep -q '^got one$' "$dir/bash.native.out" || bad "bash: no coprocess"
 	;;
 *)
-	echo "usage: real.sh WEFT-RUN pigz|xz|zstd|python3|curl|sqlite3|rg|git|make|memcached|redis|sshd|postgres|bash|java" >&2
+	echo "usage: real.sh WEFT-RUN pigz|xz|zstd|python3|curl|sqlite3|rg|git|make|memcached|redis|sshd|postgres|perl|bash|java" >&2
 	exit 2
 	;;
 esac
