@@ -34,11 +34,20 @@
  * the thread it runs), and a handler's thread stays on its carrier until
  * the handler returns: the return sets that kernel thread's mask to the
  * one the kernel saved on entry.
+ *
+ * Waiting for a signal.  sigwait, sigwaitinfo and sigtimedwait park the
+ * virtual thread on a poll of a signalfd for the set, and take the
+ * signal with the real call and no wait: a thread that waits for the
+ * signals everybody blocks (pbzip2's terminator) keeps no carrier.  A
+ * signal for the process stays pending there, as no carrier's kernel
+ * thread takes it, and wakes the poll.
  */
 #include "pt.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 __thread unsigned weft__in_handler __attribute__((tls_model("initial-exec")));
@@ -94,6 +103,19 @@ static void deliver(void)
 		weft__impl_jump_interrupt(pt->t);
 	}
 	weft__spin_unlock(&targets_lock);
+}
+
+/* Under targets_lock: pt is no target of pthread_kill's any more. */
+static void undirect(struct weft__pthread *pt)
+{
+	struct weft__pthread **p;
+
+	if (pt->sig_queued) {
+		for (p = &directed; *p != pt; p = &(*p)->sig_next)
+			;
+		*p = pt->sig_next;
+		pt->sig_queued = false;
+	}
 }
 
 /* From a handler, as pthread_kill queues its target (after a handler). */
@@ -394,6 +416,86 @@ WEFT_EXPORT int raise(int sig)
 	return r ? (errno = r, -1) : 0;
 }
 
+/*
+ * Take a signal of set, waiting until the deadline (-1: none): its
+ * number, or -1 and errno as sigtimedwait (EAGAIN when the time passed,
+ * EINTR when a handler interrupted the wait).  The signal a pthread_kill
+ * of this thread sent is taken: it no longer makes a handler interrupt
+ * this thread rather than main.
+ */
+static int wait_signal(const sigset_t *set, siginfo_t *info, int64_t deadline)
+{
+	static const struct timespec now;
+	struct pollfd p = { .fd = -1, .events = POLLIN };
+	struct weft__pthread *self = weft__pt_self();
+	int r;
+
+	for (;;) {
+		r = REAL(sigtimedwait)(set, info, &now);
+		if (r >= 0 || errno != EAGAIN ||
+		    (deadline >= 0 && weft_now() >= deadline))
+			break;
+		if (p.fd < 0)
+			p.fd = signalfd(-1, set, SFD_NONBLOCK | SFD_CLOEXEC);
+		if (p.fd < 0) { /* out of fds: the carrier waits instead */
+			r = REAL(sigtimedwait)(set, info, NULL);
+			break;
+		}
+		r = weft__impl_poll_any(&p, 1, deadline);
+		if (r < 0 && r != -ETIMEDOUT) {
+			r = (int)weft__posix(r);
+			break;
+		}
+	}
+	if (p.fd >= 0)
+		REAL(close)(p.fd);
+	if (r >= 0 && self) {
+		weft__spin_lock(&targets_lock);
+		undirect(self);
+		weft__spin_unlock(&targets_lock);
+	}
+	return r;
+}
+
+static int do_sigtimedwait(const sigset_t *set, siginfo_t *info,
+			   const struct timespec *timeout)
+{
+	int64_t ns = -1;
+
+	if (!weft__on_vthread())
+		return REAL(sigtimedwait)(set, info, timeout);
+	if (timeout && (ns = weft__ts_ns(timeout)) < 0)
+		return (int)weft__posix(ns);
+	return wait_signal(set, info, ns < 0 ? -1 : weft_now() + ns);
+}
+
+WEFT_EXPORT int sigtimedwait(const sigset_t *set, siginfo_t *info,
+			     const struct timespec *timeout)
+{
+	WEFT_POINT(int, do_sigtimedwait(set, info, timeout));
+}
+
+WEFT_EXPORT int sigwaitinfo(const sigset_t *set, siginfo_t *info)
+{
+	WEFT_POINT(int, do_sigtimedwait(set, info, NULL));
+}
+
+/* sigwait is not interrupted: it returns an error number, never EINTR. */
+WEFT_EXPORT int sigwait(const sigset_t *set, int *sig)
+{
+	int r;
+
+	if (!weft__on_vthread())
+		return REAL(sigwait)(set, sig);
+	do /* a cancellation point each time round */
+		r = sigwaitinfo(set, NULL);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return errno;
+	*sig = r;
+	return 0;
+}
+
 /* pthread_kill, or pthread_sigqueue with value, of a virtual thread. */
 int weft__signal_thread(struct weft__pthread *pt, int sig,
 			const union sigval *value)
@@ -415,16 +517,9 @@ int weft__signal_thread(struct weft__pthread *pt, int sig,
 /* The thread is ending: no signal may reach it from now on. */
 void weft__signal_forget(struct weft__pthread *pt)
 {
-	struct weft__pthread **p;
-
 	weft__spin_lock(&targets_lock);
 	pt->sig_gone = true;
-	if (pt->sig_queued) {
-		for (p = &directed; *p != pt; p = &(*p)->sig_next)
-			;
-		*p = pt->sig_next;
-		pt->sig_queued = false;
-	}
+	undirect(pt);
 	if (main_pt == pt) {
 		main_pt = NULL;
 		weft__impl_signals_for(NULL);

@@ -14,6 +14,7 @@
 #   sqlite3    a file database: a transaction of 5,000 rows and aggregates,
 #              WAL mode, two writer processes at once (forked by sh)
 #   zstd       -T4, as pigz and xz
+#   pbzip2     -p4, as pigz; its terminator thread waits in sigwait
 #   rg         ripgrep -j4 (Rust's std: threads, channels, futexes, TLS)
 #   git        clone, log, grep, fsck, gc of a local repository
 #   make       make -j4 of 17 C files with gcc
@@ -34,7 +35,7 @@
 #              no more than carriers + 4 kernel threads, sockets, monitors,
 #              the fork/join pool, the collector, a child process
 # A missing program fails the test: .ci/run installs them.
-# usage: real.sh WEFT-RUN pigz|xz|zstd|python3|curl|sqlite3|rg|git|make|
+# usage: real.sh WEFT-RUN pigz|xz|zstd|pbzip2|python3|curl|sqlite3|rg|git|make|
 #        memcached|redis|sshd|postgres|perl|bash|java
 set -eu
 run=$1 prog=$2
@@ -403,6 +404,10 @@ sqlite3)
 zstd)
 	need zstd
 	compressor zstd -T4 zst "" -q --rm
+	;;
+pbzip2)
+	need pbzip2
+	compressor pbzip2 -p4 bz2 ""
 	;;
 rg)
 	# ripgrep: Rust's std threads, channels and futexes, a thread-local
