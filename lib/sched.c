@@ -704,6 +704,13 @@ int weft__impl_sigmask(int how, const sigset_t *set, sigset_t *old)
 	return 0;
 }
 
+bool weft__impl_blocks(const struct weft_thread *t, int sig)
+{
+	uint64_t m = __atomic_load_n(&t->sigmask, __ATOMIC_RELAXED);
+
+	return sig >= 1 && sig <= 64 && (m >> (sig - 1) & 1);
+}
+
 void weft__impl_masks_own(void)
 {
 	weft__rt.masks = true;

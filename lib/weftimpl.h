@@ -216,6 +216,8 @@ WEFT_IMPL int weft__impl_tls_private(bool always);
  */
 WEFT_IMPL void weft__impl_masks_own(void);
 WEFT_IMPL int weft__impl_sigmask(int how, const sigset_t *set, sigset_t *old);
+/* Does t's mask block sig?  (A read of another thread's: a moment's.) */
+WEFT_IMPL bool weft__impl_blocks(const struct weft_thread *t, int sig);
 WEFT_IMPL uint64_t weft__impl_handler_enter(const sigset_t *during);
 /*
  * Before handler_enter, a handler that would run on no thread (the

@@ -137,6 +137,8 @@ typedef int main_fn(int, char **, char **);
 	X(siglongjmp, void, (struct __jmp_buf_tag *, int))                     \
 	X(__longjmp_chk, void, (struct __jmp_buf_tag *, int))                  \
 	X(raise, int, (int))                                                   \
+	X(pause, int, (void))                                                  \
+	X(sigsuspend, int, (const sigset_t *))                                 \
 	X(sigwait, int, (const sigset_t *, int *))                             \
 	X(sigwaitinfo, int, (const sigset_t *, siginfo_t *))                   \
 	X(sigtimedwait, int,                                                   \

@@ -496,6 +496,112 @@ WEFT_EXPORT int sigwait(const sigset_t *set, int *sig)
 	return 0;
 }
 
+/*
+ * A signal taken for a thread in sigsuspend or pause: its handler runs
+ * there, with the mask the kernel would give it.
+ */
+static void run_taken(int sig, siginfo_t *si, const sigset_t *mask)
+{
+	const struct sigaction *a = atomic_load(&user[sig]);
+	sigset_t during, before;
+
+	if (!a)
+		return; /* the program took its handler away meanwhile */
+	during = *mask;
+	sigorset(&during, &during, &a->sa_mask);
+	if (!(a->sa_flags & SA_NODEFER))
+		sigaddset(&during, sig);
+	if (a->sa_flags & SA_RESETHAND) {
+		struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+		set(sig, &dfl, NULL);
+	}
+	weft__impl_sigmask(SIG_SETMASK, &during, &before);
+	call(&(struct weft__frame){ .entered = false }, a, sig, si, NULL);
+	weft__impl_sigmask(SIG_SETMASK, &before, NULL);
+}
+
+/*
+ * Wait as sigsuspend(mask) does, for a handler: -1 and errno EINTR, or
+ * the runtime's failure.  A handler that runs as this thread's elsewhere
+ * (a process's signal comes to main) interrupts the park; a signal that
+ * mask lets in but every carrier blocks is taken here, off a signalfd,
+ * and its handler run here, as the kernel would pick this thread for it.
+ * Signals without a handler of the program's are left to the kernel, and
+ * so are those main does not block: the kernel gives them to main.
+ */
+static int suspend(const sigset_t *mask)
+{
+	static const struct timespec now;
+	struct pollfd p = { .fd = -1, .events = POLLIN };
+	struct weft__pthread *self = weft__pt_self();
+	sigset_t in;
+	siginfo_t si;
+	int r, sig;
+
+	sigemptyset(&in);
+	weft__spin_lock(&targets_lock);
+	for (sig = 1; sig < NSIG; sig++)
+		if (atomic_load(&user[sig]) && !faults(sig) &&
+		    !sigismember(mask, sig) &&
+		    (!main_pt || main_pt == self ||
+		     weft__impl_blocks(main_pt->t, sig)))
+			sigaddset(&in, sig);
+	weft__spin_unlock(&targets_lock);
+	p.fd = signalfd(-1, &in, SFD_NONBLOCK | SFD_CLOEXEC);
+	for (;;) {
+		sig = REAL(sigtimedwait)(&in, &si, &now);
+		if (sig > 0) {
+			run_taken(sig, &si, mask);
+			r = -EINTR;
+			break;
+		}
+		if (p.fd >= 0)
+			r = weft__impl_poll_any(&p, 1, -1);
+		else /* out of fds: handlers that run as main's only */
+			r = weft_sleep_until(INT64_MAX / 2);
+		if (r < 0 && r != -ETIMEDOUT)
+			break;
+	}
+	if (p.fd >= 0)
+		REAL(close)(p.fd);
+	weft__spin_lock(&targets_lock);
+	undirect(self);
+	weft__spin_unlock(&targets_lock);
+	return (int)weft__posix(r);
+}
+
+/* The calling virtual thread's mask, if the shim keeps its masks. */
+static bool own_mask_now(sigset_t *now)
+{
+	return weft__on_vthread() &&
+	       weft__impl_sigmask(SIG_BLOCK, NULL, now) == 0;
+}
+
+static int do_pause(void)
+{
+	sigset_t now;
+
+	return own_mask_now(&now) ? suspend(&now) : REAL(pause)();
+}
+
+WEFT_EXPORT int pause(void)
+{
+	WEFT_POINT(int, do_pause());
+}
+
+static int do_sigsuspend(const sigset_t *mask)
+{
+	sigset_t now;
+
+	return own_mask_now(&now) ? suspend(mask) : REAL(sigsuspend)(mask);
+}
+
+WEFT_EXPORT int sigsuspend(const sigset_t *mask)
+{
+	WEFT_POINT(int, do_sigsuspend(mask));
+}
+
 /* pthread_kill, or pthread_sigqueue with value, of a virtual thread. */
 int weft__signal_thread(struct weft__pthread *pt, int sig,
 			const union sigval *value)
