@@ -15,6 +15,7 @@
 #              WAL mode, two writer processes at once (forked by sh)
 #   zstd       -T4, as pigz and xz
 #   pbzip2     -p4, as pigz; its terminator thread waits in sigwait
+#   lbzip2     -n4, as pigz; its main waits in sigsuspend
 #   rg         ripgrep -j4 (Rust's std: threads, channels, futexes, TLS)
 #   git        clone, log, grep, fsck, gc of a local repository
 #   make       make -j4 of 17 C files with gcc
@@ -35,7 +36,7 @@
 #              no more than carriers + 4 kernel threads, sockets, monitors,
 #              the fork/join pool, the collector, a child process
 # A missing program fails the test: .ci/run installs them.
-# usage: real.sh WEFT-RUN pigz|xz|zstd|pbzip2|python3|curl|sqlite3|rg|git|make|
+# usage: real.sh WEFT-RUN pigz|xz|zstd|pbzip2|lbzip2|python3|curl|sqlite3|rg|git|make|
 #        memcached|redis|sshd|postgres|perl|bash|java
 set -eu
 run=$1 prog=$2
@@ -408,6 +409,10 @@ zstd)
 pbzip2)
 	need pbzip2
 	compressor pbzip2 -p4 bz2 ""
+	;;
+lbzip2)
+	need lbzip2
+	compressor lbzip2 -n4 bz2 ""
 	;;
 rg)
 	# ripgrep: Rust's std threads, channels and futexes, a thread-local
