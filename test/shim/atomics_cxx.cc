@@ -63,12 +63,15 @@ static void one_by_one(int n)
 		ts.emplace_back([&] {
 			int v;
 
+			// Sleep only while there is none: a failed exchange
+			// leaves in v a count that may still be above 0.
 			for (;;) {
 				v = tickets.load();
-				if (v > 0 &&
-				    tickets.compare_exchange_weak(v, v - 1))
+				if (v == 0)
+					tickets.wait(0);
+				else if (tickets.compare_exchange_weak(v,
+								       v - 1))
 					break;
-				tickets.wait(v);
 			}
 			done++;
 		});
