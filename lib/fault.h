@@ -41,6 +41,7 @@
 	X(shim_barrier, err, "a pthread barrier")                          \
 	X(shim_sendfile, err, "sendfile's buffer")                         \
 	X(shim_select, err, "select's pollfd array")                       \
+	X(shim_poll, err, "the pollfds of a poll with a signal mask")      \
 	X(shim_timeo, err, "an iovec copy of a send with a timeout")
 
 enum weft__fault_site {

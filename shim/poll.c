@@ -10,9 +10,11 @@
  * the kernel's own, so revents, counts and errors are exactly native,
  * and a wake-up another thread's read made stale just waits again.
  *
- * With a signal mask (ppoll, pselect, epoll_pwait) the call passes
- * through to the real one and blocks the carrier: a mask belongs to a
- * kernel thread, and only the real call swaps it in atomically.
+ * With a signal mask (ppoll, pselect, epoll_pwait) the thread blocks the
+ * mask's signals too while it waits, and a signal with a handler that
+ * the mask lets in ends the wait with EINTR, as natively: either its
+ * handler interrupts the park, or the wait also polls a signalfd for it
+ * and then takes it (signal.c, weft__masked_begin).
  */
 #include "shim.h"
 
@@ -55,21 +57,41 @@ static int remaining_ms(int64_t deadline)
 
 /*
  * Park until one of fds may be ready or the deadline passes: 0, or the
- * runtime's own failure (a cancellation), which ends the call.  If memory
- * ran out, the carrier blocks in the real poll instead.
+ * runtime's own failure (a cancellation), which ends the call, or -EINTR
+ * if a handler interrupted it or ran for a signal m let in.  If memory
+ * for the SQEs ran out, the carrier blocks in the real poll instead.
  */
-static int wait_ready(struct pollfd *fds, nfds_t n, int64_t deadline)
+static int wait_ready(const struct pollfd *fds, nfds_t n, int64_t deadline,
+		      struct weft__masked *m)
 {
-	int r = weft__impl_poll_any(fds, n, deadline);
+	struct pollfd small[SMALL_FDS + 1], *all = (struct pollfd *)fds;
+	nfds_t k = n;
+	int r;
 
+	if (m && m->p.fd >= 0) {
+		all = n < SMALL_FDS ?
+			      small :
+			      WEFT_ALLOC(shim_poll,
+					 malloc((n + 1) * sizeof(*all)));
+		if (!all)
+			return -ENOMEM; /* as the kernel's ppoll may fail */
+		memcpy(all, fds, n * sizeof(*fds));
+		all[k++] = m->p;
+	}
+	r = weft__impl_poll_any(all, k, deadline);
+	if (all != fds && all != small)
+		free(all);
+	if (m && weft__masked_take(m))
+		return -EINTR;
 	if (r == -ENOMEM)
-		REAL(poll)(fds, n, remaining_ms(deadline));
+		REAL(poll)((struct pollfd *)fds, n, remaining_ms(deadline));
 	return r == -ETIMEDOUT || r == -ENOMEM ? 0 : r;
 }
 
 /* ---- poll ---- */
 
-static int poll_until(struct pollfd *fds, nfds_t n, int64_t deadline)
+static int poll_until(struct pollfd *fds, nfds_t n, int64_t deadline,
+		      struct weft__masked *m)
 {
 	int r;
 
@@ -77,7 +99,7 @@ static int poll_until(struct pollfd *fds, nfds_t n, int64_t deadline)
 		r = REAL(poll)(fds, n, 0);
 		if (r != 0 || expired(deadline))
 			return r;
-		r = wait_ready(fds, n, deadline);
+		r = wait_ready(fds, n, deadline, m);
 		if (r < 0)
 			return weft__posix(r);
 	}
@@ -87,8 +109,8 @@ static int do_poll(struct pollfd *fds, nfds_t n, int timeout_ms)
 {
 	if (!weft__on_vthread() || timeout_ms == 0)
 		return REAL(poll)(fds, n, timeout_ms);
-	return poll_until(fds, n,
-			  after_ns(timeout_ms < 0 ? -1 : timeout_ms * MS));
+	return poll_until(
+		fds, n, after_ns(timeout_ms < 0 ? -1 : timeout_ms * MS), NULL);
 }
 
 WEFT_EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout_ms)
@@ -107,13 +129,20 @@ WEFT_EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout_ms,
 static int do_ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
 		    const sigset_t *mask)
 {
+	struct weft__masked m;
 	int64_t ns = -1;
+	int r;
 
-	if (!weft__on_vthread() || mask)
+	if (!weft__on_vthread() || (ts && !ts->tv_sec && !ts->tv_nsec))
 		return REAL(ppoll)(fds, n, ts, mask);
 	if (ts && (ns = weft__ts_ns(ts)) < 0)
 		return weft__posix(ns);
-	return poll_until(fds, n, after_ns(ns));
+	if (!mask)
+		return poll_until(fds, n, after_ns(ns), NULL);
+	weft__masked_begin(&m, mask);
+	r = poll_until(fds, n, after_ns(ns), &m);
+	weft__masked_end(&m);
+	return r;
 }
 
 WEFT_EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *ts,
@@ -201,7 +230,7 @@ static int select_blocking(struct sel *s, int64_t deadline)
 			     deadline < 0 ? NULL : &ts, NULL);
 }
 
-static int select_until(struct sel *s, int64_t deadline)
+static int select_until(struct sel *s, int64_t deadline, struct weft__masked *m)
 {
 	struct pollfd small[SMALL_FDS], *p = NULL;
 	nfds_t n = 0;
@@ -210,14 +239,14 @@ static int select_until(struct sel *s, int64_t deadline)
 	while ((r = select_now(s)) == 0 && !expired(deadline)) {
 		if (!p && !(p = sel_pollfds(s, small, &n)))
 			break; /* out of memory: block the carrier instead */
-		w = wait_ready(p, n, deadline);
+		w = wait_ready(p, n, deadline, m);
 		if (w < 0)
 			break;
 	}
 	if (p && p != small)
 		free(p);
 	if (w < 0)
-		return weft__posix(w); /* the runtime's failure */
+		return weft__posix(w); /* the runtime's failure, or EINTR */
 	if (r == 0 && !expired(deadline))
 		r = select_blocking(s, deadline);
 	return r;
@@ -254,7 +283,7 @@ static int do_select(int nfds, fd_set *r, fd_set *w, fd_set *e,
 	if (tv)
 		ns = tv->tv_sec * 1000000000LL + tv->tv_usec * 1000LL;
 	d = after_ns(ns);
-	n = select_until(&s, d);
+	n = select_until(&s, d, NULL);
 	if (tv && n >= 0) {
 		ns = d - weft_now();
 		ns = ns < 0 ? 0 : ns;
@@ -273,15 +302,22 @@ WEFT_EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e,
 static int do_pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
 		      const struct timespec *ts, const sigset_t *mask)
 {
+	struct weft__masked m;
 	int64_t ns = -1;
 	struct sel s;
+	int n;
 
-	if (!weft__on_vthread() || mask ||
-	    (ts && !ts->tv_sec && !ts->tv_nsec) || !sel_init(&s, nfds, r, w, e))
+	if (!weft__on_vthread() || (ts && !ts->tv_sec && !ts->tv_nsec) ||
+	    !sel_init(&s, nfds, r, w, e))
 		return REAL(pselect)(nfds, r, w, e, ts, mask);
 	if (ts && (ns = weft__ts_ns(ts)) < 0)
 		return weft__posix(ns);
-	return select_until(&s, after_ns(ns));
+	if (!mask)
+		return select_until(&s, after_ns(ns), NULL);
+	weft__masked_begin(&m, mask);
+	n = select_until(&s, after_ns(ns), &m);
+	weft__masked_end(&m);
+	return n;
 }
 
 WEFT_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
@@ -294,7 +330,7 @@ WEFT_EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
 
 /* The epoll fd polls readable while its ready list is not empty. */
 static int epoll_until(int epfd, struct epoll_event *ev, int max,
-		       int64_t deadline)
+		       int64_t deadline, struct weft__masked *m)
 {
 	struct pollfd p = { .fd = epfd, .events = POLLIN };
 	int r;
@@ -303,10 +339,25 @@ static int epoll_until(int epfd, struct epoll_event *ev, int max,
 		r = REAL(epoll_wait)(epfd, ev, max, 0);
 		if (r != 0 || expired(deadline))
 			return r;
-		r = wait_ready(&p, 1, deadline);
+		r = wait_ready(&p, 1, deadline, m);
 		if (r < 0)
 			return weft__posix(r);
 	}
+}
+
+/* epoll_until with a mask, if mask is not NULL. */
+static int epoll_masked(int epfd, struct epoll_event *ev, int max,
+			int64_t deadline, const sigset_t *mask)
+{
+	struct weft__masked m;
+	int r;
+
+	if (!mask)
+		return epoll_until(epfd, ev, max, deadline, NULL);
+	weft__masked_begin(&m, mask);
+	r = epoll_until(epfd, ev, max, deadline, &m);
+	weft__masked_end(&m);
+	return r;
 }
 
 static int do_epoll_wait(int epfd, struct epoll_event *ev, int max,
@@ -315,7 +366,8 @@ static int do_epoll_wait(int epfd, struct epoll_event *ev, int max,
 	if (!weft__on_vthread() || timeout_ms == 0)
 		return REAL(epoll_wait)(epfd, ev, max, timeout_ms);
 	return epoll_until(epfd, ev, max,
-			   after_ns(timeout_ms < 0 ? -1 : timeout_ms * MS));
+			   after_ns(timeout_ms < 0 ? -1 : timeout_ms * MS),
+			   NULL);
 }
 
 WEFT_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max,
@@ -327,9 +379,11 @@ WEFT_EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max,
 static int do_epoll_pwait(int epfd, struct epoll_event *ev, int max,
 			  int timeout_ms, const sigset_t *mask)
 {
-	if (mask)
+	if (!weft__on_vthread() || timeout_ms == 0)
 		return REAL(epoll_pwait)(epfd, ev, max, timeout_ms, mask);
-	return do_epoll_wait(epfd, ev, max, timeout_ms);
+	return epoll_masked(epfd, ev, max,
+			    after_ns(timeout_ms < 0 ? -1 : timeout_ms * MS),
+			    mask);
 }
 
 WEFT_EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max,
@@ -344,12 +398,12 @@ static int do_epoll_pwait2(int epfd, struct epoll_event *ev, int max,
 {
 	int64_t ns = -1;
 
-	if (!weft__on_vthread() || mask || (ts && !ts->tv_sec && !ts->tv_nsec))
+	if (!weft__on_vthread() || (ts && !ts->tv_sec && !ts->tv_nsec))
 		return REAL(syscall)(SYS_epoll_pwait2, epfd, ev, max, ts, mask,
 				     _NSIG / 8);
 	if (ts && (ns = weft__ts_ns(ts)) < 0)
 		return weft__posix(ns);
-	return epoll_until(epfd, ev, max, after_ns(ns));
+	return epoll_masked(epfd, ev, max, after_ns(ns), mask);
 }
 
 WEFT_EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,

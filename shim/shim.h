@@ -11,6 +11,8 @@
 #undef _FILE_OFFSET_BITS
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -43,6 +45,15 @@ static inline long weft__posix(long r)
 	}
 	return r;
 }
+
+/* signal.c: a wait with a signal mask, on a virtual thread. */
+struct weft__masked {
+	sigset_t mask, old, in; /* the call's; the thread's before; to take */
+	struct pollfd p;	/* a signalfd of in, to wait on too, or -1 */
+};
+hidden void weft__masked_begin(struct weft__masked *m, const sigset_t *mask);
+hidden bool weft__masked_take(struct weft__masked *m);
+hidden void weft__masked_end(struct weft__masked *m);
 
 /* signal.c: in a signal handler of the program's, on this kernel thread. */
 hidden extern __thread unsigned weft__in_handler

@@ -41,6 +41,12 @@
  * signals everybody blocks (pbzip2's terminator) keeps no carrier.  A
  * signal for the process stays pending there, as no carrier's kernel
  * thread takes it, and wakes the poll.
+ *
+ * pause and sigsuspend park the thread until a handler interrupts it, as
+ * one interrupts a blocked call (above), or until a signal with a
+ * handler that the call's mask lets in is pending, which they then take,
+ * running its handler on the thread; so do ppoll, pselect and epoll_pwait
+ * with a mask (weft__masked_begin).
  */
 #include "pt.h"
 
@@ -497,7 +503,7 @@ WEFT_EXPORT int sigwait(const sigset_t *set, int *sig)
 }
 
 /*
- * A signal taken for a thread in sigsuspend or pause: its handler runs
+ * A signal taken for a thread that waits with a mask: its handler runs
  * there, with the mask the kernel would give it.
  */
 static void run_taken(int sig, siginfo_t *si, const sigset_t *mask)
@@ -522,52 +528,84 @@ static void run_taken(int sig, siginfo_t *si, const sigset_t *mask)
 }
 
 /*
- * Wait as sigsuspend(mask) does, for a handler: -1 and errno EINTR, or
- * the runtime's failure.  A handler that runs as this thread's elsewhere
- * (a process's signal comes to main) interrupts the park; a signal that
- * mask lets in but every carrier blocks is taken here, off a signalfd,
- * and its handler run here, as the kernel would pick this thread for it.
- * Signals without a handler of the program's are left to the kernel, and
- * so are those main does not block: the kernel gives them to main.
+ * A wait with a mask: sigsuspend, pause, and ppoll, pselect, epoll_pwait
+ * with one.  The mask's signals are blocked on top of the thread's while
+ * it waits (never fewer: the kernel would deliver those to its carrier
+ * at once, as if for main).  A signal with a handler that the mask lets
+ * in comes one of two ways.  If main lets it in, the kernel gives it to
+ * main, whose wait its handler interrupts, as natively.  If main blocks
+ * it, it stays pending, as every carrier blocks it then: m->p, a poll
+ * of a signalfd for such signals, wakes the wait, and the waiter takes
+ * the signal and runs its handler (weft__masked_take), as the kernel
+ * would pick the one thread that lets it in.  Signals without a handler
+ * of the program's are left to the kernel.
  */
-static int suspend(const sigset_t *mask)
+void weft__masked_begin(struct weft__masked *m, const sigset_t *mask)
 {
-	static const struct timespec now;
-	struct pollfd p = { .fd = -1, .events = POLLIN };
 	struct weft__pthread *self = weft__pt_self();
-	sigset_t in;
-	siginfo_t si;
-	int r, sig;
 
-	sigemptyset(&in);
+	m->mask = *mask;
+	weft__impl_sigmask(SIG_BLOCK, mask, &m->old);
+	sigemptyset(&m->in);
 	weft__spin_lock(&targets_lock);
-	for (sig = 1; sig < NSIG; sig++)
+	for (int sig = 1; sig < NSIG; sig++)
 		if (atomic_load(&user[sig]) && !faults(sig) &&
 		    !sigismember(mask, sig) &&
 		    (!main_pt || main_pt == self ||
 		     weft__impl_blocks(main_pt->t, sig)))
-			sigaddset(&in, sig);
+			sigaddset(&m->in, sig);
 	weft__spin_unlock(&targets_lock);
-	p.fd = signalfd(-1, &in, SFD_NONBLOCK | SFD_CLOEXEC);
+	m->p = (struct pollfd){ .fd = -1, .events = POLLIN };
+	if (!sigisemptyset(&m->in))
+		m->p.fd = signalfd(-1, &m->in, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+/* If a signal of m's is pending, take it and run its handler: true. */
+bool weft__masked_take(struct weft__masked *m)
+{
+	static const struct timespec now;
+	siginfo_t si;
+	int sig;
+
+	if (m->p.fd < 0)
+		return false;
+	sig = REAL(sigtimedwait)(&m->in, &si, &now);
+	if (sig <= 0)
+		return false;
+	run_taken(sig, &si, &m->mask);
+	return true;
+}
+
+void weft__masked_end(struct weft__masked *m)
+{
+	if (m->p.fd >= 0)
+		REAL(close)(m->p.fd);
+	weft__impl_sigmask(SIG_SETMASK, &m->old, NULL);
+	weft__spin_lock(&targets_lock);
+	undirect(weft__pt_self());
+	weft__spin_unlock(&targets_lock);
+}
+
+/* Wait as sigsuspend(mask) does, for a handler: -1, errno EINTR. */
+static int suspend(const sigset_t *mask)
+{
+	struct weft__masked m;
+	int r;
+
+	weft__masked_begin(&m, mask);
 	for (;;) {
-		sig = REAL(sigtimedwait)(&in, &si, &now);
-		if (sig > 0) {
-			run_taken(sig, &si, mask);
+		if (weft__masked_take(&m)) {
 			r = -EINTR;
 			break;
 		}
-		if (p.fd >= 0)
-			r = weft__impl_poll_any(&p, 1, -1);
-		else /* out of fds: handlers that run as main's only */
+		if (m.p.fd >= 0)
+			r = weft__impl_poll_any(&m.p, 1, -1);
+		else /* out of fds, or none to take: main's handlers only */
 			r = weft_sleep_until(INT64_MAX / 2);
 		if (r < 0 && r != -ETIMEDOUT)
 			break;
 	}
-	if (p.fd >= 0)
-		REAL(close)(p.fd);
-	weft__spin_lock(&targets_lock);
-	undirect(self);
-	weft__spin_unlock(&targets_lock);
+	weft__masked_end(&m);
 	return (int)weft__posix(r);
 }
 

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/select.h>
 #include <sys/sendfile.h>
@@ -315,6 +316,28 @@ static void streams(void)
 
 /* ---- non-blocking fds, poll and select of many ---- */
 
+static void nothing(int sig)
+{
+}
+
+/* ppoll with a mask that lets in a signal with a handler: a signalfd. */
+static void masked_poll(struct pollfd *pf)
+{
+	struct sigaction sa = { .sa_handler = nothing };
+	struct timespec ts = { 0, 2000000 };
+	sigset_t usr2, old;
+	int r;
+
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	sigaction(SIGUSR2, &sa, NULL);
+	sigprocmask(SIG_BLOCK, &usr2, &old);
+	r = ppoll(pf, MANY, &ts, &old);
+	if (r != 0 && ok("ppoll", r))
+		fail("ppoll of idle pipes with a mask: %d", r);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 static void many(void)
 {
 	int p[MANY][2], n = 0, one = 1, r;
@@ -340,6 +363,7 @@ static void many(void)
 		r = poll(pf, MANY, 2);
 		if (r != 0 && ok("poll", r))
 			fail("poll of idle pipes: %d", r);
+		masked_poll(pf);
 		if (write(p[MANY - 1][1], "x", 1) != 1)
 			fail("write: %s", strerror(errno));
 		r = poll(pf, MANY, 10000);
